@@ -1,0 +1,1 @@
+"""Media engines: probing, images, and later speech, translation, transcoding, composition."""

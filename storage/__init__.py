@@ -1,0 +1,1 @@
+"""Object storage and the database: the studio's persistence layer (never imports studio)."""

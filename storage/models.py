@@ -1,0 +1,216 @@
+"""SQLAlchemy 2 models for accounts, areas, works, revisions, assets and the audit log."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (JSON, Column, DateTime, ForeignKey, Integer, String, Table, Text,
+                        UniqueConstraint, Index)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now, stored as UTC."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    """Declarative base shared by every model (and by Flask-SQLAlchemy)."""
+
+
+ROLES = ("admin", "editor", "translator", "approver")
+WORK_KINDS = ("article", "radio_bulletin", "video_report", "eboard_notice", "publication")
+CHANNELS = ("loudspeaker", "eboard", "border_screen", "web", "epub")
+PRIORITIES = ("normal", "priority", "emergency")
+STATES = ("draft", "submitted", "approved", "published", "retracted")
+AREA_LEVELS = ("province", "district", "commune")
+
+
+class Area(Base):
+    """An administrative area (province, optional district, commune) in a tree."""
+
+    __tablename__ = "areas"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    level: Mapped[str] = mapped_column(String(16))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
+    parent: Mapped["Area | None"] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list["Area"]] = relationship(back_populates="parent", order_by="Area.code")
+
+    def ancestors(self) -> list["Area"]:
+        """This area's parents, nearest first."""
+        out, a = [], self.parent
+        while a is not None:
+            out.append(a)
+            a = a.parent
+        return out
+
+
+class User(Base):
+    """A person who logs in; roles are a comma-separated subset of ROLES."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(256))
+    roles: Mapped[str] = mapped_column(String(200), default="editor")
+    active: Mapped[bool] = mapped_column(default=True)
+    locale: Mapped[str | None] = mapped_column(String(8))
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
+    area: Mapped[Area | None] = relationship()
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    @property
+    def role_set(self) -> set[str]:
+        """Roles as a set."""
+        return {r for r in self.roles.split(",") if r}
+
+    def has_role(self, *roles: str) -> bool:
+        """True if the user holds any of the roles (admins hold every role)."""
+        rs = self.role_set
+        return "admin" in rs or any(r in rs for r in roles)
+
+    # Flask-Login protocol, kept here so no web import is needed.
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class LoginAttempt(Base):
+    """One login attempt, kept to throttle guessing."""
+
+    __tablename__ = "login_attempts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), index=True)
+    ip: Mapped[str] = mapped_column(String(64), index=True)
+    success: Mapped[bool] = mapped_column(default=False)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+class ApiToken(Base):
+    """A personal API token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    user: Mapped[User] = relationship()
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(12))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+work_areas = Table(
+    "work_areas", Base.metadata,
+    Column("work_id", ForeignKey("works.id", ondelete="CASCADE"), primary_key=True),
+    Column("area_id", ForeignKey("areas.id"), primary_key=True),
+)
+
+
+class Work(Base):
+    """A press work or publication; its editable fields are also snapshotted in every Revision."""
+
+    __tablename__ = "works"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    source_language: Mapped[str] = mapped_column(String(16), default="vi")
+    topics: Mapped[list] = mapped_column(JSON, default=list)
+    channels: Mapped[list] = mapped_column(JSON, default=list)
+    priority: Mapped[str] = mapped_column(String(16), default="normal")
+    valid_from: Mapped[datetime | None] = mapped_column(DateTime)
+    valid_until: Mapped[datetime | None] = mapped_column(DateTime)
+    time_slots: Mapped[list] = mapped_column(JSON, default=list)
+    # Publication metadata and ordered chapters ([{"title":..., "body":...}]).
+    meta: Mapped[dict] = mapped_column(JSON, default=dict)
+    chapters: Mapped[list] = mapped_column(JSON, default=list)
+    cover_asset_id: Mapped[int | None] = mapped_column(Integer)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    author: Mapped[User] = relationship(foreign_keys=[author_id])
+    areas: Mapped[list[Area]] = relationship(secondary=work_areas)
+    # Optimistic lock: every save bumps it; a save carrying an older number is refused.
+    version: Mapped[int] = mapped_column(default=1)
+    current_revision: Mapped[int] = mapped_column(default=1)
+    approved_revision: Mapped[int | None] = mapped_column(Integer)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    published_revision: Mapped[int | None] = mapped_column(Integer)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    revisions: Mapped[list["Revision"]] = relationship(back_populates="work", order_by="Revision.number",
+                                                       cascade="all, delete-orphan")
+    assets: Mapped[list["Asset"]] = relationship(back_populates="work", order_by="Asset.id")
+
+
+class Revision(Base):
+    """An immutable snapshot of a work's fields, made by every save."""
+
+    __tablename__ = "revisions"
+    __table_args__ = (UniqueConstraint("work_id", "number"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    work_id: Mapped[int] = mapped_column(ForeignKey("works.id", ondelete="CASCADE"))
+    work: Mapped[Work] = relationship(back_populates="revisions")
+    number: Mapped[int]
+    snapshot: Mapped[dict] = mapped_column(JSON)
+    note: Mapped[str] = mapped_column(String(300), default="")
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    author: Mapped[User] = relationship()
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Asset(Base):
+    """A picture, audio or video file attached to a work, stored in the object store."""
+
+    __tablename__ = "assets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    work_id: Mapped[int] = mapped_column(ForeignKey("works.id"))
+    work: Mapped[Work] = relationship(back_populates="assets")
+    kind: Mapped[str] = mapped_column(String(16))  # image, audio, video
+    original_name: Mapped[str] = mapped_column(String(300))
+    safe_name: Mapped[str] = mapped_column(String(200))
+    mime: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    object_key: Mapped[str] = mapped_column(String(400))
+    thumb_key: Mapped[str | None] = mapped_column(String(400))
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    duration_s: Mapped[float | None]
+    info: Mapped[dict] = mapped_column(JSON, default=dict)
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    uploaded_by: Mapped[User] = relationship()
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AuditEvent(Base):
+    """Who did what, when, from where."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_target", "target_type", "target_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    username: Mapped[str] = mapped_column(String(80), default="")
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target_type: Mapped[str] = mapped_column(String(32), default="")
+    target_id: Mapped[str] = mapped_column(String(64), default="")
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    ip: Mapped[str] = mapped_column(String(64), default="")

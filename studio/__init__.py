@@ -1,0 +1,74 @@
+"""The studio web application: create_app() builds it."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, request, session
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+log = logging.getLogger(__name__)
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _template_folder() -> str:
+    """Templates ship as studio/templates in a wheel; in a checkout they live in the top-level templates/."""
+    installed = PACKAGE_DIR / "templates"
+    return str(installed if installed.is_dir() else PACKAGE_DIR.parent / "templates")
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    """WAL and foreign keys for SQLite; other databases are left alone."""
+    if type(dbapi_conn).__module__.startswith("sqlite3"):
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.close()
+
+
+def select_locale() -> str:
+    """Session choice, then the user's setting, then the browser's, Vietnamese by default."""
+    from flask import current_app
+    from flask_login import current_user
+    langs = current_app.config["LANGUAGES"]
+    chosen = session.get("lang")
+    if chosen in langs:
+        return chosen
+    if getattr(current_user, "is_authenticated", False) and current_user.locale in langs:
+        return current_user.locale
+    return request.accept_languages.best_match(langs) or "vi"
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app from STUDIO_* settings, overridden by `test_config`."""
+    from studio.config import load_config
+    from studio.extensions import babel, csrf, db, login_manager, migrate
+    from studio.queue import make_huey
+
+    app = Flask(__name__, template_folder=_template_folder(), static_folder="web/static")
+    app.config.update(load_config(test_config.get("ENVIRON") if test_config else None))
+    if test_config:
+        app.config.update({k: v for k, v in test_config.items() if k != "ENVIRON"})
+    Path(app.config["INSTANCE"]).mkdir(parents=True, exist_ok=True)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(PACKAGE_DIR / "translations")
+
+    db.init_app(app)
+    import storage
+    migrate.init_app(app, db, directory=str(Path(storage.__file__).resolve().parent / "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    babel.init_app(app, locale_selector=select_locale)
+
+    app.extensions["huey"] = make_huey(app.config["QUEUE_URL"])
+    if app.config.get("S3_URL"):
+        from storage.objectstore import ObjectStore
+        app.extensions["objectstore"] = ObjectStore.from_url(app.config["S3_URL"])
+
+    from studio.web import register
+    register(app)
+    return app

@@ -1,0 +1,51 @@
+"""Configuration: defaults in code, overridden by STUDIO_* environment variables or a test dict."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+def _secret_key(instance: Path) -> str:
+    """Read the instance's secret key, creating it (mode 0600) on first start."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def load_config(environ: dict | None = None) -> dict:
+    """Build the Flask config dict from the environment."""
+    env = os.environ if environ is None else environ
+    instance = Path(env.get("STUDIO_INSTANCE", "instance")).resolve()
+    max_mb = int(env.get("STUDIO_MAX_UPLOAD_MB", "1024"))
+    secure = _bool(env.get("STUDIO_SECURE_COOKIES", "0"))
+    return {
+        "INSTANCE": str(instance),
+        "SECRET_KEY": env.get("STUDIO_SECRET_KEY") or _secret_key(instance),
+        "SQLALCHEMY_DATABASE_URI": env.get("STUDIO_DATABASE_URL", f"sqlite:///{instance / 'studio.db'}"),
+        "S3_URL": env.get("STUDIO_S3_URL", ""),
+        "QUEUE_URL": env.get("STUDIO_QUEUE_URL", f"sqlite:///{instance / 'queue.db'}"),
+        "MAX_CONTENT_LENGTH": max_mb * 1024 * 1024,
+        "MAX_IMAGE_PIXELS": int(env.get("STUDIO_MAX_IMAGE_PIXELS", str(60_000_000))),
+        "LOGIN_MAX_FAILURES": int(env.get("STUDIO_LOGIN_MAX_FAILURES", "5")),
+        "LOGIN_WINDOW_MINUTES": int(env.get("STUDIO_LOGIN_WINDOW_MINUTES", "15")),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": secure,
+        "REMEMBER_COOKIE_SECURE": secure,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "BABEL_DEFAULT_LOCALE": "vi",
+        "LANGUAGES": ["vi", "en"],
+        "PAGE_SIZE": 20,
+    }

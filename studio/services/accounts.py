@@ -1,0 +1,169 @@
+"""Users, roles, login throttling and personal API tokens."""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from storage.models import ROLES, ApiToken, LoginAttempt, User, utcnow
+from studio.errors import N_, Conflict, NotFound, PermissionDenied, TooManyRequests, ValidationError
+from studio.services import Caller, audit
+
+USERNAME_RE = re.compile(r"^[a-z0-9_.-]{3,80}$")
+MIN_PASSWORD = 10
+
+
+def require_role(caller: Caller, *roles: str) -> None:
+    """Raise PermissionDenied unless the caller holds one of the roles."""
+    if caller.user is None or not caller.user.has_role(*roles):
+        raise PermissionDenied(N_("This needs the role: %(roles)s."), roles=", ".join(roles))
+
+
+def _clean_roles(roles) -> str:
+    rs = [r.strip() for r in roles if r and r.strip()]
+    bad = [r for r in rs if r not in ROLES]
+    if bad:
+        raise ValidationError(N_("Unknown role: %(role)s."), field="roles", role=bad[0])
+    if not rs:
+        raise ValidationError(N_("Give the user at least one role."), field="roles")
+    return ",".join(sorted(set(rs)))
+
+
+def _check_password(password: str) -> None:
+    if len(password or "") < MIN_PASSWORD:
+        raise ValidationError(N_("The password must have at least %(n)s characters."), field="password",
+                              n=MIN_PASSWORD)
+
+
+def create_user(session: Session, caller: Caller, username: str, password: str, roles, display_name: str = "",
+                area_id: int | None = None, system: bool = False) -> User:
+    """Create an account (admins only, unless `system` for first-run setup)."""
+    if not system:
+        require_role(caller, "admin")
+    username = (username or "").strip().lower()
+    if not USERNAME_RE.match(username):
+        raise ValidationError(N_("A user name has 3 to 80 lower-case letters, digits, '.', '_' or '-'."),
+                              field="username")
+    if session.scalar(select(User).where(User.username == username)):
+        raise Conflict(N_("The user name %(name)s is taken."), name=username)
+    _check_password(password)
+    user = User(username=username, display_name=display_name or username, roles=_clean_roles(roles),
+                password_hash=generate_password_hash(password), area_id=area_id)
+    session.add(user)
+    session.flush()
+    audit.record(session, caller, "user.create", "user", user.id, username=username, roles=user.roles)
+    return user
+
+
+def update_user(session: Session, caller: Caller, user_id: int, roles=None, active: bool | None = None,
+                display_name: str | None = None, area_id: int | None = None, password: str | None = None) -> User:
+    """Change a user's roles, status, name, area or password (admins only)."""
+    require_role(caller, "admin")
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(N_("No such user."))
+    changes = {}
+    if roles is not None:
+        new = _clean_roles(roles)
+        if user.id == caller.user.id and "admin" not in new.split(","):
+            raise ValidationError(N_("You cannot take the admin role from yourself."), field="roles")
+        if new != user.roles:
+            changes["roles"] = [user.roles, new]
+            user.roles = new
+    if active is not None and active != user.active:
+        if user.id == caller.user.id and not active:
+            raise ValidationError(N_("You cannot deactivate your own account."), field="active")
+        changes["active"] = [user.active, active]
+        user.active = active
+    if display_name is not None and display_name != user.display_name:
+        changes["display_name"] = [user.display_name, display_name]
+        user.display_name = display_name
+    if area_id is not None and area_id != user.area_id:
+        changes["area_id"] = [user.area_id, area_id or None]
+        user.area_id = area_id or None
+    if password:
+        _check_password(password)
+        user.password_hash = generate_password_hash(password)
+        changes["password"] = "changed"
+    if changes:
+        action = "user.roles" if "roles" in changes else "user.update"
+        audit.record(session, caller, action, "user", user.id, changes=changes)
+    return user
+
+
+def authenticate(session: Session, username: str, password: str, ip: str, max_failures: int = 5,
+                 window_minutes: int = 15) -> User:
+    """Check a login; throttle after `max_failures` failures per user name or address in the window."""
+    username = (username or "").strip().lower()
+    since = utcnow() - timedelta(minutes=window_minutes)
+    failures = session.scalar(select(func.count()).select_from(LoginAttempt).where(
+        LoginAttempt.success.is_(False), LoginAttempt.at >= since,
+        (LoginAttempt.username == username) | (LoginAttempt.ip == ip)))
+    if failures >= max_failures:
+        audit.record(session, Caller(None, ip), "login.throttled", "user", "", username=username)
+        session.commit()
+        raise TooManyRequests(N_("Too many failed logins. Wait %(m)s minutes and try again."), m=window_minutes)
+    user = session.scalar(select(User).where(User.username == username))
+    ok = user is not None and user.active and check_password_hash(user.password_hash, password or "")
+    session.add(LoginAttempt(username=username, ip=ip, success=ok))
+    if not ok:
+        audit.record(session, Caller(None, ip), "login.failed", "user", user.id if user else "", username=username)
+        session.commit()
+        raise PermissionDenied(N_("Wrong user name or password."))
+    audit.record(session, Caller(user, ip), "login", "user", user.id)
+    session.commit()
+    return user
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 hex of a token; the only form in which tokens are stored."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(session: Session, caller: Caller, name: str) -> tuple[ApiToken, str]:
+    """Make a personal API token for the caller; the plain token is returned once and never stored."""
+    if caller.user is None:
+        raise PermissionDenied(N_("Log in first."))
+    name = (name or "").strip()[:100]
+    if not name:
+        raise ValidationError(N_("Give the token a name."), field="name")
+    plain = "st_" + secrets.token_urlsafe(32)
+    tok = ApiToken(user_id=caller.user.id, name=name, prefix=plain[:10], token_hash=hash_token(plain))
+    session.add(tok)
+    session.flush()
+    audit.record(session, caller, "token.create", "token", tok.id, name=name)
+    return tok, plain
+
+
+def revoke_token(session: Session, caller: Caller, token_id: int) -> None:
+    """Revoke one of the caller's tokens (admins may revoke anyone's)."""
+    tok = session.get(ApiToken, token_id)
+    if tok is None or (tok.user_id != caller.user.id and not caller.user.has_role("admin")):
+        raise NotFound(N_("No such token."))
+    if tok.revoked_at is None:
+        tok.revoked_at = utcnow()
+        audit.record(session, caller, "token.revoke", "token", tok.id, name=tok.name)
+
+
+def user_for_token(session: Session, plain: str) -> User | None:
+    """The active user owning an unrevoked token, or None."""
+    tok = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plain or "")))
+    if tok is None or tok.revoked_at is not None or not tok.user.active:
+        return None
+    tok.last_used_at = utcnow()
+    return tok.user
+
+
+def ensure_admin(session: Session, password: str | None) -> str | None:
+    """On first run create `admin`; returns the generated password (printed once), or None if users exist."""
+    if session.scalar(select(func.count()).select_from(User)):
+        return None
+    generated = password or secrets.token_urlsafe(12)
+    create_user(session, Caller(None, "local"), "admin", generated, ["admin"], "Quản trị viên", system=True)
+    session.commit()
+    return None if password else generated

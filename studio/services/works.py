@@ -1,0 +1,242 @@
+"""Press works and publications: create, edit with revisions, diff, restore, search."""
+from __future__ import annotations
+
+import difflib
+import re
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from storage.models import CHANNELS, PRIORITIES, STATES, WORK_KINDS, Area, Revision, User, Work
+from studio.errors import N_, Conflict, NotFound, ValidationError
+from studio.services import Caller, audit
+from studio.services.accounts import require_role
+
+FIELDS = ("kind", "title", "summary", "body", "source_language", "topics", "channels", "priority",
+          "valid_from", "valid_until", "time_slots", "area_ids", "meta", "chapters")
+META_KEYS = ("publisher", "authors", "edition", "isbn", "licence", "publication_type")
+LANG_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+SLOT_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
+MAX_BODY = 2_000_000
+
+
+def _as_list(value) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = re.split(r"[,\n;]", value)
+    return [str(v).strip() for v in value if str(v).strip()]
+
+
+def _as_datetime(value, field: str) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None)
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).replace(tzinfo=None)
+    except ValueError:
+        raise ValidationError(N_("%(field)s is not a date and time (YYYY-MM-DD HH:MM)."), field=field,
+                              **{"field": field}) from None
+
+
+def normalize(session: Session, data: dict, base: dict | None = None) -> dict:
+    """Validate editable fields; `base` supplies the values the caller did not send."""
+    d = dict(base or {})
+    d.update({k: v for k, v in data.items() if k in FIELDS})
+    out: dict = {}
+    out["kind"] = d.get("kind") or "article"
+    if out["kind"] not in WORK_KINDS:
+        raise ValidationError(N_("Unknown kind of work: %(kind)s."), field="kind", kind=out["kind"])
+    out["title"] = (d.get("title") or "").strip()
+    if not out["title"]:
+        raise ValidationError(N_("The title is required."), field="title")
+    if len(out["title"]) > 300:
+        raise ValidationError(N_("The title is longer than 300 characters."), field="title")
+    out["summary"] = (d.get("summary") or "").strip()
+    out["body"] = (d.get("body") or "").replace("\r\n", "\n")
+    if len(out["body"]) > MAX_BODY:
+        raise ValidationError(N_("The body is longer than %(n)s characters."), field="body", n=MAX_BODY)
+    out["source_language"] = (d.get("source_language") or "vi").strip()
+    if not LANG_RE.match(out["source_language"]):
+        raise ValidationError(N_("%(lang)s is not a language code such as vi, en or zh."),
+                              field="source_language", lang=out["source_language"])
+    out["topics"] = _as_list(d.get("topics"))
+    out["channels"] = _as_list(d.get("channels"))
+    bad = [c for c in out["channels"] if c not in CHANNELS]
+    if bad:
+        raise ValidationError(N_("Unknown channel: %(channel)s."), field="channels", channel=bad[0])
+    out["priority"] = d.get("priority") or "normal"
+    if out["priority"] not in PRIORITIES:
+        raise ValidationError(N_("Unknown priority: %(p)s."), field="priority", p=out["priority"])
+    vf, vu = _as_datetime(d.get("valid_from"), "valid_from"), _as_datetime(d.get("valid_until"), "valid_until")
+    if vf and vu and vu <= vf:
+        raise ValidationError(N_("'Valid until' must be after 'valid from'."), field="valid_until")
+    out["valid_from"] = vf.isoformat(timespec="minutes") if vf else None
+    out["valid_until"] = vu.isoformat(timespec="minutes") if vu else None
+    out["time_slots"] = _as_list(d.get("time_slots"))
+    for slot in out["time_slots"]:
+        if not SLOT_RE.match(slot) or slot[:5] >= slot[6:]:
+            raise ValidationError(N_("Time slot %(slot)s is not of the form 06:00-06:30."), field="time_slots",
+                                  slot=slot)
+    ids = sorted({int(i) for i in _as_list(d.get("area_ids"))})
+    if ids:
+        found = set(session.scalars(select(Area.id).where(Area.id.in_(ids))))
+        if found != set(ids):
+            raise ValidationError(N_("Unknown area."), field="area_ids")
+    out["area_ids"] = ids
+    meta = d.get("meta") or {}
+    out["meta"] = {k: str(meta.get(k, "")).strip() for k in META_KEYS if str(meta.get(k, "")).strip()}
+    chapters = []
+    for ch in d.get("chapters") or []:
+        title, body = str(ch.get("title", "")).strip(), str(ch.get("body", "")).replace("\r\n", "\n")
+        if title or body.strip():
+            chapters.append({"title": title, "body": body})
+    out["chapters"] = chapters
+    return out
+
+
+def snapshot(work: Work) -> dict:
+    """The editable fields of a work as JSON-safe values."""
+    return {
+        "kind": work.kind, "title": work.title, "summary": work.summary, "body": work.body,
+        "source_language": work.source_language, "topics": list(work.topics or []),
+        "channels": list(work.channels or []), "priority": work.priority,
+        "valid_from": work.valid_from.isoformat(timespec="minutes") if work.valid_from else None,
+        "valid_until": work.valid_until.isoformat(timespec="minutes") if work.valid_until else None,
+        "time_slots": list(work.time_slots or []), "area_ids": sorted(a.id for a in work.areas),
+        "meta": dict(work.meta or {}), "chapters": list(work.chapters or []),
+    }
+
+
+def _apply(session: Session, work: Work, fields: dict) -> None:
+    for key in ("kind", "title", "summary", "body", "source_language", "topics", "channels", "priority",
+                "time_slots", "meta", "chapters"):
+        setattr(work, key, fields[key])
+    work.valid_from = _as_datetime(fields["valid_from"], "valid_from")
+    work.valid_until = _as_datetime(fields["valid_until"], "valid_until")
+    work.areas = list(session.scalars(select(Area).where(Area.id.in_(fields["area_ids"])))) if fields["area_ids"] else []
+
+
+def get(session: Session, work_id: int) -> Work:
+    """A work by id, or NotFound."""
+    work = session.get(Work, work_id)
+    if work is None:
+        raise NotFound(N_("Work %(id)s does not exist."), id=work_id)
+    return work
+
+
+def create(session: Session, caller: Caller, data: dict) -> Work:
+    """Create a work in draft with revision 1 (editors and admins)."""
+    require_role(caller, "editor")
+    fields = normalize(session, data)
+    work = Work(author_id=caller.user.id, state="draft", version=1, current_revision=1)
+    _apply(session, work, fields)
+    session.add(work)
+    session.flush()
+    session.add(Revision(work_id=work.id, number=1, snapshot=fields, author_id=caller.user.id,
+                         note=(data.get("note") or "")[:300]))
+    audit.record(session, caller, "work.create", "work", work.id, title=work.title, kind=work.kind)
+    return work
+
+
+def update(session: Session, caller: Caller, work_id: int, data: dict, expected_version: int | None,
+           note: str = "", action: str = "work.edit") -> Work:
+    """Save a new revision; refuse with Conflict if someone saved since `expected_version`."""
+    require_role(caller, "editor")
+    work = get(session, work_id)
+    if expected_version is None:
+        raise ValidationError(N_("The save is missing the version it was based on; reload the page."),
+                              field="version")
+    if int(expected_version) != work.version:
+        last = work.revisions[-1] if work.revisions else None
+        raise Conflict(N_("This work was changed by %(who)s (revision %(rev)s) after you opened it. "
+                          "Your text is kept below: copy your changes, reload, and save again."),
+                       who=last.author.display_name if last else "?", rev=work.current_revision)
+    before = snapshot(work)
+    fields = normalize(session, data, base=before)
+    if fields == before:
+        return work
+    _apply(session, work, fields)
+    work.version += 1
+    work.current_revision += 1
+    previous_state = work.state
+    if work.state != "draft":
+        # An approved or published work keeps its published revision; the edit is a new draft to approve.
+        work.state = "draft"
+    session.add(Revision(work_id=work.id, number=work.current_revision, snapshot=fields,
+                         author_id=caller.user.id, note=note[:300]))
+    changed = [k for k in FIELDS if fields.get(k) != before.get(k)]
+    audit.record(session, caller, action, "work", work.id, revision=work.current_revision, fields=changed,
+                 state=[previous_state, work.state] if previous_state != work.state else previous_state)
+    return work
+
+
+def revision(session: Session, work_id: int, number: int) -> Revision:
+    """One revision of a work, or NotFound."""
+    rev = session.scalar(select(Revision).where(Revision.work_id == work_id, Revision.number == number))
+    if rev is None:
+        raise NotFound(N_("Revision %(n)s of work %(id)s does not exist."), n=number, id=work_id)
+    return rev
+
+
+def _text(value) -> list[str]:
+    if isinstance(value, list):
+        if value and isinstance(value[0], dict):
+            return [f"## {c.get('title', '')}\n{c.get('body', '')}" for c in value]
+        return [str(v) for v in value]
+    if isinstance(value, dict):
+        return [f"{k}: {v}" for k, v in sorted(value.items())]
+    return ("" if value is None else str(value)).split("\n")
+
+
+def diff(session: Session, work_id: int, a: int, b: int) -> list[dict]:
+    """Field-by-field unified diff between revisions a and b: [{field, lines:[(tag, text)]}]."""
+    ra, rb = revision(session, work_id, a), revision(session, work_id, b)
+    out = []
+    for field in FIELDS:
+        va, vb = ra.snapshot.get(field), rb.snapshot.get(field)
+        if va == vb:
+            continue
+        lines = []
+        for line in difflib.unified_diff(_text(va), _text(vb), f"r{a}", f"r{b}", lineterm="", n=2):
+            if line.startswith(("---", "+++")):
+                continue
+            tag = {"+": "add", "-": "del", "@": "hunk"}.get(line[:1], "same")
+            lines.append((tag, line))
+        out.append({"field": field, "lines": lines})
+    return out
+
+
+def restore(session: Session, caller: Caller, work_id: int, number: int, expected_version: int) -> Work:
+    """Make a new revision equal to revision `number`."""
+    rev = revision(session, work_id, number)
+    return update(session, caller, work_id, rev.snapshot, expected_version,
+                  note=f"restore r{number}", action="work.restore")
+
+
+def search(session: Session, q: str = "", state: str = "", kind: str = "", language: str = "",
+           area_id: int | None = None, author: str = "", page: int = 1, per_page: int = 20):
+    """Works matching the filters, newest change first: (items, total)."""
+    stmt = select(Work)
+    if q:
+        like = f"%{q.strip()}%"
+        stmt = stmt.where(or_(Work.title.ilike(like), Work.summary.ilike(like), Work.body.ilike(like)))
+    if state:
+        if state not in STATES:
+            raise ValidationError(N_("Unknown state: %(s)s."), field="state", s=state)
+        stmt = stmt.where(Work.state == state)
+    if kind:
+        stmt = stmt.where(Work.kind == kind)
+    if language:
+        stmt = stmt.where(Work.source_language == language)
+    if area_id:
+        stmt = stmt.where(Work.areas.any(Area.id == area_id))
+    if author:
+        stmt = stmt.join(User, Work.author_id == User.id).where(User.username == author)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
+    page = max(1, page)
+    items = list(session.scalars(stmt.order_by(Work.updated_at.desc(), Work.id.desc())
+                                 .offset((page - 1) * per_page).limit(per_page)))
+    return items, total

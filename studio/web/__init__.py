@@ -1,0 +1,153 @@
+"""Blueprints, shared view helpers and the error handlers."""
+from __future__ import annotations
+
+import functools
+import logging
+
+from flask import Flask, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from studio.errors import PermissionDenied, StudioError
+from studio.services import Caller
+
+log = logging.getLogger(__name__)
+
+
+def client_ip() -> str:
+    """The caller's address (behind a proxy, configure ProxyFix so this is the real one)."""
+    return request.remote_addr or ""
+
+
+def caller() -> Caller:
+    """The logged-in user (or API token owner) and address, for services."""
+    user = current_user if getattr(current_user, "is_authenticated", False) else None
+    return Caller(user=user, ip=client_ip())
+
+
+def wants_json() -> bool:
+    """API paths, and clients that prefer JSON, get JSON errors."""
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+
+
+def message_of(exc: StudioError) -> str:
+    """The error's message in the user's language."""
+    return gettext(exc.message, **exc.params) if exc.params else gettext(exc.message)
+
+
+def role_required(*roles: str):
+    """View decorator: log in first, then one of these roles (checked on the server, always)."""
+    def deco(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                if wants_json():
+                    return error_response(401, "unauthorized", gettext("Log in or send an API token."))
+                return redirect(url_for("auth.login", next=request.full_path))
+            if roles and not current_user.has_role(*roles):
+                raise PermissionDenied("This needs the role: %(roles)s.", roles=", ".join(roles))
+            return view(*args, **kwargs)
+        return wrapped
+    return deco
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None):
+    """A JSON error or an HTML error page with the same message."""
+    if wants_json():
+        body = {"error": {"code": code, "message": message}}
+        if field:
+            body["error"]["field"] = field
+        return jsonify(body), status
+    return render_template("error.html", status=status, message=message), status
+
+
+def register(app: Flask) -> None:
+    """Attach blueprints, error handlers and template helpers."""
+    from studio.extensions import db, login_manager
+    from studio.web import admin, api, auth, health, works
+
+    for mod in (auth, works, admin, health, api):
+        app.register_blueprint(mod.bp)
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        from storage.models import User
+        user = db.session.get(User, int(user_id))
+        return user if user and user.active else None
+
+    @app.errorhandler(StudioError)
+    def studio_error(exc: StudioError):
+        db.session.rollback()
+        return error_response(exc.status, exc.code, message_of(exc), getattr(exc, "field", None))
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        return error_response(400, "csrf", gettext("The form's security token is missing or expired. "
+                                                   "Go back, reload the page and submit again."))
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(exc):
+        limit = app.config["MAX_CONTENT_LENGTH"] // 2**20
+        return error_response(413, "too_large", gettext("The upload is over the limit of %(limit)s MB.",
+                                                        limit=limit))
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        return error_response(exc.code or 500, exc.name.lower().replace(" ", "_"), exc.description or exc.name)
+
+    @app.context_processor
+    def helpers():
+        from flask_babel import get_locale
+
+        from studio.services.markup import render as markdown
+        return {"markdown": markdown, "languages": app.config["LANGUAGES"], "get_locale": get_locale}
+
+    @app.after_request
+    def security_headers(resp):
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        resp.headers.setdefault("Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self'; "
+                                "script-src 'self'; frame-ancestors 'none'")
+        return resp
+
+
+def receive_upload(who: Caller, work_id: int, file):
+    """Spool an uploaded file to the instance's tmp folder, check and store it, commit; the spool is removed."""
+    import os
+    import tempfile
+
+    from flask import current_app
+
+    from studio.errors import N_, ValidationError
+    from studio.extensions import db
+    from studio.services import assets
+
+    store = current_app.extensions.get("objectstore")
+    if file is None or not file.filename:
+        raise ValidationError(N_("Choose a file to upload."), field="file")
+    if store is None:
+        raise StudioError(N_("The object store is not configured; uploads are unavailable."))
+    tmpdir = os.path.join(current_app.config["INSTANCE"], "tmp")
+    os.makedirs(tmpdir, exist_ok=True)
+    fd, path = tempfile.mkstemp(dir=tmpdir, prefix="upload-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            file.save(out)
+        asset = assets.upload(db.session, store, who, work_id, path, file.filename,
+                              current_app.config["MAX_CONTENT_LENGTH"], current_app.config["MAX_IMAGE_PIXELS"])
+        db.session.commit()
+        return asset
+    finally:
+        os.unlink(path)
+
+
+def form_error(exc: StudioError) -> None:
+    """Flash a service error on the page being re-rendered."""
+    flash(message_of(exc), "error")

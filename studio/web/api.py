@@ -1,0 +1,195 @@
+"""JSON API under /api/v1, authenticated by personal API tokens (Authorization: Bearer ...)."""
+from __future__ import annotations
+
+import functools
+from datetime import timedelta
+
+from flask import Blueprint, current_app, g, jsonify, request, url_for
+
+from storage.models import Asset, Revision, Work
+from studio.errors import N_, PermissionDenied, StudioError, ValidationError
+from studio.extensions import csrf, db
+from studio.services import Caller, accounts
+from studio.services import assets as asset_service
+from studio.services import works as work_service
+from studio.services import workflow
+from studio.web import client_ip, error_response, receive_upload
+from studio.web.openapi import spec
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+# Tokens, not cookies, authenticate here, so a forged cross-site request carries no credentials.
+csrf.exempt(bp)
+
+
+def api_auth(*roles: str):
+    """Require a valid bearer token whose owner holds one of the roles."""
+    def deco(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            header = request.headers.get("Authorization", "")
+            token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+            user = accounts.user_for_token(db.session, token) if token else None
+            if user is None:
+                return error_response(401, "unauthorized", "Send a valid personal API token: "
+                                                           "Authorization: Bearer st_...")
+            db.session.commit()  # last_used_at
+            g.caller = Caller(user=user, ip=client_ip())
+            if roles and not user.has_role(*roles):
+                raise PermissionDenied(N_("This needs the role: %(roles)s."), roles=", ".join(roles))
+            return view(*args, **kwargs)
+        return wrapped
+    return deco
+
+
+def body() -> dict:
+    """The request's JSON object, or a 400 that says so."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ValidationError(N_("The request body must be a JSON object (Content-Type: application/json)."))
+    return data
+
+
+def work_json(w: Work, full: bool = True) -> dict:
+    """A work as the API shows it."""
+    out = {"id": w.id, "state": w.state, "version": w.version, "current_revision": w.current_revision,
+           "approved_revision": w.approved_revision, "published_revision": w.published_revision,
+           "author": w.author.username, "created_at": w.created_at.isoformat() + "Z",
+           "updated_at": w.updated_at.isoformat() + "Z", **work_service.snapshot(w)}
+    if not full:
+        out.pop("body")
+        out.pop("chapters")
+    out["url"] = url_for("api.get_work", work_id=w.id)
+    return out
+
+
+def revision_json(r: Revision) -> dict:
+    """A revision as the API shows it."""
+    return {"number": r.number, "author": r.author.username, "created_at": r.created_at.isoformat() + "Z",
+            "note": r.note, "snapshot": r.snapshot}
+
+
+def asset_json(a: Asset) -> dict:
+    """An asset's metadata."""
+    return {"id": a.id, "work_id": a.work_id, "kind": a.kind, "name": a.safe_name, "original_name": a.original_name,
+            "mime": a.mime, "size": a.size, "sha256": a.sha256, "width": a.width, "height": a.height,
+            "duration_s": a.duration_s, "created_at": a.created_at.isoformat() + "Z"}
+
+
+READERS = ("editor", "translator", "approver")
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3.1 description of this API."""
+    return jsonify(spec())
+
+
+@bp.get("/works")
+@api_auth(*READERS)
+def list_works():
+    """Search works."""
+    a = request.args
+    per_page = min(100, max(1, a.get("per_page", 20, type=int)))
+    page = max(1, a.get("page", 1, type=int))
+    items, total = work_service.search(db.session, q=a.get("q", ""), state=a.get("state", ""),
+                                       kind=a.get("kind", ""), language=a.get("language", ""),
+                                       area_id=a.get("area", type=int), author=a.get("author", ""),
+                                       page=page, per_page=per_page)
+    return jsonify(items=[work_json(w, full=False) for w in items], total=total, page=page, per_page=per_page)
+
+
+@bp.post("/works")
+@api_auth("editor")
+def create_work():
+    """Create a work in draft."""
+    work = work_service.create(db.session, g.caller, body())
+    db.session.commit()
+    return jsonify(work_json(work)), 201
+
+
+@bp.get("/works/<int:work_id>")
+@api_auth(*READERS)
+def get_work(work_id: int):
+    """One work with its body."""
+    return jsonify(work_json(work_service.get(db.session, work_id)))
+
+
+@bp.route("/works/<int:work_id>", methods=["PUT", "PATCH"])
+@api_auth("editor")
+def update_work(work_id: int):
+    """Save a new revision; `version` must be the one you read (409 otherwise)."""
+    data = body()
+    work = work_service.update(db.session, g.caller, work_id, data, data.get("version"), data.get("note", ""))
+    db.session.commit()
+    return jsonify(work_json(work))
+
+
+@bp.get("/works/<int:work_id>/revisions")
+@api_auth(*READERS)
+def list_revisions(work_id: int):
+    """All revisions of a work, oldest first."""
+    work = work_service.get(db.session, work_id)
+    return jsonify(items=[revision_json(r) for r in work.revisions])
+
+
+@bp.get("/works/<int:work_id>/revisions/<int:number>")
+@api_auth(*READERS)
+def get_revision(work_id: int, number: int):
+    """One revision."""
+    return jsonify(revision_json(work_service.revision(db.session, work_id, number)))
+
+
+@bp.post("/works/<int:work_id>/revisions/<int:number>/restore")
+@api_auth("editor")
+def restore_revision(work_id: int, number: int):
+    """Make a new revision equal to revision `number`."""
+    work = work_service.restore(db.session, g.caller, work_id, number, body().get("version"))
+    db.session.commit()
+    return jsonify(work_json(work))
+
+
+@bp.get("/works/<int:work_id>/diff")
+@api_auth(*READERS)
+def diff(work_id: int):
+    """Field-by-field diff between revisions ?a= and ?b=."""
+    a, b = request.args.get("a", type=int), request.args.get("b", type=int)
+    if not a or not b:
+        raise ValidationError(N_("Give two revision numbers: ?a=1&b=2."), field="a")
+    changes = work_service.diff(db.session, work_id, a, b)
+    return jsonify(a=a, b=b, changes=[{"field": c["field"], "lines": [t for _, t in c["lines"]]} for c in changes])
+
+
+@bp.post("/works/<int:work_id>/transitions")
+@api_auth(*READERS)
+def transition(work_id: int):
+    """Apply a workflow action: submit, request_changes, approve, publish, retract."""
+    data = body()
+    work = workflow.transition(db.session, g.caller, work_id, data.get("action", ""), data.get("reason", ""),
+                               data.get("version"))
+    db.session.commit()
+    return jsonify(work_json(work))
+
+
+@bp.get("/works/<int:work_id>/assets")
+@api_auth(*READERS)
+def list_assets(work_id: int):
+    """A work's assets."""
+    return jsonify(items=[asset_json(a) for a in work_service.get(db.session, work_id).assets])
+
+
+@bp.post("/works/<int:work_id>/assets")
+@api_auth("editor")
+def upload_asset(work_id: int):
+    """Upload one file as multipart field `file`; it is checked by content."""
+    asset = receive_upload(g.caller, work_id, request.files.get("file"))
+    return jsonify(asset_json(asset)), 201
+
+
+@bp.get("/assets/<int:asset_id>")
+@api_auth(*READERS)
+def get_asset(asset_id: int):
+    """An asset's metadata and a download URL valid for one hour (Range requests work on it)."""
+    asset = asset_service.get(db.session, asset_id)
+    store = current_app.extensions["objectstore"]
+    return jsonify({**asset_json(asset),
+                    "download_url": store.presign_get(asset.object_key, timedelta(hours=1))})

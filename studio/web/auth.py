@@ -1,0 +1,82 @@
+"""Login, logout, language choice and personal API tokens."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import select
+
+from storage.models import ApiToken
+from studio.errors import StudioError
+from studio.extensions import db
+from studio.services import accounts, audit
+from studio.web import caller, client_ip, form_error
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site relative redirects after login."""
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return url_for("works.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """The login form; failures are throttled per user name and address."""
+    if request.method == "POST":
+        try:
+            user = accounts.authenticate(db.session, request.form.get("username", ""),
+                                         request.form.get("password", ""), client_ip(),
+                                         current_app.config["LOGIN_MAX_FAILURES"],
+                                         current_app.config["LOGIN_WINDOW_MINUTES"])
+        except StudioError as exc:
+            form_error(exc)
+            return render_template("login.html", username=request.form.get("username", "")), exc.status
+        session.clear()  # a fresh session on login: no fixation
+        login_user(user)
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("login.html", username="")
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    """End the session."""
+    audit.record(db.session, caller(), "logout", "user", current_user.id)
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash(_("You are logged out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.get("/lang/<code>")
+def set_language(code: str):
+    """Switch the interface language for this session."""
+    if code in current_app.config["LANGUAGES"]:
+        session["lang"] = code
+    return redirect(_safe_next(request.args.get("next")))
+
+
+@bp.route("/account/tokens", methods=["GET", "POST"])
+@login_required
+def tokens():
+    """List, create and revoke personal API tokens; a new token is shown once."""
+    new_token = None
+    if request.method == "POST":
+        try:
+            if request.form.get("revoke"):
+                accounts.revoke_token(db.session, caller(), int(request.form["revoke"]))
+                flash(_("Token revoked."), "info")
+            else:
+                _tok, new_token = accounts.create_token(db.session, caller(), request.form.get("name", ""))
+            db.session.commit()
+        except StudioError as exc:
+            form_error(exc)
+    mine = db.session.scalars(select(ApiToken).where(ApiToken.user_id == current_user.id)
+                              .order_by(ApiToken.id.desc())).all()
+    return render_template("tokens.html", tokens=mine, new_token=new_token)

@@ -1,0 +1,96 @@
+"""The OpenAPI 3.1 document for /api/v1 (kept beside the routes; a test checks they match)."""
+from __future__ import annotations
+
+_ERR = {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _op(summary: str, ok: str = "200", body: str | None = None, params: list | None = None, errors=(401, 403, 404)):
+    op = {"summary": summary, "responses": {ok: {"description": "OK", "content": {"application/json": {}}}}}
+    for code in errors:
+        op["responses"][str(code)] = _ERR
+    if body == "json":
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
+    elif body == "file":
+        op["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": {
+            "type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}}}
+    if params:
+        op["parameters"] = params
+    return op
+
+
+def _q(name: str, typ: str = "string") -> dict:
+    return {"name": name, "in": "query", "required": False, "schema": {"type": typ}}
+
+
+def _p(name: str) -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+
+
+WORK_FIELDS = {
+    "kind": {"type": "string", "enum": ["article", "radio_bulletin", "video_report", "eboard_notice", "publication"]},
+    "title": {"type": "string", "maxLength": 300}, "summary": {"type": "string"},
+    "body": {"type": "string", "description": "Markdown; rendered and sanitised"},
+    "source_language": {"type": "string", "default": "vi"}, "topics": {"type": "array", "items": {"type": "string"}},
+    "channels": {"type": "array", "items": {"type": "string",
+                                            "enum": ["loudspeaker", "eboard", "border_screen", "web", "epub"]}},
+    "priority": {"type": "string", "enum": ["normal", "priority", "emergency"]},
+    "valid_from": {"type": ["string", "null"], "format": "date-time"},
+    "valid_until": {"type": ["string", "null"], "format": "date-time"},
+    "time_slots": {"type": "array", "items": {"type": "string", "pattern": "^\\d\\d:\\d\\d-\\d\\d:\\d\\d$"}},
+    "area_ids": {"type": "array", "items": {"type": "integer"}},
+    "meta": {"type": "object"}, "chapters": {"type": "array", "items": {"type": "object"}},
+}
+
+
+def spec() -> dict:
+    """Build the document."""
+    wid, num = _p("work_id"), _p("number")
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Studio API", "version": "1",
+                 "description": "Works, revisions, assets and workflow. Authenticate with a personal API token "
+                                "(Account → API tokens) as `Authorization: Bearer st_...`. Errors are "
+                                "`{\"error\": {\"code\", \"message\", \"field\"?}}`."},
+        "components": {
+            "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
+                    "code": {"type": "string"}, "message": {"type": "string"}, "field": {"type": "string"}}}}},
+                "WorkInput": {"type": "object", "properties": {**WORK_FIELDS, "version": {"type": "integer"},
+                                                               "note": {"type": "string"}}},
+            },
+        },
+        "security": [{"token": []}],
+        "paths": {
+            "/api/v1/openapi.json": {"get": {**_op("This document", errors=()), "security": []}},
+            "/api/v1/works": {
+                "get": _op("Search works", params=[_q("q"), _q("state"), _q("kind"), _q("language"),
+                                                   _q("area", "integer"), _q("author"), _q("page", "integer"),
+                                                   _q("per_page", "integer")]),
+                "post": _op("Create a work in draft", "201", "json", errors=(400, 401, 403)),
+            },
+            "/api/v1/works/{work_id}": {
+                "get": _op("Get a work", params=[wid]),
+                "put": _op("Save a new revision (send the version you read)", body="json", params=[wid],
+                           errors=(400, 401, 403, 404, 409)),
+                "patch": _op("Same as PUT", body="json", params=[wid], errors=(400, 401, 403, 404, 409)),
+            },
+            "/api/v1/works/{work_id}/revisions": {"get": _op("List revisions", params=[wid])},
+            "/api/v1/works/{work_id}/revisions/{number}": {"get": _op("Get a revision", params=[wid, num])},
+            "/api/v1/works/{work_id}/revisions/{number}/restore": {
+                "post": _op("Restore a revision as a new one", body="json", params=[wid, num],
+                            errors=(400, 401, 403, 404, 409))},
+            "/api/v1/works/{work_id}/diff": {"get": _op("Diff two revisions", params=[wid, _q("a", "integer"),
+                                                                                      _q("b", "integer")])},
+            "/api/v1/works/{work_id}/transitions": {
+                "post": _op("Workflow action: submit, request_changes, approve, publish, retract", body="json",
+                            params=[wid], errors=(400, 401, 403, 404, 409))},
+            "/api/v1/works/{work_id}/assets": {
+                "get": _op("List assets", params=[wid]),
+                "post": _op("Upload a picture, audio or video (checked by content)", "201", "file", [wid],
+                            errors=(400, 401, 403, 404, 413, 415)),
+            },
+            "/api/v1/assets/{asset_id}": {"get": _op("Asset metadata with a one-hour download URL",
+                                                     params=[_p("asset_id")])},
+        },
+    }
