@@ -28,8 +28,9 @@ system-deps-test:
 
 # Re-extract and compile the UI catalogues after changing user-facing strings.
 translations: setup
-	$(BIN)/pybabel extract -F babel.cfg -o studio/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -o studio/translations/messages.pot .
 	$(BIN)/pybabel update -i studio/translations/messages.pot -d studio/translations --no-fuzzy-matching
+	$(BIN)/python scripts/fill_translations.py
 	$(BIN)/pybabel compile -d studio/translations
 
 bench: setup

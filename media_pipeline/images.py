@@ -40,7 +40,7 @@ def inspect(path: str, max_pixels: int) -> ImageInfo:
                 im.load()
                 return ImageInfo(im.format, ALLOWED[im.format], im.width, im.height)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise MediaTooLarge(f"the picture is too large to decode safely ({exc})") from exc
+        raise MediaTooLarge(f"the picture is over the limit of {max_pixels:,} pixels ({exc})") from exc
     except UnidentifiedImageError as exc:
         raise InvalidMedia("the file is not a picture that can be decoded") from exc
     except (OSError, SyntaxError, ValueError) as exc:

@@ -56,7 +56,7 @@ def create_user(session: Session, caller: Caller, username: str, password: str, 
                 password_hash=generate_password_hash(password), area_id=area_id)
     session.add(user)
     session.flush()
-    audit.record(session, caller, "user.create", "user", user.id, username=username, roles=user.roles)
+    audit.record(session, caller, "user.create", "user", user.id, new_user=username, roles=user.roles)
     return user
 
 

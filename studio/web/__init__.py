@@ -10,6 +10,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from storage.errors import StorageError
 from studio.errors import PermissionDenied, StudioError
 from studio.services import Caller
 
@@ -29,7 +30,7 @@ def caller() -> Caller:
 
 def wants_json() -> bool:
     """API paths, and clients that prefer JSON, get JSON errors."""
-    if request.path.startswith("/api/"):
+    if request.path.startswith("/api/") or request.headers.get("X-Requested-With") == "XMLHttpRequest":
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
@@ -84,6 +85,15 @@ def register(app: Flask) -> None:
     def studio_error(exc: StudioError):
         db.session.rollback()
         return error_response(exc.status, exc.code, message_of(exc), getattr(exc, "field", None))
+
+    @app.errorhandler(StorageError)
+    def storage_error(exc: StorageError):
+        db.session.rollback()
+        log.error("object store: %s", exc)
+        return error_response(503, "storage_unavailable",
+                              gettext("The object store is not available (%(why)s). Nothing was saved; "
+                                      "try again in a moment, and tell an administrator if it persists.",
+                                      why=str(exc)))
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import (Blueprint, Response, current_app, flash, redirect, render_template, request,
+                   stream_with_context, url_for)
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
@@ -21,6 +22,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 @role_required("admin")
 def users():
     """All accounts, and a form to add one."""
+    status = 200
     if request.method == "POST":
         try:
             accounts.create_user(db.session, caller(), request.form.get("username", ""),
@@ -31,15 +33,17 @@ def users():
             return redirect(url_for("admin.users"))
         except StudioError as exc:
             form_error(exc)
+            status = exc.status
     all_users = db.session.scalars(select(User).order_by(User.username)).all()
     return render_template("admin/users.html", users=all_users, roles=ROLES,
-                           area_tree=area_service.tree(db.session), form=request.form)
+                           area_tree=area_service.tree(db.session), form=request.form), status
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 @role_required("admin")
 def user(user_id: int):
     """Change one user's roles, area, name, status or password."""
+    status = 200
     target = db.session.get(User, user_id)
     if target is None:
         return render_template("error.html", status=404, message=_("No such user.")), 404
@@ -55,13 +59,16 @@ def user(user_id: int):
             return redirect(url_for("admin.users"))
         except StudioError as exc:
             form_error(exc)
-    return render_template("admin/user.html", target=target, roles=ROLES, area_tree=area_service.tree(db.session))
+            status = exc.status
+    return render_template("admin/user.html", target=target, roles=ROLES,
+                           area_tree=area_service.tree(db.session)), status
 
 
 @bp.route("/areas", methods=["GET", "POST"])
 @role_required("admin")
 def areas():
     """The area tree, and a form to add an area."""
+    status = 200
     if request.method == "POST":
         try:
             area_service.create(db.session, caller(), request.form.get("code", ""), request.form.get("name", ""),
@@ -71,7 +78,8 @@ def areas():
             return redirect(url_for("admin.areas"))
         except StudioError as exc:
             form_error(exc)
-    return render_template("admin/areas.html", area_tree=area_service.tree(db.session), levels=AREA_LEVELS)
+            status = exc.status
+    return render_template("admin/areas.html", area_tree=area_service.tree(db.session), levels=AREA_LEVELS), status
 
 
 def _audit_filters() -> dict:
@@ -111,5 +119,5 @@ def audit_csv():
         yield "\ufeff"
         yield from audit.to_csv_rows(db.session.scalars(q.execution_options(yield_per=500)))
     stamp = datetime.utcnow().strftime("%Y%m%d-%H%M")
-    return Response(generate(), mimetype="text/csv",
+    return Response(stream_with_context(generate()), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.csv"'})

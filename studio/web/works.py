@@ -19,6 +19,9 @@ from studio.web import caller, form_error, message_of, receive_upload, role_requ
 bp = Blueprint("works", __name__)
 
 READERS = ("editor", "translator", "approver")
+# The same labels as the buttons in works/_macros.html (so they are in the catalogue already).
+ACTION_LABELS = {"submit": "Submit for approval", "request_changes": "Request changes", "approve": "Approve",
+                 "publish": "Publish", "retract": "Retract"}
 
 
 def form_data(form) -> dict:
@@ -153,7 +156,7 @@ def transition(work_id: int):
         workflow.transition(db.session, caller(), work_id, action, request.form.get("reason", ""),
                             request.form.get("version", type=int))
         db.session.commit()
-        flash(_("Done: %(action)s.", action=_(action.replace("_", " "))), "info")
+        flash(_("Done: %(action)s.", action=_(ACTION_LABELS[action])), "info")
     except StudioError as exc:
         db.session.rollback()
         form_error(exc)
@@ -169,7 +172,7 @@ def upload(work_id: int):
         asset = receive_upload(caller(), work_id, request.files.get("file"))
     except StudioError as exc:
         db.session.rollback()
-        if wants_json() or request.headers.get("X-Requested-With") == "XMLHttpRequest":
+        if wants_json():
             return jsonify(error={"code": exc.code, "message": message_of(exc)}), exc.status
         form_error(exc)
         return view(work_id), exc.status
