@@ -117,6 +117,24 @@ def register(app: Flask) -> None:
         from studio.services.markup import render as markdown
         return {"markdown": markdown, "languages": app.config["LANGUAGES"], "get_locale": get_locale}
 
+    @app.template_filter("detail")
+    def detail_filter(value) -> str:
+        """Audit details as readable `key: value` text (Vietnamese stays Vietnamese)."""
+        import json
+        if not value:
+            return ""
+        return "; ".join(f"{k}: {json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v}"
+                         for k, v in value.items())
+
+    @app.template_filter("filesize")
+    def filesize_filter(n: int) -> str:
+        """1536 -> '1.5 KB'."""
+        for unit in ("B", "KB", "MB", "GB"):
+            if n < 1024 or unit == "GB":
+                return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+            n /= 1024
+        return f"{n:.1f} GB"
+
     @app.after_request
     def security_headers(resp):
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")

@@ -1,0 +1,115 @@
+"""A real Chromium (Debian's, driven by Playwright): editor writes and submits, approver approves, admin audits.
+
+Screenshots are saved under test-artifacts/browser/ for people to look at.
+"""
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PASSWORD, make_png
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+
+
+@pytest.fixture
+def live_server(app, users):
+    """The app served by waitress on a free loopback port, in a thread."""
+    from waitress import create_server
+    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser():
+    if not CHROMIUM:
+        pytest.fail("Chromium is not installed: run scripts/install-system-deps.sh --test (make test does)")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                                    "--disable-component-update", "--no-first-run", "--disable-sync"])
+        yield b
+        b.close()
+
+
+def login(page, base, username):
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form.card button[type=submit]")
+    page.wait_for_url(f"{base}/works")
+
+
+def logout(page):
+    page.click("header form button")
+
+
+def test_editor_submits_approver_approves_admin_sees_audit(live_server, browser, tmp_path):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    base = live_server
+    picture = make_png(tmp_path / "ảnh-lũ.png", size=(640, 400), color=(20, 90, 160))
+    page = browser.new_page(viewport={"width": 412, "height": 915}, locale="vi-VN")  # a phone
+
+    login(page, base, "editor")
+    page.goto(f"{base}/works/new")
+    page.fill("input[name=title]", "Thông báo khẩn: mưa lũ tại xã Đồng Đăng")
+    page.fill("textarea[name=body]", "Người dân **không** đi qua ngầm tràn khi nước dâng.")
+    page.check("input[value=loudspeaker]")
+    page.click("form.work-form button[type=submit]")
+    page.wait_for_selector("text=Đã lưu bản nháp.")
+    work_url = page.url
+    page.set_input_files("input[type=file]", str(picture))
+    page.click("form[data-upload] button[type=submit]")
+    page.wait_for_selector("ul.assets img")  # the page reloads once the upload finished
+    page.screenshot(path=str(ARTIFACTS / "1-editor-draft-with-picture.png"), full_page=True)
+    page.click("form.action-submit button")
+    page.wait_for_selector("text=Đã thực hiện: Gửi duyệt.")
+    assert "chờ duyệt" in page.inner_text("p.meta")
+    logout(page)
+
+    login(page, base, "approver")
+    page.goto(work_url)
+    page.click("form.action-approve button")
+    page.wait_for_selector("text=Đã thực hiện: Duyệt.")
+    assert "đã duyệt" in page.inner_text("p.meta")
+    page.screenshot(path=str(ARTIFACTS / "2-approver-approved.png"), full_page=True)
+    logout(page)
+
+    login(page, base, "admin")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{base}/admin/audit")
+    rows = page.inner_text("table.audit")
+    assert "work.submit" in rows and "work.approve" in rows and "asset.upload" in rows
+    submit_row = page.locator("table.audit tr", has_text="work.submit").inner_text()
+    approve_row = page.locator("table.audit tr", has_text="work.approve").inner_text()
+    assert "editor" in submit_row and "approver" in approve_row
+    page.screenshot(path=str(ARTIFACTS / "3-admin-audit-log.png"), full_page=True)
+
+
+def test_bad_upload_shows_message_in_page(live_server, browser, tmp_path):
+    base = live_server
+    fake = tmp_path / "not-a-photo.jpg"
+    fake.write_text("plain text pretending to be a photo\n" * 20)
+    page = browser.new_page(locale="vi-VN")
+    login(page, base, "editor")
+    page.goto(f"{base}/works/new")
+    page.fill("input[name=title]", "Bài có tệp hỏng")
+    page.click("form.work-form button[type=submit]")
+    page.wait_for_selector("text=Đã lưu bản nháp.")
+    page.set_input_files("input[type=file]", str(fake))
+    page.click("form[data-upload] button[type=submit]")
+    msg = page.wait_for_selector(".upload-status.error")
+    assert "không phải ảnh, âm thanh hay video" in msg.inner_text()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "4-bad-upload-message.png"))
