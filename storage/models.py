@@ -198,6 +198,87 @@ class Asset(Base):
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     uploaded_by: Mapped[User] = relationship()
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # "attachment" (pictures, clips) or "narration" (a human recording of the work in `language`).
+    role: Mapped[str] = mapped_column(String(16), default="attachment", server_default="attachment")
+    language: Mapped[str | None] = mapped_column(String(16))
+
+
+class Translation(Base):
+    """A work in another language: segments aligned one to one with the source sentences."""
+
+    __tablename__ = "translations"
+    __table_args__ = (UniqueConstraint("work_id", "language"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    work_id: Mapped[int] = mapped_column(ForeignKey("works.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(300), default="")
+    # [{"source": str, "target": str, "status": "machine"|"memory"|"edited"|"approved"}]
+    segments: Mapped[list] = mapped_column(JSON, default=list)
+    state: Mapped[str] = mapped_column(String(16), default="draft")  # draft | approved
+    source_revision: Mapped[int] = mapped_column(default=1)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class Rendition(Base):
+    """A checked output of one work for one language and channel profile, stored under its content key."""
+
+    __tablename__ = "renditions"
+    __table_args__ = (UniqueConstraint("key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    work_id: Mapped[int] = mapped_column(ForeignKey("works.id", ondelete="CASCADE"), index=True)
+    revision: Mapped[int]
+    language: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(32))
+    profile: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(64))
+    # [{"role": "audio"|"video"|"srt"|"vtt"|"still", "key", "mime", "size", "sha256"}]
+    files: Mapped[list] = mapped_column(JSON, default=list)
+    cues: Mapped[list] = mapped_column(JSON, default=list)
+    duration_s: Mapped[float] = mapped_column(default=0.0)
+    lufs: Mapped[float | None]
+    true_peak: Mapped[float | None]
+    approximate: Mapped[bool] = mapped_column(default=False)
+    engine: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
+
+
+class Job(Base):
+    """A background job with its state, progress, log and error, visible to editors."""
+
+    __tablename__ = "jobs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), default="render")
+    work_id: Mapped[int | None] = mapped_column(ForeignKey("works.id", ondelete="CASCADE"), index=True)
+    language: Mapped[str] = mapped_column(String(16), default="")
+    profile: Mapped[str] = mapped_column(String(64), default="")
+    state: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    progress: Mapped[int] = mapped_column(default=0)
+    log: Mapped[list] = mapped_column(JSON, default=list)
+    error: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(default=0)
+    max_attempts: Mapped[int] = mapped_column(default=3)
+    cancel_requested: Mapped[bool] = mapped_column(default=False)
+    worker: Mapped[str] = mapped_column(String(100), default="")
+    rendition_id: Mapped[int | None] = mapped_column(ForeignKey("renditions.id"))
+    cached: Mapped[bool] = mapped_column(default=False)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Setting(Base):
+    """Admin-editable data: channel profiles, voices per language, voice mappings."""
+
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
 
 class AuditEvent(Base):

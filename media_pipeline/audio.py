@@ -1,0 +1,176 @@
+"""Audio: join sentences with their timings, trim silence, two-pass loudness normalisation, measurement."""
+from __future__ import annotations
+
+import array
+import json
+import logging
+import re
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+from media_pipeline import tools
+from media_pipeline.errors import EngineError, InvalidMedia
+
+log = logging.getLogger(__name__)
+WORK_RATE = 24000  # every sentence is brought to 24 kHz mono s16 before joining
+
+
+@dataclass
+class Cue:
+    """One sentence's place in the narration."""
+
+    start: float
+    end: float
+    text: str
+
+
+def to_work_format(src: Path, dst: Path) -> Path:
+    """Any audio -> 24 kHz mono 16-bit WAV (the format sentences are joined in)."""
+    tools.run("ffmpeg", ["-v", "error", "-y", "-i", str(src), "-vn", "-ac", "1", "-ar", str(WORK_RATE),
+                         "-sample_fmt", "s16", str(dst)])
+    return dst
+
+
+def _read_pcm(path: Path) -> tuple[array.array, int]:
+    with wave.open(str(path), "rb") as w:
+        if w.getsampwidth() != 2 or w.getnchannels() != 1:
+            raise InvalidMedia(f"{path.name}: expected 16-bit mono WAV")
+        return array.array("h", w.readframes(w.getnframes())), w.getframerate()
+
+
+def _is_work_format(path: Path) -> bool:
+    with wave.open(str(path), "rb") as w:
+        return w.getsampwidth() == 2 and w.getnchannels() == 1 and w.getframerate() == WORK_RATE
+
+
+def join_sentences(parts: list[tuple[Path, str]], out_wav: Path, pause_s: float = 0.35) -> list[Cue]:
+    """Concatenate sentence WAVs with a pause between them; return each sentence's start and end."""
+    cues: list[Cue] = []
+    gap = array.array("h", bytes(int(pause_s * WORK_RATE) * 2))
+    with wave.open(str(out_wav), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(WORK_RATE)
+        pos = 0
+        for i, (path, text) in enumerate(parts):
+            if not _is_work_format(path):
+                path = to_work_format(path, path.with_name(path.stem + ".24k.wav"))
+            pcm, _rate = _read_pcm(path)
+            lead, tail = _silent_edges(pcm, WORK_RATE)
+            pcm = pcm[lead:len(pcm) - tail]  # each sentence is trimmed, so pauses are ours alone
+            if i:
+                out.writeframes(gap.tobytes())
+                pos += len(gap)
+            cues.append(Cue(pos / WORK_RATE, (pos + len(pcm)) / WORK_RATE, text))
+            out.writeframes(pcm.tobytes())
+            pos += len(pcm)
+    return cues
+
+
+def _silent_edges(pcm: array.array, rate: int, threshold_db: float = -45.0) -> tuple[int, int]:
+    """Samples of silence at the start and at the end (10 ms resolution)."""
+    limit = int(32768 * 10 ** (threshold_db / 20))
+    step = max(1, rate // 100)
+    n = len(pcm)
+    lead = 0
+    while lead < n and max(map(abs, pcm[lead:lead + step]), default=0) < limit:
+        lead += step
+    tail = 0
+    while tail < n - lead and max(map(abs, pcm[max(0, n - tail - step):n - tail]), default=0) < limit:
+        tail += step
+    return min(lead, n), min(tail, n - min(lead, n))
+
+
+def trim_silence(src: Path, dst: Path) -> float:
+    """Trim leading and trailing silence of a WAV in work format; returns seconds removed at the start."""
+    pcm, rate = _read_pcm(src)
+    lead, tail = _silent_edges(pcm, rate)
+    if lead + tail >= len(pcm):
+        raise InvalidMedia("the recording is silent")
+    with wave.open(str(dst), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(pcm[lead:len(pcm) - tail].tobytes())
+    return lead / rate
+
+
+@dataclass
+class Loudness:
+    """EBU R128 integrated loudness (LUFS), true peak (dBTP) and loudness range (LU)."""
+
+    integrated: float
+    true_peak: float
+    lra: float
+
+
+def measure(path: Path) -> Loudness:
+    """Measure with ffmpeg's ebur128 filter (true peak on), independently of loudnorm."""
+    proc = tools.run("ffmpeg", ["-hide_banner", "-nostats", "-i", str(path), "-af", "ebur128=peak=true",
+                                "-f", "null", "-"])
+    text = proc.stderr.decode(errors="replace")
+    summary = text[text.rfind("Summary:"):]
+    try:
+        i = float(re.search(r"I:\s+(-?[\d.]+|-inf) LUFS", summary).group(1))
+        lra = float(re.search(r"LRA:\s+(-?[\d.]+) LU", summary).group(1))
+        peak = float(re.search(r"Peak:\s+(-?[\d.]+|-inf) dBFS", summary).group(1))
+    except (AttributeError, ValueError) as exc:
+        raise EngineError(f"could not read ebur128 summary of {path.name}") from exc
+    return Loudness(i, peak, lra)
+
+
+def loudnorm_two_pass(src: Path, dst: Path, target_lufs: float = -16.0, true_peak: float = -1.5,
+                      lra: float = 11.0, sample_rate: int = 44100, channels: int = 1,
+                      codec_args: list[str] | None = None) -> Loudness:
+    """Measure, then normalise with the measured values (linear when possible); encode with codec_args."""
+    base = f"loudnorm=I={target_lufs}:TP={true_peak}:LRA={lra}"
+    first = tools.run("ffmpeg", ["-hide_banner", "-nostats", "-i", str(src), "-af", base + ":print_format=json",
+                                 "-f", "null", "-"])
+    text = first.stderr.decode(errors="replace")
+    try:
+        stats = json.loads(text[text.rfind("{"):text.rfind("}") + 1])
+    except ValueError as exc:
+        raise EngineError("loudnorm first pass printed no measurement") from exc
+    if stats["input_i"] in ("-inf", "inf"):
+        raise InvalidMedia("the audio is silent; there is nothing to normalise")
+    second = (f"{base}:measured_I={stats['input_i']}:measured_TP={stats['input_tp']}"
+              f":measured_LRA={stats['input_lra']}:measured_thresh={stats['input_thresh']}"
+              f":offset={stats['target_offset']}:linear=true,aresample={sample_rate}")
+    tools.run("ffmpeg", ["-v", "error", "-y", "-i", str(src), "-af", second, "-ac", str(channels),
+                         "-ar", str(sample_rate), *(codec_args or []), str(dst)])
+    return measure(dst)
+
+
+def master(src: Path, dst: Path, target_lufs: float, true_peak: float, sample_rate: int, channels: int,
+           codec_args: list[str], intro: Path | None = None, outro: Path | None = None,
+           tolerance_lu: float = 1.0) -> Loudness:
+    """Loudness-normalise (with optional jingles) and check the result is within tolerance of the target."""
+    src_for_norm = src
+    if intro or outro:
+        parts = [p for p in (intro, src, outro) if p]
+        joined = dst.with_name(dst.stem + ".joined.wav")
+        inputs = sum((["-i", str(p)] for p in parts), [])
+        filt = "".join(f"[{i}:a]aformat=sample_rates={WORK_RATE}:channel_layouts=mono[a{i}];"
+                       for i in range(len(parts)))
+        filt += "".join(f"[a{i}]" for i in range(len(parts))) + f"concat=n={len(parts)}:v=0:a=1[out]"
+        tools.run("ffmpeg", ["-v", "error", "-y", *inputs, "-filter_complex", filt, "-map", "[out]", str(joined)])
+        src_for_norm = joined
+    # Lossy encoders overshoot the limiter by a few tenths of a dB: aim half a dB under the ceiling.
+    true_peak -= 0.5
+    result = loudnorm_two_pass(src_for_norm, dst, target_lufs, true_peak, sample_rate=sample_rate,
+                               channels=channels, codec_args=codec_args)
+    if abs(result.integrated - target_lufs) > tolerance_lu:
+        # loudnorm falls back to dynamic mode when linear gain would break the peak limit; one more pass
+        # on its own output converges.
+        again = dst.with_name(dst.stem + ".pass2" + dst.suffix)
+        result = loudnorm_two_pass(dst, again, target_lufs, true_peak, sample_rate=sample_rate,
+                                   channels=channels, codec_args=codec_args)
+        again.replace(dst)
+    return result
+
+
+def duration(path: Path) -> float:
+    """Length of a WAV in seconds (no subprocess)."""
+    with wave.open(str(path), "rb") as w:
+        return w.getnframes() / w.getframerate()

@@ -1,0 +1,91 @@
+"""Channel profiles: what each channel's players accept. Defaults here; admins override them as data."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+from media_pipeline.errors import EngineError
+
+
+@dataclass
+class Profile:
+    """Everything that shapes a channel's output, and what validation checks."""
+
+    name: str
+    channel: str
+    kind: str                      # audio | video
+    container: str                 # mp3 | mp4
+    audio: bool = True
+    sample_rate: int = 44100
+    channels: int = 1
+    audio_bitrate: int = 64000
+    audio_codec: str = "mp3"       # mp3 | aac
+    lufs: float = -16.0
+    true_peak: float = -1.5
+    width: int = 0
+    height: int = 0
+    fps: int = 25
+    video_codec: str = "h264"
+    pix_fmt: str = "yuv420p"
+    video_crf: int = 23
+    burn_captions: bool = True
+    caption_languages: int = 1
+    max_duration_s: float = 1800.0
+    slide_seconds: float = 5.0     # silent boards: minimum time per slide
+    stills: bool = False           # also produce PNG slides
+    sidecars: list = field(default_factory=list)  # srt, vtt
+
+    def validate_settings(self) -> None:
+        """Refuse impossible settings with a message an admin can act on."""
+        if self.kind == "video":
+            if not (16 <= self.width <= 7680 and 16 <= self.height <= 4320):
+                raise EngineError(f"profile {self.name}: resolution {self.width}x{self.height} is impossible "
+                                  "(16..7680 x 16..4320)")
+            if self.width % 2 or self.height % 2:
+                raise EngineError(f"profile {self.name}: H.264 with yuv420p needs even width and height, "
+                                  f"not {self.width}x{self.height}")
+            if not 1 <= self.fps <= 60:
+                raise EngineError(f"profile {self.name}: {self.fps} fps is outside 1..60")
+        if self.audio and self.sample_rate not in (8000, 16000, 22050, 24000, 32000, 44100, 48000):
+            raise EngineError(f"profile {self.name}: sample rate {self.sample_rate} is not supported")
+        if not -40 <= self.lufs <= -5:
+            raise EngineError(f"profile {self.name}: loudness target {self.lufs} LUFS is outside -40..-5")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Profile":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+DEFAULTS: dict[str, Profile] = {p.name: p for p in [
+    Profile("loudspeaker", "loudspeaker", "audio", "mp3", sample_rate=44100, channels=1, audio_bitrate=64000,
+            max_duration_s=900),
+    Profile("eboard-1080p", "eboard", "video", "mp4", audio=False, width=1920, height=1080, stills=True),
+    Profile("eboard-portrait", "eboard", "video", "mp4", audio=False, width=1080, height=1920, stills=True),
+    Profile("eboard-led-384x192", "eboard", "video", "mp4", audio=False, width=384, height=192, stills=True),
+    Profile("eboard-led-768x512", "eboard", "video", "mp4", audio=False, width=768, height=512, stills=True),
+    Profile("border-screen", "border_screen", "video", "mp4", audio_codec="aac", channels=2, sample_rate=48000,
+            audio_bitrate=128000, width=1920, height=1080, caption_languages=3, sidecars=["srt", "vtt"]),
+    Profile("web-audio", "web", "audio", "mp3", audio_bitrate=96000, channels=1, sidecars=["vtt"]),
+    Profile("web-video", "web", "video", "mp4", audio_codec="aac", channels=2, sample_rate=48000,
+            audio_bitrate=128000, width=1280, height=720, burn_captions=False, sidecars=["vtt", "srt"]),
+]}
+
+# Which profiles a channel renders by default.
+CHANNEL_PROFILES = {
+    "loudspeaker": ["loudspeaker"],
+    "eboard": ["eboard-1080p"],
+    "border_screen": ["border-screen"],
+    "web": ["web-audio", "web-video"],
+}
+
+
+def audio_codec_args(p: Profile) -> list[str]:
+    """ffmpeg arguments for the profile's audio codec."""
+    if p.audio_codec == "mp3":
+        return ["-c:a", "libmp3lame", "-b:a", str(p.audio_bitrate)]
+    if p.audio_codec == "aac":
+        return ["-c:a", "aac", "-b:a", str(p.audio_bitrate)]
+    raise EngineError(f"profile {p.name}: unknown audio codec {p.audio_codec}")

@@ -1,0 +1,1 @@
+"""Text preparation for speech: sentence splitting and spoken-form normalisation."""

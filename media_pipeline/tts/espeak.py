@@ -1,0 +1,53 @@
+"""eSpeak NG: offline, Vietnamese (northern, central, southern), English and Mandarin voices."""
+from __future__ import annotations
+
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+
+from media_pipeline import tools
+from media_pipeline.errors import EngineError
+from media_pipeline.tts import SynthesisRequest, Voice, register
+
+# Our language codes -> espeak-ng voice ids (and the accents editors may pick).
+VOICES = [
+    Voice("vi", "vi", "Tiếng Việt (miền Bắc)", "north"),
+    Voice("vi-vn-x-central", "vi", "Tiếng Việt (miền Trung)", "central"),
+    Voice("vi-vn-x-south", "vi", "Tiếng Việt (miền Nam)", "south"),
+    Voice("en", "en", "English"),
+    Voice("cmn", "zh", "普通话 (Mandarin)"),
+]
+BASE_WPM = 160
+
+
+@register
+class EspeakEngine:
+    """Runs `espeak-ng -w out.wav` once per sentence."""
+
+    name = "espeak"
+
+    def __init__(self, **_options):
+        self._bin = None
+
+    @lru_cache(maxsize=1)
+    def version(self) -> str:
+        out = tools.run("espeak-ng", ["--version"]).stdout.decode()
+        return out.split("text-to-speech:")[-1].split("Data")[0].strip() or out.strip()
+
+    def voices(self) -> list[Voice]:
+        try:
+            tools.find("espeak-ng")
+        except EngineError:
+            return []
+        return list(VOICES)
+
+    def synthesize(self, req: SynthesisRequest, out_wav: Path) -> Path:
+        voice = req.voice or next((v.id for v in VOICES if v.language == req.language), None)
+        if voice is None or voice not in {v.id for v in VOICES}:
+            raise EngineError(f"espeak-ng has no voice for {req.language!r}")
+        wpm = max(80, min(400, int(BASE_WPM * req.speed)))
+        cmd = [tools.find("espeak-ng"), "-v", voice, "-s", str(wpm), "-w", str(out_wav), "--stdin"]
+        proc = subprocess.run(cmd, input=req.text.encode("utf-8"), capture_output=True, timeout=120)
+        if proc.returncode != 0 or not out_wav.exists():
+            raise EngineError(f"espeak-ng failed: {proc.stderr.decode(errors='replace')[-300:]}")
+        return out_wav
