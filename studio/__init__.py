@@ -69,6 +69,9 @@ def create_app(test_config: dict | None = None) -> Flask:
         from storage.objectstore import ObjectStore
         app.extensions["objectstore"] = ObjectStore.from_url(app.config["S3_URL"])
 
+    from studio.jobs import register_tasks
+    register_tasks(app)
+
     from studio.web import register
     register(app)
     return app

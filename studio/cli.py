@@ -29,6 +29,22 @@ def prepare(app) -> str | None:
         return accounts.ensure_admin(db.session, os.environ.get("STUDIO_ADMIN_PASSWORD"))
 
 
+def open_object_store(cfg: dict, quiet: bool = False):
+    """STUDIO_S3_URL if set; otherwise start the embedded SeaweedFS. Returns (app overrides, seaweed or None)."""
+    if cfg["S3_URL"]:
+        return {}, None
+    from storage.errors import StorageUnavailable
+    from storage.seaweed import EmbeddedSeaweed
+    try:
+        seaweed = EmbeddedSeaweed(Path(cfg["INSTANCE"]) / "objectstore").start()
+    except StorageUnavailable as exc:
+        raise SystemExit(f"error: {exc}\nIf `studio serve` is running on this instance, stop it first, "
+                         "or pass --queue to let its worker do the work.") from exc
+    if not quiet:
+        print(f"Object store: embedded SeaweedFS on {seaweed.endpoint} (data in {seaweed.root})", flush=True)
+    return {"S3_URL": seaweed.url}, seaweed
+
+
 def cmd_serve(args) -> int:
     """Run the web app, an embedded worker and (without STUDIO_S3_URL) an embedded SeaweedFS."""
     from waitress import create_server
@@ -38,13 +54,7 @@ def cmd_serve(args) -> int:
     from studio.queue import EmbeddedWorker
 
     cfg = load_config()
-    seaweed = None
-    overrides = {}
-    if not cfg["S3_URL"]:
-        from storage.seaweed import EmbeddedSeaweed
-        seaweed = EmbeddedSeaweed(Path(cfg["INSTANCE"]) / "objectstore").start()
-        overrides["S3_URL"] = seaweed.url
-        print(f"Object store: embedded SeaweedFS on {seaweed.endpoint} (data in {seaweed.root})", flush=True)
+    overrides, seaweed = open_object_store(cfg)
     worker = None
     try:
         app = create_app(overrides or None)
@@ -119,6 +129,142 @@ def cmd_create_user(args) -> int:
     return 0
 
 
+def _run_jobs_here(app, job_ids: list[int], quiet: bool) -> list[str]:
+    """Be the worker for these jobs in this process, printing progress; returns their final states."""
+    from storage.models import Job
+    from studio.extensions import db
+    from studio.jobs import render_config
+    from studio.services import rendering
+    states = []
+    with app.app_context():
+        cfg = render_config(app)
+        for job_id in job_ids:
+            job = db.session.get(Job, job_id)
+            if not quiet:
+                print(f"job {job.id}: {job.profile} [{job.language}] ...", flush=True)
+            outcome = rendering.run_job(db.session, app.extensions["objectstore"], cfg, job_id, "cli")
+            while outcome.retry_in is not None:  # transient failure: try again here after the backoff
+                import time
+                time.sleep(outcome.retry_in)
+                outcome = rendering.run_job(db.session, app.extensions["objectstore"], cfg, job_id, "cli")
+            db.session.refresh(job)
+            states.append(job.state)
+            if not quiet:
+                extra = " (reused)" if job.cached else (f": {job.error}" if job.error else "")
+                print(f"job {job.id}: {job.state}{extra}", flush=True)
+    return states
+
+
+def _wait_for_queue(app, job_ids: list[int]) -> list[str]:
+    """Wait for another process's worker to finish the jobs, printing progress."""
+    import time
+
+    from storage.models import Job
+    from studio.extensions import db
+    seen: dict[int, tuple] = {}
+    while True:
+        with app.app_context():
+            jobs = [db.session.get(Job, i) for i in job_ids]
+            for j in jobs:
+                now = (j.state, j.progress)
+                if seen.get(j.id) != now:
+                    seen[j.id] = now
+                    print(f"job {j.id}: {j.profile} [{j.language}] {j.state} {j.progress}%"
+                          + (f" {j.error}" if j.error else ""), flush=True)
+            if all(j.state in ("succeeded", "failed", "cancelled") for j in jobs):
+                return [j.state for j in jobs]
+        time.sleep(1)
+
+
+def cmd_render(args) -> int:
+    """Queue renders of a work and wait, printing progress (this process renders unless --queue)."""
+    from sqlalchemy import select
+
+    from storage.models import User
+    from studio import create_app
+    from studio.config import load_config
+    from studio.errors import StudioError
+    from studio.extensions import db
+    from studio.services import Caller, rendering
+
+    cfg = load_config()
+    overrides, seaweed = ({}, None) if args.queue else open_object_store(cfg)
+    try:
+        app = create_app(overrides or None)
+        prepare(app)
+        with app.app_context():
+            user = db.session.scalar(select(User).where(User.username == args.user))
+            if user is None:
+                print(f"error: no user {args.user!r} (use --user)", file=sys.stderr)
+                return 2
+            try:
+                jobs = rendering.queue(db.session, Caller(user, "cli"), args.work_id, args.channel or None,
+                                       args.language or None)
+                db.session.commit()
+            except StudioError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            ids = [j.id for j in jobs]
+        if args.queue:
+            from studio.jobs import enqueue
+            enqueue(app, ids)
+            states = _wait_for_queue(app, ids)
+        else:
+            states = _run_jobs_here(app, ids, quiet=False)
+        return 0 if all(s == "succeeded" for s in states) else 1
+    finally:
+        if seaweed:
+            seaweed.stop()
+
+
+def cmd_demo(args) -> int:
+    """Create the sample work, render it offline for all channels, print a summary."""
+    import json
+    import tempfile
+
+    from studio import create_app, demo
+    from studio.config import load_config
+    from studio.extensions import db
+    from studio.services import Caller, rendering
+
+    cfg = load_config()
+    overrides, seaweed = open_object_store(cfg, quiet=args.json)
+    try:
+        app = create_app(overrides or None)
+        password = prepare(app)
+        store = app.extensions["objectstore"]
+        with app.app_context(), tempfile.TemporaryDirectory() as tmp:
+            work_id = demo.create(db.session, store, Path(tmp), app.config["MAX_CONTENT_LENGTH"],
+                                  app.config["MAX_IMAGE_PIXELS"])
+            from storage.models import User
+            from sqlalchemy import select
+            editor = db.session.scalar(select(User).where(User.username == "demo-editor"))
+            jobs = rendering.queue(db.session, Caller(editor, "demo"), work_id,
+                                   ["loudspeaker", "eboard", "border_screen", "web"], ["vi"])
+            db.session.commit()
+            ids = [j.id for j in jobs]
+        states = _run_jobs_here(app, ids, quiet=args.json)
+        out_dir = Path(cfg["INSTANCE"]) / "demo" / f"work-{work_id}"
+        with app.app_context():
+            entries = demo.collect(db.session, store, work_id, out_dir)
+        summary = {"work_id": work_id, "jobs": dict(zip(ids, states)), "renditions": entries,
+                   "output_dir": str(out_dir.resolve())}
+        if password:
+            summary["admin_password"] = password
+        if args.json:
+            print(json.dumps(summary, ensure_ascii=False))
+        else:
+            print(f"\nDemo work {work_id}: {len(entries)} renditions in {out_dir}")
+            for e in entries:
+                loud = f"  {e['lufs']:.1f} LUFS" if "lufs" in e else ""
+                print(f"  {e['channel']:<14} {e['profile']:<20} {e['language']}  {e['duration_s']:6.1f} s{loud}  "
+                      f"{e['file']}")
+        return 0 if all(s == "succeeded" for s in states) else 1
+    finally:
+        if seaweed:
+            seaweed.stop()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line grammar."""
     p = argparse.ArgumentParser(prog="studio", description="Multilingual content studio")
@@ -136,6 +282,16 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("db", help="database maintenance")
     dsub = d.add_subparsers(dest="db_command", required=True)
     dsub.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
+    r = sub.add_parser("render", help="render a work for channels and languages, printing progress")
+    r.add_argument("work_id", type=int)
+    r.add_argument("--channel", action="append", help="loudspeaker, eboard, border_screen, web (repeatable)")
+    r.add_argument("--language", action="append", help="language code (repeatable); default: the source")
+    r.add_argument("--user", default="admin", help="the account the jobs are queued as")
+    r.add_argument("--queue", action="store_true", help="leave the work to a running studio's workers")
+    r.set_defaults(func=cmd_render)
+    dm = sub.add_parser("demo", help="create and render a sample work offline for all channels")
+    dm.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    dm.set_defaults(func=cmd_demo)
     u = sub.add_parser("create-user", help="create an account (password from STUDIO_NEW_USER_PASSWORD or prompt)")
     u.add_argument("username")
     u.add_argument("--roles", default="editor", help="comma-separated: admin, editor, translator, approver")

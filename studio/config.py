@@ -48,4 +48,9 @@ def load_config(environ: dict | None = None) -> dict:
         "BABEL_DEFAULT_LOCALE": "vi",
         "LANGUAGES": ["vi", "en"],
         "PAGE_SIZE": 20,
+        # Speech engines this studio may use (espeak works offline; gtts needs the Internet; piper needs
+        # `pip install piper-tts` and voices in STUDIO_PIPER_MODELS).
+        "TTS_ENGINES": env.get("STUDIO_TTS_ENGINES", "espeak,gtts"),
+        "NORMALIZATION_FILE": env.get("STUDIO_NORMALIZATION_FILE", str(instance / "normalize_vi.json")),
+        "JOB_STALE_SECONDS": int(env.get("STUDIO_JOB_STALE_SECONDS", "120")),
     }

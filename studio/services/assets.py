@@ -73,9 +73,16 @@ def _classify(path: str, max_pixels: int) -> dict:
 
 
 def upload(session: Session, store: ObjectStore, caller: Caller, work_id: int, path: str, original_name: str,
-           max_bytes: int, max_pixels: int) -> Asset:
-    """Check a file on disk by content and store it as an asset of the work (with a thumbnail for pictures)."""
+           max_bytes: int, max_pixels: int, role: str = "attachment", language: str | None = None) -> Asset:
+    """Check a file on disk by content and store it as an asset of the work (with a thumbnail for pictures).
+
+    role "narration": a human recording of the work in `language`, which replaces synthesis for it.
+    """
     require_role(caller, "editor")
+    if role not in ("attachment", "narration"):
+        raise UnsupportedMedia(N_("Unknown kind of upload: %(role)s."), field="role", role=role)
+    if role == "narration" and not (language or "").strip():
+        raise UnsupportedMedia(N_("Say which language the narration is in."), field="language")
     work = works.get(session, work_id)
     size = os.path.getsize(path)
     if size == 0:
@@ -84,6 +91,8 @@ def upload(session: Session, store: ObjectStore, caller: Caller, work_id: int, p
         raise TooLarge(N_("The file is %(mb)s MB; the limit is %(limit)s MB."), field="file",
                        mb=round(size / 2**20, 1), limit=round(max_bytes / 2**20))
     c = _classify(path, max_pixels)
+    if role == "narration" and c["kind"] != "audio":
+        raise UnsupportedMedia(N_("A narration must be an audio recording."), field="file")
     digest = _sha256(path)
     name = safe_name(original_name, c["ext"])
     key = f"assets/{work.id}/{digest[:16]}-{name}"
@@ -98,7 +107,8 @@ def upload(session: Session, store: ObjectStore, caller: Caller, work_id: int, p
         asset = Asset(work_id=work.id, kind=c["kind"], original_name=(original_name or name)[:300], safe_name=name,
                       mime=c["mime"], size=size, sha256=digest, object_key=key, thumb_key=thumb_key,
                       width=c["width"], height=c["height"], duration_s=c["duration_s"], info=c["info"],
-                      uploaded_by_id=caller.user.id)
+                      uploaded_by_id=caller.user.id, role=role,
+                      language=language.strip() if role == "narration" else None)
         session.add(asset)
         session.flush()
     except Exception:
@@ -113,7 +123,7 @@ def upload(session: Session, store: ObjectStore, caller: Caller, work_id: int, p
                     log.warning("could not remove %s after a failed upload", k)
         raise
     audit.record(session, caller, "asset.upload", "asset", asset.id, work_id=work.id, name=name,
-                 kind=c["kind"], size=size, sha256=digest)
+                 kind=c["kind"], size=size, sha256=digest, role=role, language=language)
     return asset
 
 

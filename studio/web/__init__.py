@@ -70,9 +70,9 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
 def register(app: Flask) -> None:
     """Attach blueprints, error handlers and template helpers."""
     from studio.extensions import db, login_manager
-    from studio.web import admin, api, auth, health, works
+    from studio.web import admin, api, auth, health, media, works
 
-    for mod in (auth, works, admin, health, api):
+    for mod in (auth, works, media, admin, health, api):
         app.register_blueprint(mod.bp)
 
     @login_manager.user_loader
@@ -146,7 +146,7 @@ def register(app: Flask) -> None:
         return resp
 
 
-def receive_upload(who: Caller, work_id: int, file):
+def receive_upload(who: Caller, work_id: int, file, role: str = "attachment", language: str | None = None):
     """Spool an uploaded file to the instance's tmp folder, check and store it, commit; the spool is removed."""
     import os
     import tempfile
@@ -169,7 +169,8 @@ def receive_upload(who: Caller, work_id: int, file):
         with os.fdopen(fd, "wb") as out:
             file.save(out)
         asset = assets.upload(db.session, store, who, work_id, path, file.filename,
-                              current_app.config["MAX_CONTENT_LENGTH"], current_app.config["MAX_IMAGE_PIXELS"])
+                              current_app.config["MAX_CONTENT_LENGTH"], current_app.config["MAX_IMAGE_PIXELS"],
+                              role=role, language=language)
         db.session.commit()
         return asset
     finally:

@@ -6,7 +6,7 @@ from flask import (Blueprint, Response, current_app, flash, jsonify, redirect, r
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from storage.models import CHANNELS, PRIORITIES, STATES, WORK_KINDS, Area
+from storage.models import CHANNELS, PRIORITIES, STATES, WORK_KINDS
 from studio.errors import StudioError
 from studio.extensions import db
 from studio.services import areas as area_service
@@ -110,9 +110,10 @@ def edit(work_id: int):
 @role_required(*READERS)
 def view(work_id: int):
     """A work with its assets, state and the actions open to this user."""
+    from studio.web.media import media_context
     work = work_service.get(db.session, work_id)
     return render_template("works/view.html", work=work, actions=workflow.allowed_actions(work, current_user),
-                           areas={a.id: a for a in db.session.query(Area)})
+                           **media_context(work))
 
 
 @bp.get("/works/<int:work_id>/revisions")
@@ -169,7 +170,8 @@ def transition(work_id: int):
 def upload(work_id: int):
     """Receive one file (the page sends it with a progress bar), check it by content and store it."""
     try:
-        asset = receive_upload(caller(), work_id, request.files.get("file"))
+        asset = receive_upload(caller(), work_id, request.files.get("file"),
+                               request.form.get("role", "attachment"), request.form.get("language") or None)
     except StudioError as exc:
         db.session.rollback()
         if wants_json():

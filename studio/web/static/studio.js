@@ -29,3 +29,31 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 });
+
+// Live job progress on a work's page: poll while something is queued or running.
+document.addEventListener("DOMContentLoaded", () => {
+  const table = document.querySelector("table[data-jobs-url]");
+  if (!table) return;
+  const active = () => [...table.querySelectorAll("tr[data-job]")].some(
+    (tr) => tr.dataset.last === "queued" || tr.dataset.last === "running");
+  const poll = async () => {
+    const resp = await fetch(table.dataset.jobsUrl, { headers: { Accept: "application/json" } });
+    if (!resp.ok) return;
+    const { jobs } = await resp.json();
+    let running = false;
+    let finishedNow = false;
+    for (const job of jobs) {
+      const row = table.querySelector(`tr[data-job="${job.id}"]`);
+      if (!row) { running = true; continue; }
+      row.querySelector("progress").value = job.progress;
+      row.querySelector(".job-error").textContent = job.error || "";
+      const wasActive = row.dataset.last === "queued" || row.dataset.last === "running";
+      if (job.state === "queued" || job.state === "running") running = true;
+      else if (wasActive) finishedNow = true;
+      row.dataset.last = job.state;
+    }
+    if (finishedNow && !running) { window.location.reload(); return; }
+    if (running) setTimeout(poll, 2000);
+  };
+  if (active()) poll();
+});

@@ -1,0 +1,62 @@
+"""Huey tasks: thin wrappers that load ids, call the rendering service and schedule retries."""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from pathlib import Path
+
+from flask import Flask
+from huey import crontab
+
+log = logging.getLogger(__name__)
+
+
+def render_config(app: Flask):
+    """Speech engines and work folder for this worker, built once per process on first use."""
+    cfg = app.extensions.get("render_config")
+    if cfg is None:
+        from media_pipeline.tts import make_engines
+        from studio.services.rendering import RenderConfig
+        names = [n.strip() for n in app.config["TTS_ENGINES"].split(",") if n.strip()]
+        workdir = Path(app.config["INSTANCE"]) / "tmp" / "render"
+        workdir.mkdir(parents=True, exist_ok=True)
+        cfg = RenderConfig(engines={e.name: e for e in make_engines(names)}, workdir=str(workdir),
+                           rules_file=app.config.get("NORMALIZATION_FILE") or None)
+        app.extensions["render_config"] = cfg
+    return cfg
+
+
+def register_tasks(app: Flask) -> None:
+    """Define the tasks on the app's huey instance (the web process and the workers do the same)."""
+    huey = app.extensions["huey"]
+    worker_name = f"{socket.gethostname()}:{os.getpid()}"
+
+    @huey.task(name="render")
+    def render_task(job_id: int) -> str:
+        from studio.extensions import db
+        from studio.services import rendering
+        with app.app_context():
+            outcome = rendering.run_job(db.session, app.extensions["objectstore"], render_config(app), job_id,
+                                        worker_name)
+            if outcome.retry_in is not None:
+                render_task.schedule((job_id,), delay=outcome.retry_in)
+            return outcome.state
+
+    @huey.periodic_task(crontab(minute="*"), name="requeue_stale_jobs")
+    def requeue_stale_jobs() -> list[int]:
+        from studio.extensions import db
+        from studio.services import rendering
+        with app.app_context():
+            ids = rendering.requeue_stale(db.session, app.config["JOB_STALE_SECONDS"])
+        for job_id in ids:
+            render_task(job_id)
+        return ids
+
+    app.extensions["tasks"] = {"render": render_task, "requeue_stale_jobs": requeue_stale_jobs}
+
+
+def enqueue(app: Flask, job_ids: list[int]) -> None:
+    """Hand committed jobs to the queue."""
+    for job_id in job_ids:
+        app.extensions["tasks"]["render"](job_id)

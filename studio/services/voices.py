@@ -1,0 +1,107 @@
+"""Admin-editable data for rendering: channel profiles, the voice of each language, approximate mappings."""
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from media_pipeline.errors import EngineError
+from media_pipeline.profiles import DEFAULTS, Profile
+from media_pipeline.render import VoiceChoice
+from media_pipeline.tts import Engine, NoVoice
+from storage.models import Setting
+from studio.errors import N_, ValidationError
+from studio.services import Caller, audit
+from studio.services.accounts import require_role
+
+# Offline defaults: eSpeak NG speaks these; admins may switch a language to gTTS or Piper.
+DEFAULT_VOICES = {
+    "vi": {"engine": "espeak", "voice": "vi", "speed": 1.0},
+    "en": {"engine": "espeak", "voice": "en", "speed": 1.0},
+    "zh": {"engine": "espeak", "voice": "cmn", "speed": 1.0},
+}
+# Tày and Nùng are written in a Vietnamese-based alphabet; a Vietnamese voice reads them approximately.
+DEFAULT_MAPPINGS: dict[str, str] = {}
+
+
+def _get(session: Session, key: str) -> dict:
+    row = session.get(Setting, key)
+    return dict(row.value) if row else {}
+
+
+def _put(session: Session, caller: Caller, key: str, value: dict) -> None:
+    require_role(caller, "admin")
+    row = session.get(Setting, key)
+    before = dict(row.value) if row else {}
+    if row is None:
+        session.add(Setting(key=key, value=value))
+    else:
+        row.value = value
+    audit.record(session, caller, "settings.update", "setting", key, before=before, after=value)
+
+
+def profiles(session: Session) -> dict[str, Profile]:
+    """Default channel profiles with the admins' changes applied."""
+    out = {name: Profile.from_dict(p.to_dict()) for name, p in DEFAULTS.items()}
+    for name, changes in _get(session, "profiles").items():
+        base = out[name].to_dict() if name in out else {"name": name}
+        out[name] = Profile.from_dict({**base, **changes, "name": name})
+    return out
+
+
+def save_profile(session: Session, caller: Caller, name: str, changes: dict) -> Profile:
+    """Change a profile (or add one); impossible settings are refused with the reason."""
+    current = profiles(session)
+    base = current[name].to_dict() if name in current else {"name": name}
+    profile = Profile.from_dict({**base, **changes, "name": name})
+    try:
+        profile.validate_settings()
+    except EngineError as exc:
+        raise ValidationError(N_("The profile cannot be used: %(why)s."), why=str(exc)) from exc
+    stored = _get(session, "profiles")
+    stored[name] = {**stored.get(name, {}), **changes}
+    _put(session, caller, "profiles", stored)
+    return profile
+
+
+def voice_table(session: Session) -> dict[str, dict]:
+    """Engine, voice and speed per language."""
+    return {**DEFAULT_VOICES, **_get(session, "voices")}
+
+
+def mappings(session: Session) -> dict[str, str]:
+    """Language -> language whose voice reads it approximately."""
+    return {**DEFAULT_MAPPINGS, **_get(session, "voice_map")}
+
+
+def set_voice(session: Session, caller: Caller, language: str, engine: str, voice: str | None, speed: float) -> None:
+    """Choose the engine, voice (accent) and speed for a language."""
+    if not 0.5 <= speed <= 2.0:
+        raise ValidationError(N_("Speed must be between 0.5 and 2."), field="speed")
+    table = _get(session, "voices")
+    table[language] = {"engine": engine, "voice": voice or None, "speed": speed}
+    _put(session, caller, "voices", table)
+
+
+def set_mapping(session: Session, caller: Caller, language: str, read_as: str | None) -> None:
+    """Let a language be read by another language's voice (marked approximate), or remove that."""
+    table = _get(session, "voice_map")
+    if read_as:
+        table[language] = read_as
+    else:
+        table.pop(language, None)
+    _put(session, caller, "voice_map", table)
+
+
+def choose(session: Session, language: str, engines: dict[str, Engine]) -> VoiceChoice:
+    """The voice for a language, through a mapping if needed; NoVoice says what can be done instead."""
+    table = voice_table(session)
+    spoken_as, approximate = language, False
+    if language not in table and language in mappings(session):
+        spoken_as, approximate = mappings(session)[language], True
+    entry = table.get(spoken_as)
+    if entry and entry["engine"] in engines:
+        return VoiceChoice(entry["engine"], entry.get("voice"), spoken_as, float(entry.get("speed", 1.0)),
+                           approximate)
+    speakable = sorted(lang for lang, e in table.items() if e["engine"] in engines)
+    raise NoVoice(f"no speech engine speaks {language!r}. Languages that can be synthesized: "
+                  f"{', '.join(speakable)}. Upload a recorded narration for {language!r}, or ask an admin to "
+                  "map it to a voice of a related language")

@@ -1,0 +1,111 @@
+"""Rendering on the work's page: queue renders, follow jobs live, cancel or retry, play and download renditions."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, flash, jsonify, redirect, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from media_pipeline.profiles import CHANNEL_PROFILES
+from storage.models import Job, Rendition, Translation, Work
+from studio.errors import N_, NotFound, StudioError
+from studio.extensions import db
+from studio.jobs import enqueue
+from studio.services import rendering
+from studio.web import caller, form_error, role_required
+
+bp = Blueprint("media", __name__)
+READERS = ("editor", "translator", "approver")
+
+
+def media_context(work: Work) -> dict:
+    """What the work page shows about rendering."""
+    jobs = db.session.scalars(select(Job).where(Job.work_id == work.id).order_by(Job.id.desc()).limit(40)).all()
+    renditions = db.session.scalars(select(Rendition).where(Rendition.work_id == work.id)
+                                    .order_by(Rendition.id.desc())).all()
+    languages = [work.source_language] + [t.language for t in db.session.scalars(
+        select(Translation).where(Translation.work_id == work.id, Translation.state == "approved"))]
+    latest = {}
+    for r in renditions:  # newest per (language, profile)
+        latest.setdefault((r.language, r.profile), r)
+    return {"jobs": jobs, "renditions": list(latest.values()), "render_languages": languages,
+            "render_channels": list(CHANNEL_PROFILES)}
+
+
+def job_json(job: Job) -> dict:
+    """A job as the page's progress poller sees it."""
+    return {"id": job.id, "state": job.state, "progress": job.progress, "language": job.language,
+            "profile": job.profile, "error": job.error, "attempts": job.attempts, "cached": job.cached,
+            "log": job.log[-5:]}
+
+
+@bp.post("/works/<int:work_id>/render")
+@role_required("editor")
+def render(work_id: int):
+    """Queue renders for the chosen channels and languages."""
+    try:
+        jobs = rendering.queue(db.session, caller(), work_id, request.form.getlist("channels") or None,
+                               request.form.getlist("languages") or None)
+        db.session.commit()
+    except StudioError as exc:
+        db.session.rollback()
+        form_error(exc)
+        return redirect(url_for("works.view", work_id=work_id))
+    enqueue(current_app._get_current_object(), [j.id for j in jobs])
+    flash(_("Queued %(n)s render jobs.", n=len(jobs)), "info")
+    return redirect(url_for("works.view", work_id=work_id) + "#jobs")
+
+
+@bp.get("/works/<int:work_id>/jobs.json")
+@role_required(*READERS)
+def jobs_json(work_id: int):
+    """Live state of a work's jobs."""
+    jobs = db.session.scalars(select(Job).where(Job.work_id == work_id).order_by(Job.id.desc()).limit(40)).all()
+    return jsonify(jobs=[job_json(j) for j in jobs])
+
+
+@bp.post("/jobs/<int:job_id>/<action>")
+@role_required("editor")
+def job_action(job_id: int, action: str):
+    """Cancel or retry a job."""
+    job = db.session.get(Job, job_id)
+    if job is None:
+        raise NotFound(N_("Job %(id)s does not exist."), id=job_id)
+    work_id = job.work_id
+    try:
+        if action == "cancel":
+            rendering.cancel(db.session, caller(), job_id)
+        elif action == "retry":
+            rendering.retry(db.session, caller(), job_id)
+        else:
+            raise NotFound(N_("Unknown action: %(a)s."), a=action)
+        db.session.commit()
+    except StudioError as exc:
+        db.session.rollback()
+        form_error(exc)
+        return redirect(url_for("works.view", work_id=work_id))
+    if action == "retry":
+        enqueue(current_app._get_current_object(), [job_id])
+    return redirect(url_for("works.view", work_id=work_id) + "#jobs")
+
+
+@bp.get("/renditions/<int:rendition_id>/<int:index>")
+@role_required(*READERS)
+def rendition_file(rendition_id: int, index: int):
+    """One file of a rendition, streamed from the object store (Range requests pass through)."""
+    r = db.session.get(Rendition, rendition_id)
+    if r is None or not 0 <= index < len(r.files):
+        raise NotFound(N_("No such rendition file."))
+    f = r.files[index]
+    store = current_app.extensions["objectstore"]
+    size = f["size"]
+    rng = request.range
+    if rng and rng.units == "bytes" and len(rng.ranges) == 1:
+        start, stop = rng.range_for_length(size) or (0, size)
+        resp = Response(store.get(f["key"], offset=start, length=stop - start), status=206, mimetype=f["mime"])
+        resp.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
+        resp.headers["Content-Length"] = str(stop - start)
+    else:
+        resp = Response(store.get(f["key"]), mimetype=f["mime"])
+        resp.headers["Content-Length"] = str(size)
+    resp.headers["Accept-Ranges"] = "bytes"
+    return resp
