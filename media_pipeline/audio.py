@@ -120,13 +120,18 @@ def measure(path: Path) -> Loudness:
     return Loudness(i, peak, lra)
 
 
-def loudnorm_two_pass(src: Path, dst: Path, target_lufs: float = -16.0, true_peak: float = -1.5,
-                      lra: float = 11.0, sample_rate: int = 44100, channels: int = 1,
-                      codec_args: list[str] | None = None) -> Loudness:
-    """Measure, then normalise with the measured values (linear when possible); encode with codec_args."""
+MIN_LOUDNORM_S = 3.5  # loudnorm needs about 3 s; shorter audio is padded with silence (the gate ignores it)
+
+
+def loudnorm_two_pass(src: Path, dst_wav: Path, target_lufs: float = -16.0, true_peak: float = -1.5,
+                      lra: float = 11.0, sample_rate: int = 44100, channels: int = 1) -> Path:
+    """Measure, then normalise with the measured values (linear gain when the peak limit allows); PCM out."""
+    length = duration(src) if src.suffix == ".wav" else 0.0
+    pad = f"apad=whole_dur={MIN_LOUDNORM_S}," if 0 < length < MIN_LOUDNORM_S else ""
+    trim = f",atrim=0:{length:.4f}" if pad else ""
     base = f"loudnorm=I={target_lufs}:TP={true_peak}:LRA={lra}"
-    first = tools.run("ffmpeg", ["-hide_banner", "-nostats", "-i", str(src), "-af", base + ":print_format=json",
-                                 "-f", "null", "-"])
+    first = tools.run("ffmpeg", ["-hide_banner", "-nostats", "-i", str(src), "-af",
+                                 pad + base + ":print_format=json", "-f", "null", "-"])
     text = first.stderr.decode(errors="replace")
     try:
         stats = json.loads(text[text.rfind("{"):text.rfind("}") + 1])
@@ -134,18 +139,26 @@ def loudnorm_two_pass(src: Path, dst: Path, target_lufs: float = -16.0, true_pea
         raise EngineError("loudnorm first pass printed no measurement") from exc
     if stats["input_i"] in ("-inf", "inf"):
         raise InvalidMedia("the audio is silent; there is nothing to normalise")
-    second = (f"{base}:measured_I={stats['input_i']}:measured_TP={stats['input_tp']}"
+    second = (f"{pad}{base}:measured_I={stats['input_i']}:measured_TP={stats['input_tp']}"
               f":measured_LRA={stats['input_lra']}:measured_thresh={stats['input_thresh']}"
-              f":offset={stats['target_offset']}:linear=true,aresample={sample_rate}")
+              f":offset={stats['target_offset']}:linear=true,aresample={sample_rate}{trim}")
     tools.run("ffmpeg", ["-v", "error", "-y", "-i", str(src), "-af", second, "-ac", str(channels),
-                         "-ar", str(sample_rate), *(codec_args or []), str(dst)])
-    return measure(dst)
+                         "-ar", str(sample_rate), "-c:a", "pcm_s16le", str(dst_wav)])
+    return dst_wav
+
+
+def _correct_gain(src: Path, dst: Path, gain_db: float, ceiling_db: float) -> Path:
+    """A final small gain with a peak limiter, when loudnorm's dynamic fallback left the level off target."""
+    limit = 10 ** (ceiling_db / 20)
+    tools.run("ffmpeg", ["-v", "error", "-y", "-i", str(src), "-af",
+                         f"volume={gain_db:.2f}dB,alimiter=limit={limit:.4f}:level=disabled:attack=2:release=40",
+                         "-c:a", "pcm_s16le", str(dst)])
+    return dst
 
 
 def master(src: Path, dst: Path, target_lufs: float, true_peak: float, sample_rate: int, channels: int,
-           codec_args: list[str], intro: Path | None = None, outro: Path | None = None,
-           tolerance_lu: float = 1.0) -> Loudness:
-    """Loudness-normalise (with optional jingles) and check the result is within tolerance of the target."""
+           codec_args: list[str], intro: Path | None = None, outro: Path | None = None) -> Loudness:
+    """Loudness-normalise (with optional jingles), correct what is left, encode once, measure the result."""
     src_for_norm = src
     if intro or outro:
         parts = [p for p in (intro, src, outro) if p]
@@ -157,16 +170,20 @@ def master(src: Path, dst: Path, target_lufs: float, true_peak: float, sample_ra
         tools.run("ffmpeg", ["-v", "error", "-y", *inputs, "-filter_complex", filt, "-map", "[out]", str(joined)])
         src_for_norm = joined
     # Lossy encoders overshoot the limiter by a few tenths of a dB: aim half a dB under the ceiling.
-    true_peak -= 0.5
-    result = loudnorm_two_pass(src_for_norm, dst, target_lufs, true_peak, sample_rate=sample_rate,
-                               channels=channels, codec_args=codec_args)
-    if abs(result.integrated - target_lufs) > tolerance_lu:
-        # loudnorm falls back to dynamic mode when linear gain would break the peak limit; one more pass
-        # on its own output converges.
-        again = dst.with_name(dst.stem + ".pass2" + dst.suffix)
-        result = loudnorm_two_pass(dst, again, target_lufs, true_peak, sample_rate=sample_rate,
-                                   channels=channels, codec_args=codec_args)
-        again.replace(dst)
+    ceiling = true_peak - 0.5
+    norm = loudnorm_two_pass(src_for_norm, dst.with_name(dst.stem + ".norm.wav"), target_lufs, ceiling,
+                             sample_rate=sample_rate, channels=channels)
+    level = measure(norm)
+    if abs(level.integrated - target_lufs) > 0.4:
+        norm = _correct_gain(norm, dst.with_name(dst.stem + ".gain.wav"), target_lufs - level.integrated, ceiling)
+    encode = ["-ar", str(sample_rate), "-ac", str(channels), str(dst)]
+    tools.run("ffmpeg", ["-v", "error", "-y", "-i", str(norm), *codec_args, *encode])
+    result = measure(dst)
+    if abs(result.integrated - target_lufs) > 0.4:
+        # The encoder itself moved the level (a 64 kbit/s MP3 loses highs): compensate once on the PCM.
+        norm = _correct_gain(norm, dst.with_name(dst.stem + ".enc.wav"), target_lufs - result.integrated, ceiling)
+        tools.run("ffmpeg", ["-v", "error", "-y", "-i", str(norm), *codec_args, *encode])
+        result = measure(dst)
     return result
 
 

@@ -6,6 +6,10 @@ from dataclasses import asdict, dataclass, field, fields
 from media_pipeline.errors import EngineError
 
 
+class ProfileInvalid(EngineError):
+    """A profile whose settings no encoder can meet."""
+
+
 @dataclass
 class Profile:
     """Everything that shapes a channel's output, and what validation checks."""
@@ -38,17 +42,17 @@ class Profile:
         """Refuse impossible settings with a message an admin can act on."""
         if self.kind == "video":
             if not (16 <= self.width <= 7680 and 16 <= self.height <= 4320):
-                raise EngineError(f"profile {self.name}: resolution {self.width}x{self.height} is impossible "
+                raise ProfileInvalid(f"profile {self.name}: resolution {self.width}x{self.height} is impossible "
                                   "(16..7680 x 16..4320)")
             if self.width % 2 or self.height % 2:
-                raise EngineError(f"profile {self.name}: H.264 with yuv420p needs even width and height, "
+                raise ProfileInvalid(f"profile {self.name}: H.264 with yuv420p needs even width and height, "
                                   f"not {self.width}x{self.height}")
             if not 1 <= self.fps <= 60:
-                raise EngineError(f"profile {self.name}: {self.fps} fps is outside 1..60")
+                raise ProfileInvalid(f"profile {self.name}: {self.fps} fps is outside 1..60")
         if self.audio and self.sample_rate not in (8000, 16000, 22050, 24000, 32000, 44100, 48000):
-            raise EngineError(f"profile {self.name}: sample rate {self.sample_rate} is not supported")
+            raise ProfileInvalid(f"profile {self.name}: sample rate {self.sample_rate} is not supported")
         if not -40 <= self.lufs <= -5:
-            raise EngineError(f"profile {self.name}: loudness target {self.lufs} LUFS is outside -40..-5")
+            raise ProfileInvalid(f"profile {self.name}: loudness target {self.lufs} LUFS is outside -40..-5")
 
     def to_dict(self) -> dict:
         return asdict(self)

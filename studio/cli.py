@@ -63,6 +63,7 @@ def cmd_serve(args) -> int:
             print(f"Created the first account: user 'admin', password '{password}' "
                   "(shown only now; change it after logging in)", flush=True)
         if not args.no_worker:
+            recover_jobs(app)
             worker = EmbeddedWorker(app.extensions["huey"], workers=args.workers)
             worker.start()
         server = create_server(app, host=args.host, port=args.port, threads=8)
@@ -92,9 +93,18 @@ def cmd_worker(args) -> int:
     """Run a standalone job worker against STUDIO_QUEUE_URL."""
     from studio import create_app
     app = create_app()
+    recover_jobs(app)
     consumer = app.extensions["huey"].create_consumer(workers=args.workers, worker_type="thread")
+    print(f"Worker running on {app.config['QUEUE_URL']} ({args.workers} threads)", flush=True)
     consumer.run()
     return 0
+
+
+def recover_jobs(app) -> None:
+    """On start, take back jobs whose worker died (no heartbeat for STUDIO_JOB_STALE_SECONDS)."""
+    ids = app.extensions["tasks"]["requeue_stale_jobs"].call_local()
+    if ids:
+        print(f"Re-queued jobs left by a stopped worker: {ids}", flush=True)
 
 
 def cmd_db_upgrade(args) -> int:

@@ -89,3 +89,54 @@ def test_admin_password_from_environment(tmp_path):
     app = create_app({"ENVIRON": {"STUDIO_INSTANCE": str(tmp_path / "i")}, "QUEUE_URL": "memory://"})
     with app.app_context():
         assert accounts.authenticate(db.session, "admin", "from the environment", "t").username == "admin"
+
+
+@pytest.mark.slow
+def test_demo_renders_every_channel_offline(tmp_path):
+    """`studio demo --json` on a fresh instance: all four channels, three caption languages, measured loudness."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
+    env.update({"STUDIO_INSTANCE": str(tmp_path / "instance"), "STUDIO_TTS_ENGINES": "espeak"})
+    out = subprocess.run([sys.executable, "-m", "studio.cli", "demo", "--json"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    channels = {r["channel"] for r in summary["renditions"]}
+    assert channels == {"loudspeaker", "eboard", "border_screen", "web"}
+    for r in summary["renditions"]:
+        assert Path(r["file"]).exists() and r["duration_s"] > 5 and r["language"] == "vi"
+        if r["file"].endswith(".mp3"):
+            assert abs(r["lufs"] + 16) <= 1.0
+    border = next(r for r in summary["renditions"] if r["channel"] == "border_screen")
+    srt = Path(border["srt"]).read_text(encoding="utf-8")
+    assert "Đồng Đăng" in srt
+    ass_free_check = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_type,width,height",
+                                     "-of", "json", border["file"]], capture_output=True, text=True, check=True)
+    streams = json.loads(ass_free_check.stdout)["streams"]
+    assert {"codec_type": "video", "width": 1920, "height": 1080} in streams
+
+
+@pytest.mark.slow
+def test_render_command_prints_progress_and_reuses(tmp_path, store_url):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
+    env.update({"STUDIO_INSTANCE": str(tmp_path / "instance"), "STUDIO_S3_URL": store_url,
+                "STUDIO_ADMIN_PASSWORD": "admin password here", "STUDIO_TTS_ENGINES": "espeak"})
+    from studio import create_app
+    from studio.cli import prepare
+    from studio.extensions import db
+    from studio.services import Caller, works
+    app = create_app({"ENVIRON": env, "S3_URL": store_url})
+    prepare(app)
+    with app.app_context():
+        from storage.models import User
+        admin = db.session.query(User).filter_by(username="admin").one()
+        wid = works.create(db.session, Caller(admin), {"title": "Bản tin", "body": "Xin chào bà con."}).id
+        db.session.commit()
+    cmd = [sys.executable, "-m", "studio.cli", "render", str(wid), "--channel", "loudspeaker"]
+    first = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "loudspeaker [vi]" in first.stdout and "succeeded" in first.stdout
+    again = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert "succeeded (reused)" in again.stdout
+    bad = subprocess.run([sys.executable, "-m", "studio.cli", "render", "999"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "999" in bad.stderr

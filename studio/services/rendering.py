@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from media_pipeline import render, tools
 from media_pipeline.audio import Cue
 from media_pipeline.errors import EngineError, InvalidMedia, ToolMissing
-from media_pipeline.profiles import CHANNEL_PROFILES, Profile
+from media_pipeline.profiles import CHANNEL_PROFILES, Profile, ProfileInvalid
 from media_pipeline.text.sentences import split_sentences
 from media_pipeline.tts import Engine, NoVoice
 from media_pipeline.validate import RenditionInvalid
@@ -30,7 +30,7 @@ from studio.services.accounts import require_role
 
 log = logging.getLogger(__name__)
 PIPELINE_VERSION = "1"
-PERMANENT = (InvalidMedia, NoVoice, RenditionInvalid, ToolMissing, StudioError)
+PERMANENT = (InvalidMedia, NoVoice, RenditionInvalid, ToolMissing, ProfileInvalid, StudioError)
 MAX_SENTENCES = 5000  # about 2 hours of speech; longer texts are refused before any work starts
 
 
@@ -159,7 +159,7 @@ class _Runner:
         rec = self.s.scalar(select(Asset).where(Asset.work_id == work.id, Asset.role == "narration",
                                                 Asset.language == self.job.language).order_by(Asset.id.desc()))
         if rec is not None:
-            local = workdir / f"recording.{rec.safe_name.rsplit('.', 1)[-1]}"
+            local = workdir / f"uploaded-narration.{rec.safe_name.rsplit('.', 1)[-1]}"
             self.store.download(rec.object_key, local)
             self.progress(20, f"using the recorded narration {rec.safe_name}")
             return render.from_recording(local, sentences, workdir), {"recording": rec.sha256}

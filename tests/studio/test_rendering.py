@@ -1,0 +1,198 @@
+"""Render jobs through the web app: real espeak-ng, ffmpeg and S3; huey runs tasks at once (memory queue)."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from storage.models import Job, Rendition, Setting, User
+from tests.conftest import SAMPLES, make_png, new_work
+from tests.studio.test_assets import upload
+
+BODY = "UBND xã Đồng Đăng thông báo lịch tiêm chủng. Người dân mang theo thẻ BHYT."
+
+
+def render(web, wid, channels=("loudspeaker",), languages=()):
+    return web.post(f"/works/{wid}/render", {"channels": list(channels), "languages": list(languages)})
+
+
+def jobs_of(db_session, wid):
+    db_session.expire_all()
+    return db_session.scalars(select(Job).where(Job.work_id == wid).order_by(Job.id)).all()
+
+
+def test_render_from_the_work_page_and_reuse_when_unchanged(web, users, db_session, store, tmp_path):
+    web.login("editor")
+    wid = new_work(web, body=BODY, kind="radio_bulletin")
+    upload(web, wid, make_png(tmp_path / "p.png"), xhr=True)
+    assert render(web, wid, ["loudspeaker", "eboard"]).status_code == 302
+    first = jobs_of(db_session, wid)
+    assert [(j.profile, j.state, j.progress) for j in first] == [("loudspeaker", "succeeded", 100),
+                                                                  ("eboard-1080p", "succeeded", 100)]
+    rendition = db_session.get(Rendition, first[0].rendition_id)
+    assert rendition.lufs is not None and abs(rendition.lufs + 16) <= 1.0
+    assert all(store.exists(f["key"]) for f in rendition.files)
+    page = web.get(f"/works/{wid}").get_data(as_text=True)
+    assert "<audio" in page and "<video" in page and "thành công" in page
+    played = web.get(f"/renditions/{rendition.id}/0", headers={"Range": "bytes=0-99"})
+    assert played.status_code == 206 and len(played.data) == 100
+    # Unchanged work: the same stored rendition comes back without encoding.
+    render(web, wid, ["loudspeaker", "eboard"])
+    second = jobs_of(db_session, wid)[2:]
+    assert [j.cached for j in second] == [True, True]
+    assert [j.rendition_id for j in second] == [j.rendition_id for j in first]
+    assert db_session.scalar(select(Rendition).where(Rendition.work_id == wid).order_by(Rendition.id.desc())
+                             .limit(1)).id == first[1].rendition_id
+    # A changed text renders anew; the earlier rendition stays.
+    web.post(f"/works/{wid}/edit", {"kind": "radio_bulletin", "title": "Thông báo lịch tiêm chủng",
+                                     "body": BODY + " Xin cảm ơn.", "version": "1"})
+    render(web, wid, ["loudspeaker"])
+    third = jobs_of(db_session, wid)[-1]
+    assert third.state == "succeeded" and not third.cached and third.rendition_id != first[0].rendition_id
+    assert db_session.get(Rendition, first[0].rendition_id) is not None
+
+
+def test_empty_text_fails_with_a_clear_message(web, users, db_session):
+    web.login("editor")
+    wid = new_work(web, body="")
+    # Only the title is there: still something to read.
+    render(web, wid)
+    assert jobs_of(db_session, wid)[0].state == "succeeded", jobs_of(db_session, wid)[0].error
+    from storage.models import Work
+    work = db_session.get(Work, wid)
+    work.title = "   "
+    db_session.commit()
+    render(web, wid)
+    job = jobs_of(db_session, wid)[-1]
+    assert job.state == "failed" and "no text" in job.error and job.attempts == 1
+
+
+def test_language_without_engine_tells_what_can_be_done(web, users, db_session, app):
+    web.login("editor")
+    wid = new_work(web, body=BODY, source_language="hmn")
+    render(web, wid)
+    job = jobs_of(db_session, wid)[0]
+    assert job.state == "failed" and job.attempts == 1  # permanent: not retried
+    assert "Languages that can be synthesized: en, vi, zh" in job.error
+    assert "Upload a recorded narration" in job.error
+    page = web.get(f"/works/{wid}").get_data(as_text=True)
+    assert "Upload a recorded narration" in page and "lỗi" in page
+
+
+def test_mapped_language_is_marked_approximate(web, make_web, users, db_session, app):
+    from studio.extensions import db
+    from studio.services import Caller, voices
+    with app.app_context():
+        voices.set_mapping(db.session, Caller(db.session.get(User, users["admin"])), "tay", "vi")
+        db.session.commit()
+    web.login("editor")
+    wid = new_work(web, body="Pác Bó mì slấc. Bà con hết hàng.", source_language="tay")
+    render(web, wid)
+    job = jobs_of(db_session, wid)[0]
+    assert job.state == "succeeded", job.error
+    assert db_session.get(Rendition, job.rendition_id).approximate
+    assert "giọng đọc gần đúng" in web.get(f"/works/{wid}").get_data(as_text=True)
+
+
+def test_uploaded_narration_replaces_synthesis(web, users, db_session, tmp_path):
+    if not SAMPLES.exists():
+        import pytest
+        pytest.skip("../shared/samples is not beside this checkout")
+    web.login("editor")
+    text = (SAMPLES / "vi_north_male_1.txt").read_text(encoding="utf-8").strip()
+    wid = new_work(web, title="Bản ghi âm", body=text, source_language="hmn")
+    with open(SAMPLES / "vi_north_male_1.wav", "rb") as f:
+        resp = web.post(f"/works/{wid}/assets", {"file": (f, "giong-doc.wav"), "role": "narration",
+                                                 "language": "hmn"},
+                        content_type="multipart/form-data", headers={"X-Requested-With": "XMLHttpRequest"})
+    assert resp.status_code == 201
+    render(web, wid)
+    job = jobs_of(db_session, wid)[0]
+    assert job.state == "succeeded", job.error
+    r = db_session.get(Rendition, job.rendition_id)
+    assert r.engine == "recording" and not r.approximate and abs(r.lufs + 16) <= 1.0
+
+
+def test_corrupt_recording_is_refused(web, users, tmp_path):
+    web.login("editor")
+    wid = new_work(web)
+    bad = tmp_path / "narration.mp3"
+    bad.write_bytes(b"ID3" + b"\x00" * 10 + b"not audio at all" * 200)
+    with open(bad, "rb") as f:
+        resp = web.post(f"/works/{wid}/assets", {"file": (f, "narration.mp3"), "role": "narration",
+                                                 "language": "vi"},
+                        content_type="multipart/form-data", headers={"X-Requested-With": "XMLHttpRequest"})
+    assert resp.status_code == 415
+    png = make_png(tmp_path / "x.png")
+    with open(png, "rb") as f:
+        resp = web.post(f"/works/{wid}/assets", {"file": (f, "x.png"), "role": "narration", "language": "vi"},
+                        content_type="multipart/form-data", headers={"X-Requested-With": "XMLHttpRequest"})
+    assert resp.status_code == 415 and "âm thanh" in resp.get_json()["error"]["message"]
+
+
+def test_failed_render_keeps_earlier_renditions(web, users, db_session, app):
+    web.login("editor")
+    wid = new_work(web, body=BODY)
+    render(web, wid, ["eboard"])
+    good = jobs_of(db_session, wid)[0]
+    assert good.state == "succeeded"
+    # An admin saves an impossible resolution directly in the settings (as a broken import might).
+    db_session.add(Setting(key="profiles", value={"eboard-1080p": {"width": 1921}}))
+    db_session.commit()
+    render(web, wid, ["eboard"])
+    bad = jobs_of(db_session, wid)[-1]
+    assert bad.state == "failed" and "even width and height" in bad.error
+    assert db_session.get(Rendition, good.rendition_id) is not None
+    page = web.get(f"/works/{wid}").get_data(as_text=True)
+    assert "even width and height" in page and "<video" in page
+
+
+def test_profile_settings_refuse_impossible_values(app, users):
+    import pytest
+
+    from studio.errors import ValidationError
+    from studio.extensions import db
+    from studio.services import Caller, voices
+    with app.app_context():
+        admin = Caller(db.session.get(User, users["admin"]))
+        with pytest.raises(ValidationError, match="impossible"):
+            voices.save_profile(db.session, admin, "eboard-1080p", {"width": 0})
+        p = voices.save_profile(db.session, admin, "eboard-1080p", {"width": 1280, "height": 720})
+        assert (p.width, p.height) == (1280, 720)
+
+
+def test_missing_translation_is_refused_when_queueing(web, users, db_session):
+    web.login("editor")
+    wid = new_work(web, body=BODY)
+    resp = render(web, wid, ["loudspeaker"], ["en"])
+    assert resp.status_code == 302
+    page = web.get(f"/works/{wid}").get_data(as_text=True)
+    assert "bản dịch" in page and not jobs_of(db_session, wid)
+
+
+def test_cancel_and_retry(web, users, db_session, app):
+    from studio.extensions import db
+    from studio.services import Caller, rendering
+    web.login("editor")
+    wid = new_work(web, body=BODY)
+    with app.app_context():
+        jobs = rendering.queue(db.session, Caller(db.session.get(User, users["editor"])), wid, ["loudspeaker"])
+        db.session.commit()
+        job_id = jobs[0].id
+    assert web.post(f"/jobs/{job_id}/cancel").status_code == 302
+    assert jobs_of(db_session, wid)[0].state == "cancelled"
+    assert web.post(f"/jobs/{job_id}/cancel").status_code == 302  # already ended: told, nothing breaks
+    assert web.post(f"/jobs/{job_id}/retry").status_code == 302
+    job = jobs_of(db_session, wid)[0]
+    assert job.state == "succeeded" and job.rendition_id
+    live = web.get(f"/works/{wid}/jobs.json").get_json()["jobs"][0]
+    assert live["state"] == "succeeded" and live["progress"] == 100
+
+
+def test_two_hour_text_is_refused_before_work_starts(web, users, db_session):
+    web.login("editor")
+    body = " ".join(f"Câu thông báo số {i}." for i in range(5200))
+    wid = new_work(web, body=body)
+    render(web, wid)
+    job = jobs_of(db_session, wid)[0]
+    assert job.state == "failed" and re.search(r"5\d{3} sentences", job.error)

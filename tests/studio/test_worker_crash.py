@@ -1,0 +1,87 @@
+"""A worker killed in the middle of a job: the job is taken back and completes on the next worker."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.models import Job, Rendition, User
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def start_worker(env):
+    return subprocess.Popen([sys.executable, "-m", "studio.cli", "worker", "--workers", "1"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def wait_for(predicate, timeout=120, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_killed_worker_job_completes_on_retry(tmp_path, store_url):
+    from flask_migrate import upgrade
+
+    from studio import create_app
+    from studio.extensions import db
+    from studio.jobs import enqueue
+    from studio.services import Caller, accounts, rendering, works
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
+    env.update({"STUDIO_INSTANCE": str(tmp_path / "instance"), "STUDIO_S3_URL": store_url,
+                "STUDIO_QUEUE_URL": f"sqlite:///{tmp_path / 'queue.db'}", "STUDIO_JOB_STALE_SECONDS": "3",
+                "STUDIO_TTS_ENGINES": "espeak"})
+    app = create_app({"ENVIRON": env, "S3_URL": store_url, "QUEUE_URL": env["STUDIO_QUEUE_URL"],
+                      "JOB_STALE_SECONDS": 3})
+    body = " ".join(f"Thông báo số {i}: người dân chú ý theo dõi bản tin thời tiết." for i in range(60))
+    with app.app_context():
+        upgrade()
+        user = accounts.create_user(db.session, Caller(None), "editor", "long password!", ["editor"], system=True)
+        work = works.create(db.session, Caller(user), {"title": "Bản tin dài", "body": body})
+        db.session.commit()
+        job_id = rendering.queue(db.session, Caller(db.session.get(User, user.id)), work.id, ["loudspeaker"])[0].id
+        db.session.commit()
+        engine = db.engine
+    enqueue(app, [job_id])
+    check = Session(engine)
+
+    def job() -> Job:
+        check.expire_all()
+        return check.get(Job, job_id)
+
+    first = start_worker(env)
+    try:
+        wait_for(lambda: job().state == "running" and job().progress >= 5, what="the first worker to start")
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    died = job()
+    assert died.state == "running" and died.attempts == 1 and died.progress < 100
+    time.sleep(3.5)  # no heartbeat for longer than STUDIO_JOB_STALE_SECONDS
+    second = start_worker(env)
+    try:
+        done = wait_for(lambda: job().state in ("succeeded", "failed") and job(), what="the job to finish")
+    finally:
+        second.send_signal(signal.SIGTERM)
+        out = second.communicate(timeout=30)[0]
+    assert "Re-queued jobs left by a stopped worker" in out
+    assert done.state == "succeeded", done.error
+    assert done.attempts == 2
+    assert any("stopped responding" in line["msg"] for line in done.log)
+    renditions = check.scalars(select(Rendition).where(Rendition.work_id == done.work_id)).all()
+    assert len(renditions) == 1  # idempotent: one rendition, no duplicates
+    check.close()
