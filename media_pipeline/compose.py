@@ -78,6 +78,13 @@ def _filter_path(path: Path) -> str:
 def encode(slides: list[Path], durations: list[float], profile: Profile, out: Path, audio: Path | None = None,
            ass: Path | None = None, preset: str = "veryfast") -> Path:
     """Slides shown for their durations, captions burned in, optional narration; H.264 MP4 per the profile."""
+    tools.run("ffmpeg", encode_args(slides, durations, profile, out, audio, ass, preset))
+    return out
+
+
+def encode_args(slides: list[Path], durations: list[float], profile: Profile, out: Path, audio: Path | None = None,
+                ass: Path | None = None, preset: str = "veryfast") -> list[str]:
+    """The ffmpeg arguments encode() runs (kept separate so benchmarks can run the same command raw)."""
     if len(slides) != len(durations) or not slides:
         raise EngineError("each slide needs a duration")
     args = ["-v", "error", "-y"]
@@ -98,7 +105,6 @@ def encode(slides: list[Path], durations: list[float], profile: Profile, out: Pa
                                                "-ar", str(profile.sample_rate), "-ac", str(profile.channels)]
     else:
         args += ["-an"]
-    args += ["-c:v", "libx264", "-preset", preset, "-crf", str(profile.video_crf), "-pix_fmt", profile.pix_fmt,
-             "-r", str(profile.fps), "-movflags", "+faststart", str(out)]
-    tools.run("ffmpeg", args)
-    return out
+    args += ["-c:v", "libx264", "-preset", preset, "-tune", "stillimage", "-crf", str(profile.video_crf),
+             "-pix_fmt", profile.pix_fmt, "-r", str(profile.fps), "-movflags", "+faststart", str(out)]
+    return args

@@ -12,9 +12,20 @@ DIGITS = ["không", "một", "hai", "ba", "bốn", "năm", "sáu", "bảy", "tá
 SCALES = ["", "nghìn", "triệu", "tỷ"]
 
 
-@lru_cache(maxsize=8)
 def load_rules(extra_file: str | None = None) -> dict:
-    """The packaged rules merged with an optional instance file of the same shape."""
+    """The packaged rules merged with an optional instance file (re-read when the file changes)."""
+    try:
+        mtime = Path(extra_file).stat().st_mtime_ns if extra_file else 0
+    except OSError:
+        mtime = 0
+    return _load_rules(extra_file, mtime)
+
+
+load_rules.cache_clear = lambda: _load_rules.cache_clear()  # type: ignore[attr-defined]
+
+
+@lru_cache(maxsize=8)
+def _load_rules(extra_file: str | None, _mtime: int) -> dict:
     rules = json.loads(DATA.read_text(encoding="utf-8"))
     if extra_file and Path(extra_file).exists():
         extra = json.loads(Path(extra_file).read_text(encoding="utf-8"))

@@ -11,6 +11,7 @@ from storage.models import Setting
 from studio.errors import N_, ValidationError
 from studio.services import Caller, audit
 from studio.services.accounts import require_role
+from studio.services.works import LANG_RE
 
 # Offline defaults: eSpeak NG speaks these; admins may switch a language to gTTS or Piper.
 DEFAULT_VOICES = {
@@ -27,8 +28,8 @@ def _get(session: Session, key: str) -> dict:
     return dict(row.value) if row else {}
 
 
-def _put(session: Session, caller: Caller, key: str, value: dict) -> None:
-    require_role(caller, "admin")
+def _put(session: Session, caller: Caller, key: str, value: dict, role: str = "admin") -> None:
+    require_role(caller, role)
     row = session.get(Setting, key)
     before = dict(row.value) if row else {}
     if row is None:
@@ -76,9 +77,12 @@ def set_voice(session: Session, caller: Caller, language: str, engine: str, voic
     """Choose the engine, voice (accent) and speed for a language."""
     if not 0.5 <= speed <= 2.0:
         raise ValidationError(N_("Speed must be between 0.5 and 2."), field="speed")
+    if not LANG_RE.match(language or ""):
+        raise ValidationError(N_("%(lang)s is not a language code such as vi, en or zh."), field="language",
+                              lang=language)
     table = _get(session, "voices")
     table[language] = {"engine": engine, "voice": voice or None, "speed": speed}
-    _put(session, caller, "voices", table)
+    _put(session, caller, "voices", table, role="editor")
 
 
 def set_mapping(session: Session, caller: Caller, language: str, read_as: str | None) -> None:
@@ -105,3 +109,43 @@ def choose(session: Session, language: str, engines: dict[str, Engine]) -> Voice
     raise NoVoice(f"no speech engine speaks {language!r}. Languages that can be synthesized: "
                   f"{', '.join(speakable)}. Upload a recorded narration for {language!r}, or ask an admin to "
                   "map it to a voice of a related language")
+
+
+RULE_SECTIONS = ("abbreviations", "document_types", "units", "currencies", "letters")
+
+
+def reading_rules(path: str) -> str:
+    """The instance's extra reading rules as JSON text (empty sections when there is no file yet)."""
+    import json
+    from pathlib import Path
+    p = Path(path)
+    if p.exists():
+        return p.read_text(encoding="utf-8")
+    return json.dumps({"abbreviations": {}}, ensure_ascii=False, indent=2)
+
+
+def save_reading_rules(session: Session, caller: Caller, path: str, text: str) -> None:
+    """Check and save the extra reading rules (editors extend what the announcer-style reading knows)."""
+    import json
+    import os
+    from pathlib import Path
+    require_role(caller, "editor")
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ValidationError(N_("The rules are not valid JSON: %(why)s."), field="rules", why=str(exc)) from None
+    if not isinstance(data, dict) or any(k not in RULE_SECTIONS for k in data):
+        raise ValidationError(N_("The rules must be an object whose keys are among: %(keys)s."), field="rules",
+                              keys=", ".join(RULE_SECTIONS))
+    for section, entries in data.items():
+        if not isinstance(entries, dict) or not all(isinstance(k, str) and isinstance(v, str) and k.strip()
+                                                    for k, v in entries.items()):
+            raise ValidationError(N_("Section %(s)s must map written forms to spoken words."), field="rules",
+                                  s=section)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    os.replace(tmp, target)  # atomic: a reader sees the old or the new rules, never half
+    audit.record(session, caller, "settings.reading_rules", "setting", "reading_rules",
+                 entries=sum(len(v) for v in data.values()))

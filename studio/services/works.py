@@ -37,8 +37,8 @@ def _as_datetime(value, field: str) -> datetime | None:
     try:
         return datetime.fromisoformat(str(value).replace("Z", "+00:00")).replace(tzinfo=None)
     except ValueError:
-        raise ValidationError(N_("%(field)s is not a date and time (YYYY-MM-DD HH:MM)."), field=field,
-                              **{"field": field}) from None
+        raise ValidationError(N_("%(name)s is not a date and time (YYYY-MM-DD HH:MM)."), field=field,
+                              name=field) from None
 
 
 def normalize(session: Session, data: dict, base: dict | None = None) -> dict:

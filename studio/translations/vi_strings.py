@@ -40,7 +40,8 @@ VI = {
     'This work changed since you opened it; reload and try again.':
         'Tác phẩm đã thay đổi từ khi bạn mở; hãy tải lại trang rồi thử lại.',
     'Give a reason.': 'Hãy nêu lý do.',
-    '%(field)s is not a date and time (YYYY-MM-DD HH:MM).': '%(field)s không phải ngày giờ (YYYY-MM-DD HH:MM).',
+    '%(name)s is not a date and time (YYYY-MM-DD HH:MM).': '%(name)s không phải ngày giờ (YYYY-MM-DD HH:MM).',
+    '%(name)s must be a number.': '%(name)s phải là một số.',
     'Unknown kind of work: %(kind)s.': 'Loại tác phẩm không hợp lệ: %(kind)s.',
     'The title is required.': 'Tiêu đề là bắt buộc.',
     'The title is longer than 300 characters.': 'Tiêu đề dài quá 300 ký tự.',
@@ -268,4 +269,27 @@ VI = {
     'Picture or clip for the work': 'Ảnh hoặc đoạn phim của tác phẩm',
     'Recorded narration (replaces synthesized speech)': 'Bản ghi giọng đọc (thay cho giọng tổng hợp)',
     'Narration language': 'Ngôn ngữ của bản đọc',
+    'The rules are not valid JSON: %(why)s.': 'Quy tắc không phải JSON hợp lệ: %(why)s.',
+    'The rules must be an object whose keys are among: %(keys)s.':
+        'Quy tắc phải là một đối tượng với các khóa thuộc: %(keys)s.',
+    'Section %(s)s must map written forms to spoken words.': 'Mục %(s)s phải ánh xạ dạng viết sang lời đọc.',
+    'Voices and channels': 'Giọng đọc và kênh phát',
+    'Voice of each language': 'Giọng đọc của từng ngôn ngữ',
+    'Engine': 'Bộ tổng hợp',
+    'Voice / accent': 'Giọng / vùng miền',
+    'Speed': 'Tốc độ',
+    'Add a language (code)': 'Thêm ngôn ngữ (mã)',
+    'Voice': 'Giọng',
+    "Languages read with another language's voice": 'Ngôn ngữ đọc bằng giọng của ngôn ngữ khác',
+    'Tày and Nùng use a Vietnamese-based alphabet and a Vietnamese voice can read them. Such renditions are '
+    'marked approximate and need approval by someone who speaks the language.':
+        'Tiếng Tày, tiếng Nùng dùng chữ viết dựa trên chữ Quốc ngữ nên giọng tiếng Việt có thể đọc được. Các bản '
+        'dựng như vậy được đánh dấu gần đúng và cần người biết ngôn ngữ đó duyệt.',
+    'Read with the voice of (empty: remove)': 'Đọc bằng giọng của (để trống: bỏ)',
+    'Reading rules': 'Quy tắc đọc',
+    'Abbreviations, document types, units and currencies the announcer-style reading expands, in addition to the '
+    'built-in ones (JSON).':
+        'Các chữ viết tắt, loại văn bản, đơn vị và tiền tệ được đọc thành lời như phát thanh viên, bổ sung cho '
+        'quy tắc có sẵn (JSON).',
+    'Channel profiles': 'Cấu hình kênh phát',
 }

@@ -113,3 +113,29 @@ def test_bad_upload_shows_message_in_page(live_server, browser, tmp_path):
     assert "không phải ảnh, âm thanh hay video" in msg.inner_text()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "4-bad-upload-message.png"))
+
+
+def test_render_from_the_page_shows_progress_and_plays(live_server, browser, app):
+    """The memory queue runs the job inside the request; the page then shows it done with a playable MP3."""
+    base = live_server
+    page = browser.new_page(locale="vi-VN")
+    login(page, base, "editor")
+    page.goto(f"{base}/works/new")
+    page.fill("input[name=title]", "Bản tin phát thanh")
+    page.fill("textarea[name=body]", "Xã Đồng Đăng thông báo lịch tiêm chủng ngày 25/11/2026.")
+    page.click("form.work-form button[type=submit]")
+    page.wait_for_selector("text=Đã lưu bản nháp.")
+    page.check("form.render-form input[value=loudspeaker]")
+    page.click("form.render-form button[type=submit]")
+    page.wait_for_selector("text=Đã xếp hàng 1 tác vụ dựng.")
+    row = page.locator("table.jobs tr[data-job]").first
+    assert "thành công" in row.inner_text()
+    assert row.locator("progress").get_attribute("value") == "100"
+    audio = page.locator("ul.renditions audio").first
+    duration = page.evaluate("""async (el) => {
+        el.preload = 'auto'; el.load();
+        await new Promise((ok, fail) => { el.onloadedmetadata = ok; el.onerror = fail; });
+        return el.duration; }""", audio.element_handle())
+    assert duration > 2
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "5-rendered-bulletin.png"), full_page=True)

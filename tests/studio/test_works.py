@@ -128,3 +128,9 @@ def test_missing_work_is_404(web, users):
     web.login("editor")
     resp = web.get("/works/999")
     assert resp.status_code == 404 and "999" in resp.get_data(as_text=True)
+
+
+def test_bad_date_is_named(web, users):
+    web.login("editor")
+    resp = web.post("/works/new", {"kind": "article", "title": "T", "valid_from": "ngày mai"})
+    assert resp.status_code == 400 and "valid_from không phải ngày giờ" in resp.get_data(as_text=True)

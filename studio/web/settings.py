@@ -1,0 +1,91 @@
+"""Media settings: voices per language, reading rules (editors); voice mappings and channel profiles (admins)."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from media_pipeline.profiles import Profile
+from studio.errors import N_, StudioError, ValidationError
+from studio.extensions import db
+from studio.jobs import render_config
+from studio.services import voices
+from studio.web import caller, form_error, role_required
+
+bp = Blueprint("settings", __name__, url_prefix="/settings")
+PROFILE_FIELDS = ("width", "height", "fps", "sample_rate", "channels", "audio_bitrate", "lufs", "true_peak",
+                  "max_duration_s", "caption_languages", "video_crf")
+
+
+def _page(status: int = 200, rules_text: str | None = None):
+    engines = render_config(current_app).engines
+    return render_template(
+        "settings/media.html", voice_table=voices.voice_table(db.session), mappings=voices.mappings(db.session),
+        profiles=voices.profiles(db.session), engines={n: e.voices() for n, e in engines.items()},
+        profile_fields=PROFILE_FIELDS,
+        rules=rules_text if rules_text is not None else voices.reading_rules(current_app.config["NORMALIZATION_FILE"]),
+    ), status
+
+
+@bp.get("/media")
+@role_required("editor")
+def media():
+    """The settings page."""
+    return _page()
+
+
+def _save(fn, success: str, rules_text: str | None = None):
+    try:
+        fn()
+        db.session.commit()
+    except StudioError as exc:
+        db.session.rollback()
+        form_error(exc)
+        return _page(exc.status, rules_text)
+    flash(success, "info")
+    return redirect(url_for("settings.media"))
+
+
+@bp.post("/voices")
+@role_required("editor")
+def save_voice():
+    """Engine, voice (accent) and speed for a language."""
+    f = request.form
+    return _save(lambda: voices.set_voice(db.session, caller(), f.get("language", "").strip(), f.get("engine", ""),
+                                          f.get("voice") or None, f.get("speed", 1.0, type=float)), _("Saved."))
+
+
+@bp.post("/mappings")
+@role_required("admin")
+def save_mapping():
+    """Read a language with another language's voice (approximate), or stop doing so."""
+    f = request.form
+    return _save(lambda: voices.set_mapping(db.session, caller(), f.get("language", "").strip(),
+                                            f.get("read_as", "").strip() or None), _("Saved."))
+
+
+@bp.post("/profiles/<name>")
+@role_required("admin")
+def save_profile(name: str):
+    """Change a channel profile's numbers; impossible ones are refused with the reason."""
+    types = {f.name: f.type for f in Profile.__dataclass_fields__.values()}
+
+    def apply():
+        changes = {}
+        for field in PROFILE_FIELDS:
+            raw = request.form.get(field, "").strip().replace(",", ".")
+            if raw:
+                try:
+                    changes[field] = float(raw) if "float" in str(types[field]) else int(float(raw))
+                except ValueError:
+                    raise ValidationError(N_("%(name)s must be a number."), field=field, name=field) from None
+        voices.save_profile(db.session, caller(), name, changes)
+    return _save(apply, _("Saved."))
+
+
+@bp.post("/reading-rules")
+@role_required("editor")
+def save_rules():
+    """The extra reading rules (JSON) the Vietnamese normaliser applies."""
+    text = request.form.get("rules", "")
+    return _save(lambda: voices.save_reading_rules(db.session, caller(), current_app.config["NORMALIZATION_FILE"],
+                                                   text), _("Saved."), rules_text=text)
