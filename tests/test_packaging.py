@@ -21,6 +21,11 @@ def test_wheel_ships_templates_migrations_catalogues_and_static(tmp_path):
         assert "studio/templates/" + template.relative_to(ROOT / "templates").as_posix() in names
     for migration in (ROOT / "storage" / "migrations" / "versions").glob("*.py"):
         assert f"storage/migrations/versions/{migration.name}" in names
+    for package in ("studio", "storage", "media_pipeline"):
+        for module in (ROOT / package).rglob("*.py"):
+            rel = module.relative_to(ROOT).as_posix()
+            assert rel in names, f"{rel} is not in the wheel: add its package to pyproject.toml"
+    assert "media_pipeline/data/normalize_vi.json" in names
     assert {"storage/migrations/env.py", "studio/translations/vi/LC_MESSAGES/messages.mo",
             "studio/web/static/studio.js", "studio/web/static/studio.css"} <= names
     entry = [n for n in names if n.endswith("entry_points.txt")][0]

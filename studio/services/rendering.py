@@ -307,12 +307,18 @@ def requeue_stale(session: Session, stale_after_s: int = 120) -> list[int]:
     return ids
 
 
-def cancel(session: Session, caller: Caller, job_id: int) -> Job:
-    """Ask a job to stop; a queued job stops at once, a running one at its next step."""
-    require_role(caller, "editor")
+def get_job(session: Session, job_id: int) -> Job:
+    """A job by id, or NotFound."""
     job = session.get(Job, job_id)
     if job is None:
         raise NotFound(N_("Job %(id)s does not exist."), id=job_id)
+    return job
+
+
+def cancel(session: Session, caller: Caller, job_id: int) -> Job:
+    """Ask a job to stop; a queued job stops at once, a running one at its next step."""
+    require_role(caller, "editor")
+    job = get_job(session, job_id)
     if job.state == "queued":
         job.state, job.finished_at = "cancelled", utcnow()
     elif job.state == "running":
@@ -326,9 +332,7 @@ def cancel(session: Session, caller: Caller, job_id: int) -> Job:
 def retry(session: Session, caller: Caller, job_id: int) -> Job:
     """Put a failed or cancelled job back in the queue with fresh attempts."""
     require_role(caller, "editor")
-    job = session.get(Job, job_id)
-    if job is None:
-        raise NotFound(N_("Job %(id)s does not exist."), id=job_id)
+    job = get_job(session, job_id)
     if job.state not in ("failed", "cancelled"):
         raise Conflict(N_("Only failed or cancelled jobs can be retried."))
     job.state, job.attempts, job.cancel_requested, job.error, job.progress = "queued", 0, False, "", 0

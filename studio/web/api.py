@@ -7,7 +7,7 @@ from datetime import timedelta
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 
 from storage.models import Asset, Revision, Work
-from studio.errors import N_, PermissionDenied, StudioError, ValidationError
+from studio.errors import N_, PermissionDenied, ValidationError
 from studio.extensions import csrf, db
 from studio.services import Caller, accounts
 from studio.services import assets as asset_service

@@ -67,10 +67,7 @@ def jobs_json(work_id: int):
 @role_required("editor")
 def job_action(job_id: int, action: str):
     """Cancel or retry a job."""
-    job = db.session.get(Job, job_id)
-    if job is None:
-        raise NotFound(N_("Job %(id)s does not exist."), id=job_id)
-    work_id = job.work_id
+    work_id = rendering.get_job(db.session, job_id).work_id
     try:
         if action == "cancel":
             rendering.cancel(db.session, caller(), job_id)

@@ -51,6 +51,17 @@ def login(page, base, username):
     page.wait_for_url(f"{base}/works")
 
 
+def write_work(page, base, title, body=""):
+    """Fill in and save a new article; returns the work page's URL."""
+    page.goto(f"{base}/works/new")
+    page.fill("input[name=title]", title)
+    if body:
+        page.fill("textarea[name=body]", body)
+    page.click("form.work-form button[type=submit]")
+    page.wait_for_selector("text=Đã lưu bản nháp.")
+    return page.url
+
+
 def logout(page):
     page.click("header form button")
 
@@ -63,9 +74,9 @@ def test_editor_submits_approver_approves_admin_sees_audit(live_server, browser,
 
     login(page, base, "editor")
     page.goto(f"{base}/works/new")
+    page.check("input[value=loudspeaker]")
     page.fill("input[name=title]", "Thông báo khẩn: mưa lũ tại xã Đồng Đăng")
     page.fill("textarea[name=body]", "Người dân **không** đi qua ngầm tràn khi nước dâng.")
-    page.check("input[value=loudspeaker]")
     page.click("form.work-form button[type=submit]")
     page.wait_for_selector("text=Đã lưu bản nháp.")
     work_url = page.url
@@ -103,10 +114,7 @@ def test_bad_upload_shows_message_in_page(live_server, browser, tmp_path):
     fake.write_text("plain text pretending to be a photo\n" * 20)
     page = browser.new_page(locale="vi-VN")
     login(page, base, "editor")
-    page.goto(f"{base}/works/new")
-    page.fill("input[name=title]", "Bài có tệp hỏng")
-    page.click("form.work-form button[type=submit]")
-    page.wait_for_selector("text=Đã lưu bản nháp.")
+    write_work(page, base, "Bài có tệp hỏng")
     page.set_input_files("input[type=file]", str(fake))
     page.click("form[data-upload] button[type=submit]")
     msg = page.wait_for_selector(".upload-status.error")
@@ -120,11 +128,7 @@ def test_render_from_the_page_shows_progress_and_plays(live_server, browser, app
     base = live_server
     page = browser.new_page(locale="vi-VN")
     login(page, base, "editor")
-    page.goto(f"{base}/works/new")
-    page.fill("input[name=title]", "Bản tin phát thanh")
-    page.fill("textarea[name=body]", "Xã Đồng Đăng thông báo lịch tiêm chủng ngày 25/11/2026.")
-    page.click("form.work-form button[type=submit]")
-    page.wait_for_selector("text=Đã lưu bản nháp.")
+    write_work(page, base, "Bản tin phát thanh", "Xã Đồng Đăng thông báo lịch tiêm chủng ngày 25/11/2026.")
     page.check("form.render-form input[value=loudspeaker]")
     page.click("form.render-form button[type=submit]")
     page.wait_for_selector("text=Đã xếp hàng 1 tác vụ dựng.")

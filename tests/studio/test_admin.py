@@ -63,7 +63,7 @@ def test_audit_log_filter_and_csv(web, make_web, users):
     web.login("admin")
     page = web.get("/admin/audit?action=work.&target_id=" + str(wid)).get_data(as_text=True)
     assert "work.create" in page and "work.submit" in page and "login" not in page.split("<table")[1]
-    resp = web.get(f"/admin/audit.csv?username=editor")
+    resp = web.get("/admin/audit.csv?username=editor")
     assert resp.status_code == 200 and resp.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(resp.get_data(as_text=True).lstrip("\ufeff"))))
     assert {r["action"] for r in rows} == {"login", "work.create", "work.submit"}
