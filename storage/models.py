@@ -240,6 +240,8 @@ class Rendition(Base):
     true_peak: Mapped[float | None]
     approximate: Mapped[bool] = mapped_column(default=False)
     engine: Mapped[str] = mapped_column(String(64), default="")
+    # Speech check of synthesized narration: {"cer", "threshold", "flagged", "passages", "transcript"}.
+    speech_check: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

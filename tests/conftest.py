@@ -45,14 +45,20 @@ def store(store_url) -> ObjectStore:
     return ObjectStore.from_url(store_url)
 
 
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory) -> str:
+    """One folder for the assembled Whisper model, shared by every app in the run."""
+    return str(tmp_path_factory.mktemp("models"))
+
+
 @pytest.fixture
-def app(tmp_path, store_url):
+def app(tmp_path, store_url, model_cache):
     """The studio over a temporary SQLite database (migrated with Alembic) and the test's bucket."""
     from flask_migrate import upgrade
 
     from studio import create_app
     app = create_app({"ENVIRON": {"STUDIO_INSTANCE": str(tmp_path / "instance")}, "TESTING": True,
-                      "S3_URL": store_url, "QUEUE_URL": "memory://"})
+                      "S3_URL": store_url, "QUEUE_URL": "memory://", "MODEL_CACHE": model_cache})
     with app.app_context():
         upgrade()
     yield app

@@ -45,6 +45,10 @@ class RenderConfig:
     engines: dict[str, Engine]
     workdir: str
     rules_file: str | None = None
+    whisper_model: str = ""          # empty: no speech check
+    model_cache: str = ""
+    whisper_beam: int = 1
+    cer_threshold: float = 0.35
     backoff_s: list[int] = field(default_factory=lambda: [10, 60, 300])
 
 
@@ -144,6 +148,7 @@ class _Runner:
 
     def __init__(self, session: Session, store: ObjectStore, cfg: RenderConfig, job: Job):
         self.s, self.store, self.cfg, self.job = session, store, cfg, job
+        self.speech_check: dict = {}
 
     def progress(self, pct: int, msg: str) -> None:
         self.s.refresh(self.job, ["cancel_requested"])
@@ -169,16 +174,40 @@ class _Runner:
         ident = {"spoken": spoken, "voice": choice.__dict__, "engine": engine.version(), "v": PIPELINE_VERSION}
         nkey = _key(ident)
         wav, cues_key = f"narrations/{nkey}.wav", f"narrations/{nkey}.json"
+        check_key = f"narrations/{nkey}.check.json"
         if self.store.exists(cues_key):
             self.store.download(wav, workdir / "narration.wav")
             cues = [Cue(**c) for c in json.loads(self.store.get_bytes(cues_key))]
             self.progress(60, "reused the synthesized narration")
-            return render.Narration(workdir / "narration.wav", cues, engine.name, choice.approximate), ident
+            narration = render.Narration(workdir / "narration.wav", cues, engine.name, choice.approximate)
+            self.speech_check = (json.loads(self.store.get_bytes(check_key)) if self.store.exists(check_key)
+                                 else {})
+            return narration, ident
         narration = render.synthesize(sentences, choice, self.cfg.engines, workdir, self.progress,
                                       self.cfg.rules_file)
+        self.speech_check = self.check_speech(narration.wav, " ".join(spoken), choice.language)
         self.store.put_file(wav, narration.wav, content_type="audio/wav")
         self.store.put_bytes(cues_key, json.dumps([c.__dict__ for c in narration.cues]).encode(), "application/json")
+        if self.speech_check:
+            self.store.put_bytes(check_key, json.dumps(self.speech_check, ensure_ascii=False).encode(),
+                                 "application/json")
         return narration, ident
+
+    def check_speech(self, wav: Path, spoken: str, language: str) -> dict:
+        """Transcribe synthesized speech and compare it with the text that was synthesized."""
+        if not self.cfg.whisper_model:
+            return {}
+        from media_pipeline import asr
+        self.progress(62, "checking the synthesized speech with Whisper")
+        try:
+            model = asr.load_model(self.cfg.whisper_model, Path(self.cfg.model_cache))
+            heard = asr.transcribe(wav, model, language, self.cfg.whisper_beam)
+        except EngineError as exc:  # the check is advice: a missing model must not stop the render
+            log.warning("speech check skipped: %s", exc)
+            return {"error": str(exc)}
+        cer = asr.character_error_rate(spoken, heard.text)
+        return {"cer": round(cer, 3), "threshold": self.cfg.cer_threshold, "flagged": cer > self.cfg.cer_threshold,
+                "transcript": heard.text, "passages": asr.differing_passages(spoken, heard.text)[:20]}
 
     def run(self) -> Rendition:
         job, s = self.job, self.s
@@ -224,7 +253,7 @@ class _Runner:
                                   cues=[c.__dict__ for c in result.cues], duration_s=result.duration_s,
                                   lufs=result.lufs, true_peak=result.true_peak,
                                   approximate=bool(narration and narration.approximate),
-                                  engine=narration.engine if narration else "")
+                                  engine=narration.engine if narration else "", speech_check=self.speech_check)
             s.add(rendition)
             try:
                 s.commit()

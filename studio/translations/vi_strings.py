@@ -292,4 +292,8 @@ VI = {
         'Các chữ viết tắt, loại văn bản, đơn vị và tiền tệ được đọc thành lời như phát thanh viên, bổ sung cho '
         'quy tắc có sẵn (JSON).',
     'Channel profiles': 'Cấu hình kênh phát',
+    'speech check: %(cer)s%% characters differ': 'kiểm tra giọng đọc: %(cer)s%% ký tự khác biệt',
+    'Flagged for review: listen to these passages': 'Cần nghe lại: các đoạn dưới đây khác với văn bản',
+    'written': 'văn bản',
+    'heard': 'nghe được',
 }

