@@ -36,8 +36,18 @@ def _font_for(text: str, size: int, bold: bool = False) -> ImageFont.FreeTypeFon
     return ImageFont.truetype(font_file(f"{family}:{'bold' if bold else 'regular'}"), size)
 
 
-def title_card(title: str, subtitle: str, size: tuple[int, int], out: Path) -> Path:
-    """A slide with the title (and a smaller line under it) centred, wrapped to the frame."""
+def qr_image(url: str, side: int) -> Image.Image:
+    """A QR code of `url`, `side` pixels square, dark on white with its quiet zone."""
+    import qrcode
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=2)
+    code.add_data(url)
+    code.make(fit=True)
+    return code.make_image(fill_color="black", back_color="white").get_image().convert("RGB").resize(
+        (side, side), Image.NEAREST)
+
+
+def title_card(title: str, subtitle: str, size: tuple[int, int], out: Path, qr_url: str | None = None) -> Path:
+    """A slide with the title (and a smaller line under it) centred, wrapped to the frame; optional QR code."""
     w, h = size
     img = Image.new("RGB", size, BACKGROUND)
     draw = ImageDraw.Draw(img)
@@ -55,6 +65,10 @@ def title_card(title: str, subtitle: str, size: tuple[int, int], out: Path) -> P
     if subtitle:
         tw = draw.textlength(subtitle, font=sub_font)
         draw.text(((w - tw) / 2, y + fsize // 4), subtitle, font=sub_font, fill=(255, 214, 102))
+    if qr_url:
+        side = min(w, h) // 4
+        margin = max(4, side // 10)
+        img.paste(qr_image(qr_url, side), (w - side - margin, h - side - margin))
     img.save(out, "PNG")
     return out
 

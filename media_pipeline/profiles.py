@@ -36,6 +36,7 @@ class Profile:
     max_duration_s: float = 1800.0
     slide_seconds: float = 5.0     # silent boards: minimum time per slide
     stills: bool = False           # also produce PNG slides
+    qr: bool = False               # QR code to the item's public page on the title card (needs a public URL)
     sidecars: list = field(default_factory=list)  # srt, vtt
 
     def validate_settings(self) -> None:
@@ -66,12 +67,12 @@ class Profile:
 DEFAULTS: dict[str, Profile] = {p.name: p for p in [
     Profile("loudspeaker", "loudspeaker", "audio", "mp3", sample_rate=44100, channels=1, audio_bitrate=64000,
             max_duration_s=900),
-    Profile("eboard-1080p", "eboard", "video", "mp4", audio=False, width=1920, height=1080, stills=True),
+    Profile("eboard-1080p", "eboard", "video", "mp4", audio=False, width=1920, height=1080, stills=True, qr=True),
     Profile("eboard-portrait", "eboard", "video", "mp4", audio=False, width=1080, height=1920, stills=True),
     Profile("eboard-led-384x192", "eboard", "video", "mp4", audio=False, width=384, height=192, stills=True),
     Profile("eboard-led-768x512", "eboard", "video", "mp4", audio=False, width=768, height=512, stills=True),
     Profile("border-screen", "border_screen", "video", "mp4", audio_codec="aac", channels=2, sample_rate=48000,
-            audio_bitrate=128000, width=1920, height=1080, caption_languages=3, sidecars=["srt", "vtt"]),
+            audio_bitrate=128000, width=1920, height=1080, caption_languages=3, sidecars=["srt", "vtt"], qr=True),
     Profile("web-audio", "web", "audio", "mp3", audio_bitrate=96000, channels=1, sidecars=["vtt"]),
     Profile("web-video", "web", "video", "mp4", audio_codec="aac", channels=2, sample_rate=48000,
             audio_bitrate=128000, width=1280, height=720, burn_captions=False, sidecars=["vtt", "srt"]),

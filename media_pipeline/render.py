@@ -135,7 +135,7 @@ def slide_durations(n_slides: int, total: float) -> list[float]:
 
 
 def render(profile: Profile, title: str, subtitle: str, caption_tracks: list[list[str]], narration: Narration | None,
-           pictures: list[Path], workdir: Path, progress: Progress) -> Result:
+           pictures: list[Path], workdir: Path, progress: Progress, qr_url: str | None = None) -> Result:
     """Make, then check, every file of one profile. `caption_tracks[0]` is the narrated (or main) language."""
     profile.validate_settings()
     result = Result()
@@ -157,7 +157,8 @@ def render(profile: Profile, title: str, subtitle: str, caption_tracks: list[lis
     if profile.kind == "video":
         progress(75, "composing video")
         size = (profile.width, profile.height)
-        slides = [compose.title_card(title, subtitle, size, workdir / "slide-000.png")]
+        slides = [compose.title_card(title, subtitle, size, workdir / "slide-000.png",
+                                     qr_url if profile.qr else None)]
         for i, pic in enumerate(pictures, 1):
             slides.append(compose.picture_slide(pic, size, workdir / f"slide-{i:03d}.png"))
         tracks = [cues] + [align(t, cues) for t in caption_tracks[1:profile.caption_languages]]

@@ -57,6 +57,8 @@ def load_config(environ: dict | None = None) -> dict:
         # model name faster-whisper downloads (online only). Empty turns speech recognition off.
         "WHISPER_MODEL": env.get("STUDIO_WHISPER_MODEL", "packaged:base"),
         "WHISPER_BEAM": int(env.get("STUDIO_WHISPER_BEAM", "1")),
+        # The address readers use (for QR codes on screens and links in feeds), e.g. https://tttt.example.vn
+        "PUBLIC_URL": env.get("STUDIO_PUBLIC_URL", ""),
         "MODEL_CACHE": env.get("STUDIO_MODEL_CACHE", str(instance / "models")),
         "CER_THRESHOLD": float(env.get("STUDIO_CER_THRESHOLD", "0.35")),
     }

@@ -25,7 +25,8 @@ def render_config(app: Flask):
                            rules_file=app.config.get("NORMALIZATION_FILE") or None,
                            whisper_model=app.config["WHISPER_MODEL"],
                            model_cache=app.config["MODEL_CACHE"],
-                           whisper_beam=app.config["WHISPER_BEAM"], cer_threshold=app.config["CER_THRESHOLD"])
+                           whisper_beam=app.config["WHISPER_BEAM"], cer_threshold=app.config["CER_THRESHOLD"],
+                           public_url=app.config["PUBLIC_URL"])
         app.extensions["render_config"] = cfg
     return cfg
 

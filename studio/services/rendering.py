@@ -31,7 +31,8 @@ from studio.services.accounts import require_role
 log = logging.getLogger(__name__)
 PIPELINE_VERSION = "1"
 PERMANENT = (InvalidMedia, NoVoice, RenditionInvalid, ToolMissing, ProfileInvalid, StudioError)
-MAX_SENTENCES = 5000  # about 2 hours of speech; longer texts are refused before any work starts
+MAX_SENTENCES = 5000  # hours of speech; longer texts are refused before any work starts
+READING_CHARS_PER_S = 14.0  # a calm announcer, Vietnamese; used to refuse over-long texts before synthesis
 
 
 class Cancelled(Exception):
@@ -49,6 +50,7 @@ class RenderConfig:
     model_cache: str = ""
     whisper_beam: int = 1
     cer_threshold: float = 0.35
+    public_url: str = ""             # where readers find published items; QR codes on screens point there
     backoff_s: list[int] = field(default_factory=lambda: [10, 60, 300])
 
 
@@ -221,13 +223,20 @@ class _Runner:
         if len(sentences) > MAX_SENTENCES:
             raise ValidationError(N_("The text has %(n)s sentences; the most one rendition takes is %(max)s. "
                                      "Split it into several works."), n=len(sentences), max=MAX_SENTENCES)
+        estimate = sum(len(x) for x in sentences) / READING_CHARS_PER_S
+        if estimate > profile.max_duration_s * 1.2:
+            raise ValidationError(N_("Read aloud, the text would last about %(est)s minutes; %(profile)s plays at "
+                                     "most %(max)s minutes. Shorten it or split it into several works."),
+                                  est=round(estimate / 60), profile=profile.name,
+                                  max=round(profile.max_duration_s / 60))
         tracks = [sentences] + [language_text(s, work, lang)[1] for lang in self._caption_languages(work, profile)]
         pictures = [a for a in work.assets if a.kind == "image" and a.role == "attachment"]
         workdir = Path(tempfile.mkdtemp(prefix=f"job-{job.id}-", dir=self.cfg.workdir))
         try:
             narration, ident = (self.narration(work, sentences, workdir) if profile.audio else (None, {}))
+            qr_url = f"{self.cfg.public_url.rstrip('/')}/p/{work.id}" if self.cfg.public_url and profile.qr else None
             key = _key({"pipeline": PIPELINE_VERSION, "profile": profile.to_dict(), "language": job.language,
-                        "title": title, "tracks": tracks, "narration": ident,
+                        "title": title, "tracks": tracks, "narration": ident, "qr": qr_url,
                         "pictures": [a.sha256 for a in pictures], "ffmpeg": ffmpeg_version()})
             cached = s.scalar(select(Rendition).where(Rendition.key == key))
             if cached is not None and all(self.store.exists(f["key"]) for f in cached.files):
@@ -239,7 +248,7 @@ class _Runner:
                 local_pics.append(workdir / f"picture-{a.id}.{a.safe_name.rsplit('.', 1)[-1]}")
                 self.store.download(a.object_key, local_pics[-1])
             result = render.render(profile, title, work.summary or "", tracks, narration, local_pics, workdir,
-                                   self.progress)
+                                   self.progress, qr_url)
             self.progress(95, "storing the checked files")
             files = []
             for i, out in enumerate(result.outputs):

@@ -296,4 +296,8 @@ VI = {
     'Flagged for review: listen to these passages': 'Cần nghe lại: các đoạn dưới đây khác với văn bản',
     'written': 'văn bản',
     'heard': 'nghe được',
+    'Read aloud, the text would last about %(est)s minutes; %(profile)s plays at most %(max)s minutes. Shorten it '
+    'or split it into several works.':
+        'Đọc thành tiếng, văn bản sẽ dài khoảng %(est)s phút; %(profile)s phát tối đa %(max)s phút. Hãy rút gọn '
+        'hoặc chia thành nhiều tác phẩm.',
 }

@@ -131,3 +131,28 @@ def test_validation_rejects_output_that_misses_its_profile(narration, tmp_path):
 def _s(ts: str) -> float:
     h, m, rest = ts.replace(",", ".").split(":")
     return int(h) * 3600 + int(m) * 60 + float(rest)
+
+
+def test_title_card_carries_a_qr_code_only_when_asked(tmp_path):
+    from PIL import Image
+
+    from media_pipeline import compose
+    with_qr = compose.title_card("Tiêu đề", "Xã Đồng Đăng", (1920, 1080), tmp_path / "a.png",
+                                 "https://tttt.example.vn/p/12")
+    without = compose.title_card("Tiêu đề", "Xã Đồng Đăng", (1920, 1080), tmp_path / "b.png")
+    side, margin = 1080 // 4, 1080 // 4 // 10
+    box = (1920 - side - margin, 1080 - side - margin, 1920 - margin, 1080 - margin)
+    qr = Image.open(with_qr).convert("L").crop(box)
+    plain = Image.open(without).convert("L").crop(box)
+    hist = qr.histogram()
+    dark, light = sum(hist[:60]), sum(hist[201:])
+    assert dark > side * side * 0.25 and light > side * side * 0.25  # black modules on white
+    assert len(plain.getcolors()) == 1  # just the background
+
+
+def test_qr_code_depends_on_the_url():
+    """The same URL gives the same modules, another URL different ones (the code carries the data)."""
+    from media_pipeline import compose
+    a = compose.qr_image("https://tttt.example.vn/p/12", 210).tobytes()
+    assert a == compose.qr_image("https://tttt.example.vn/p/12", 210).tobytes()
+    assert a != compose.qr_image("https://tttt.example.vn/p/13", 210).tobytes()

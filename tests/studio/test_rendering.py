@@ -191,9 +191,15 @@ def test_cancel_and_retry(web, users, db_session, app):
 
 def test_two_hour_text_is_refused_before_work_starts(web, users, db_session):
     web.login("editor")
-    body = " ".join(f"Câu thông báo số {i}." for i in range(5200))
-    wid = new_work(web, body=body)
+    sentence = "Người dân chú ý theo dõi thông tin thời tiết và thực hiện hướng dẫn của chính quyền địa phương."
+    wid = new_work(web, body=" ".join([sentence] * 1200))  # about two hours read aloud
     render(web, wid)
+    job = jobs_of(db_session, wid)[0]
+    assert job.state == "failed" and job.progress < 10
+    assert re.search(r"about 1\d\d minutes; loudspeaker plays at most 15 minutes", job.error)
+    body = " ".join(f"Câu số {i}." for i in range(5200))
+    wid = new_work(web, body=body)
+    render(web, wid, ["eboard"])
     job = jobs_of(db_session, wid)[0]
     assert job.state == "failed" and re.search(r"5\d{3} sentences", job.error)
 
