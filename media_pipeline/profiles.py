@@ -37,6 +37,8 @@ class Profile:
     slide_seconds: float = 5.0     # silent boards: minimum time per slide
     stills: bool = False           # also produce PNG slides
     qr: bool = False               # QR code to the item's public page on the title card (needs a public URL)
+    intro: str = ""                # object key of an intro jingle (content-addressed), "" for none
+    outro: str = ""                # object key of an outro jingle
     sidecars: list = field(default_factory=list)  # srt, vtt
 
     def validate_settings(self) -> None:

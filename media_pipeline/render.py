@@ -135,22 +135,35 @@ def slide_durations(n_slides: int, total: float) -> list[float]:
 
 
 def render(profile: Profile, title: str, subtitle: str, caption_tracks: list[list[str]], narration: Narration | None,
-           pictures: list[Path], workdir: Path, progress: Progress, qr_url: str | None = None) -> Result:
-    """Make, then check, every file of one profile. `caption_tracks[0]` is the narrated (or main) language."""
+           pictures: list[Path], workdir: Path, progress: Progress, qr_url: str | None = None,
+           intro: Path | None = None, outro: Path | None = None) -> Result:
+    """Make, then check, every file of one profile. `caption_tracks[0]` is the narrated (or main) language.
+
+    `intro`/`outro`: jingles played around the narration; captions move by the intro's length.
+    """
     profile.validate_settings()
     result = Result()
     if profile.audio and narration is None:
         raise EngineError(f"profile {profile.name} needs narration")
     cues = narration.cues if narration else reading_cues(caption_tracks[0])
+    lead = tail = 0.0
+    if profile.audio:
+        if intro is not None:
+            intro = audio.to_work_format(intro, workdir / "intro.wav")
+            lead = audio.duration(intro)
+        if outro is not None:
+            outro = audio.to_work_format(outro, workdir / "outro.wav")
+            tail = audio.duration(outro)
+        cues = [Cue(round(c.start + lead, 3), round(c.end + lead, 3), c.text) for c in cues]
     result.cues = cues
-    total = cues[-1].end + (0.6 if narration else 0.0) if cues else 0.0
+    total = (cues[-1].end + (0.6 if narration else 0.0) if cues else 0.0) + tail
     mastered = None
     if profile.audio:
         progress(65, "mastering audio")
         ext = "mp3" if profile.audio_codec == "mp3" else "m4a"
         mastered = workdir / f"{profile.name}.{ext}"
         loud = audio.master(narration.wav, mastered, profile.lufs, profile.true_peak, profile.sample_rate,
-                            profile.channels, audio_codec_args(profile))
+                            profile.channels, audio_codec_args(profile), intro=intro, outro=outro)
         result.lufs, result.true_peak = loud.integrated, loud.true_peak
         if profile.kind == "audio":
             result.outputs.append(Output("audio", mastered, "audio/mpeg" if ext == "mp3" else "audio/mp4"))

@@ -247,8 +247,14 @@ class _Runner:
             for a in pictures:
                 local_pics.append(workdir / f"picture-{a.id}.{a.safe_name.rsplit('.', 1)[-1]}")
                 self.store.download(a.object_key, local_pics[-1])
+            jingles = {}
+            for which in ("intro", "outro"):
+                key_ = getattr(profile, which)
+                if key_ and profile.audio:
+                    jingles[which] = workdir / f"jingle-{which}{Path(key_).suffix}"
+                    self.store.download(key_, jingles[which])
             result = render.render(profile, title, work.summary or "", tracks, narration, local_pics, workdir,
-                                   self.progress, qr_url)
+                                   self.progress, qr_url, jingles.get("intro"), jingles.get("outro"))
             self.progress(95, "storing the checked files")
             files = []
             for i, out in enumerate(result.outputs):

@@ -149,3 +149,33 @@ def save_reading_rules(session: Session, caller: Caller, path: str, text: str) -
     os.replace(tmp, target)  # atomic: a reader sees the old or the new rules, never half
     audit.record(session, caller, "settings.reading_rules", "setting", "reading_rules",
                  entries=sum(len(v) for v in data.values()))
+
+
+def save_jingle(session: Session, store, caller: Caller, profile_name: str, which: str, path: str | None) -> Profile:
+    """Set (or with path None, remove) a profile's intro or outro jingle; the file must be audio."""
+    import hashlib
+
+    from media_pipeline import probe
+    from media_pipeline.errors import InvalidMedia
+    from studio.errors import UnsupportedMedia
+    require_role(caller, "admin")
+    if which not in ("intro", "outro"):
+        raise ValidationError(N_("A jingle is an intro or an outro."), field="which")
+    if profile_name not in profiles(session):
+        raise ValidationError(N_("Unknown channel profile %(p)s."), field="profile", p=profile_name)
+    if path is None:
+        return save_profile(session, caller, profile_name, {which: ""})
+    try:
+        info = probe.probe(path)
+    except InvalidMedia as exc:
+        raise UnsupportedMedia(N_("A jingle must be an audio recording (%(why)s)."), field="file",
+                               why=str(exc)) from exc
+    if info.video or not info.audio:
+        raise UnsupportedMedia(N_("A jingle must be an audio recording (%(why)s)."), field="file", why="video")
+    if info.duration_s > 30:
+        raise ValidationError(N_("A jingle lasts at most 30 seconds; this one lasts %(s)s."), field="file",
+                              s=round(info.duration_s))
+    digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
+    key = f"jingles/{digest}"
+    store.put_file(key, path, content_type="application/octet-stream")
+    return save_profile(session, caller, profile_name, {which: key})

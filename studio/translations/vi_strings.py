@@ -300,4 +300,12 @@ VI = {
     'or split it into several works.':
         'Đọc thành tiếng, văn bản sẽ dài khoảng %(est)s phút; %(profile)s phát tối đa %(max)s phút. Hãy rút gọn '
         'hoặc chia thành nhiều tác phẩm.',
+    'A jingle is an intro or an outro.': 'Nhạc hiệu là phần mở đầu hoặc kết thúc.',
+    'A jingle must be an audio recording (%(why)s).': 'Nhạc hiệu phải là tệp âm thanh (%(why)s).',
+    'A jingle lasts at most 30 seconds; this one lasts %(s)s.': 'Nhạc hiệu dài tối đa 30 giây; tệp này dài %(s)s giây.',
+    'Jingles': 'Nhạc hiệu',
+    'Intro': 'Mở đầu',
+    'Outro': 'Kết thúc',
+    'set': 'đã có',
+    'Remove': 'Gỡ bỏ',
 }

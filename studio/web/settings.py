@@ -82,6 +82,31 @@ def save_profile(name: str):
     return _save(apply, _("Saved."))
 
 
+@bp.post("/profiles/<name>/jingle")
+@role_required("admin")
+def save_jingle(name: str):
+    """Upload (or remove) the intro or outro jingle of an audio profile."""
+    import os
+    import tempfile
+    which = request.form.get("which", "")
+    file = request.files.get("file")
+
+    def apply():
+        store = current_app.extensions["objectstore"]
+        if request.form.get("remove") or file is None or not file.filename:
+            voices.save_jingle(db.session, store, caller(), name, which, None)
+            return
+        fd, path = tempfile.mkstemp(dir=os.path.join(current_app.config["INSTANCE"], "tmp"), prefix="jingle-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                file.save(out)
+            voices.save_jingle(db.session, store, caller(), name, which, path)
+        finally:
+            os.unlink(path)
+    os.makedirs(os.path.join(current_app.config["INSTANCE"], "tmp"), exist_ok=True)
+    return _save(apply, _("Saved."))
+
+
 @bp.post("/reading-rules")
 @role_required("editor")
 def save_rules():

@@ -4,6 +4,8 @@ from __future__ import annotations
 import html
 import json
 
+import pytest
+
 from sqlalchemy import select
 
 from storage.models import Job, Rendition
@@ -63,3 +65,34 @@ def test_admin_edits_profiles_and_mappings_editors_cannot(web, make_web, users, 
     from studio.services import voices
     with app.app_context():
         assert voices.profiles(db.session)["eboard-led-384x192"].width == 320
+
+
+def test_intro_jingle_plays_before_the_narration_and_moves_the_captions(web, make_web, users, db_session, tmp_path):
+    from tests.conftest import make_tone
+    admin = make_web()
+    admin.login("admin")
+    fake = tmp_path / "jingle.mp3"
+    fake.write_text("not audio " * 100)
+    with open(fake, "rb") as f:
+        resp = admin.post("/settings/profiles/loudspeaker/jingle", {"which": "intro", "file": (f, "j.mp3")},
+                          content_type="multipart/form-data")
+    assert resp.status_code == 415
+    tone = make_tone(tmp_path / "jingle.wav", 2.0, 660)
+    with open(tone, "rb") as f:
+        resp = admin.post("/settings/profiles/loudspeaker/jingle", {"which": "intro", "file": (f, "j.wav")},
+                          content_type="multipart/form-data")
+    assert resp.status_code == 302
+    web.login("editor")
+    wid = new_work(web, body="Xin chào bà con.")
+    web.post(f"/works/{wid}/render", {"channels": ["loudspeaker"]})
+    job = db_session.scalars(select(Job).where(Job.work_id == wid)).one()
+    assert job.state == "succeeded", job.error
+    r = db_session.get(Rendition, job.rendition_id)
+    assert r.cues[0]["start"] == pytest.approx(2.0, abs=0.05)
+    assert r.duration_s > r.cues[-1]["end"] - 0.1 and abs(r.lufs + 16) <= 1.0
+    # Removing the jingle renders anew without it.
+    admin.post("/settings/profiles/loudspeaker/jingle", {"which": "intro", "remove": "1"})
+    web.post(f"/works/{wid}/render", {"channels": ["loudspeaker"]})
+    db_session.expire_all()
+    again = db_session.scalars(select(Job).where(Job.work_id == wid).order_by(Job.id.desc())).first()
+    assert not again.cached and db_session.get(Rendition, again.rendition_id).cues[0]["start"] == 0.0
