@@ -5,8 +5,8 @@ set -euo pipefail
 
 packages=(python3 python3-venv python3-pip ffmpeg espeak-ng fonts-noto-core fonts-noto-cjk fonts-dejavu-core)
 if [[ "${1:-}" == "--test" ]]; then
-    # Chromium for browser tests; Redis for the shared-queue test (production points STUDIO_QUEUE_URL at its own).
-    packages+=(chromium redis-server)
+    # Chromium for browser tests; Redis and PostgreSQL for the tests of those backends (run on loopback).
+    packages+=(chromium redis-server postgresql)
 fi
 
 missing=()

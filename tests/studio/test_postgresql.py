@@ -1,0 +1,111 @@
+"""The studio on PostgreSQL (STUDIO_DATABASE_URL): a real server from Debian's packages, started as `postgres`."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import new_work
+
+pytestmark = pytest.mark.slow
+PG_BIN = Path("/usr/lib/postgresql")
+
+
+def _pg_tool(name: str) -> str:
+    found = sorted(PG_BIN.glob(f"*/bin/{name}"))
+    if not found:
+        pytest.fail("PostgreSQL is not installed: run scripts/install-system-deps.sh --test (./dev test does)")
+    return str(found[-1])
+
+
+def _as_postgres(cmd: list[str], **kw):
+    """PostgreSQL refuses to run as root; tests in CI run as root, so drop to the postgres user there."""
+    if os.geteuid() == 0:
+        cmd = ["runuser", "-u", "postgres", "--", *cmd]
+    return subprocess.run(cmd, check=True, capture_output=True, **kw)
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    # Not under pytest's tmp folder: that is private to root, and the server runs as `postgres`.
+    import tempfile
+    base = Path(tempfile.mkdtemp(prefix="studio-pg-"))
+    base.chmod(0o755)
+    data, sock = base / "data", base / "sock"
+    sock.mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres")
+        shutil.chown(sock, "postgres")
+    _as_postgres([_pg_tool("initdb"), "-D", str(data), "-U", "studio", "--auth=trust", "-E", "UTF8",
+                  "--locale=C.UTF-8"])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [_pg_tool("postgres"), "-D", str(data), "-p", str(port), "-k", str(sock), "-c", "listen_addresses=127.0.0.1",
+           "-c", "fsync=off"]
+    if os.geteuid() == 0:
+        cmd = ["runuser", "-u", "postgres", "--", *cmd]
+    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        ready = subprocess.run([_pg_tool("pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True)
+        if ready.returncode == 0:
+            break
+        time.sleep(0.2)
+    _as_postgres([_pg_tool("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "studio", "studio"])
+    yield f"postgresql+psycopg://studio@127.0.0.1:{port}/studio"
+    server.terminate()
+    server.wait(timeout=20)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_app(tmp_path, store_url, postgres_url, model_cache):
+    from flask_migrate import downgrade, upgrade
+
+    from studio import create_app
+    app = create_app({"ENVIRON": {"STUDIO_INSTANCE": str(tmp_path / "instance")}, "TESTING": True,
+                      "SQLALCHEMY_DATABASE_URI": postgres_url, "S3_URL": store_url, "QUEUE_URL": "memory://",
+                      "MODEL_CACHE": model_cache, "WHISPER_MODEL": ""})
+    with app.app_context():
+        upgrade()
+    yield app
+    with app.app_context():
+        from studio.extensions import db
+        db.session.remove()
+        downgrade(revision="base")  # the migrations go down cleanly too
+
+
+def test_full_flow_on_postgresql(pg_app):
+    from sqlalchemy import text
+
+    from studio.extensions import db
+    from studio.services import Caller, accounts
+    from tests.conftest import PASSWORD, Web
+    with pg_app.app_context():
+        assert db.session.execute(text("select version()")).scalar().startswith("PostgreSQL")
+        for name, roles in (("editor", ["editor"]), ("approver", ["approver"])):
+            accounts.create_user(db.session, Caller(None), name, PASSWORD, roles, system=True)
+        db.session.commit()
+    web = Web(pg_app.test_client())
+    web.login("editor")
+    wid = new_work(web, title="Thông báo Đồng Đăng", body="Dòng một", topics="y tế, tiêm chủng")
+    assert web.post(f"/works/{wid}/edit", {"kind": "article", "title": "Thông báo Đồng Đăng", "body": "Dòng hai",
+                                            "version": "1"}).status_code == 302
+    assert web.post(f"/works/{wid}/edit", {"kind": "article", "title": "x", "body": "cũ",
+                                            "version": "1"}).status_code == 409
+    assert "(1)" in web.get("/works?q=đồng đăng").get_data(as_text=True)  # ilike with Vietnamese
+    diff = web.get(f"/works/{wid}/revisions?a=1&b=2").get_data(as_text=True)
+    assert "+Dòng hai" in diff
+    web.post(f"/works/{wid}/transition", {"action": "submit"})
+    approver = Web(pg_app.test_client())
+    approver.login("approver")
+    assert approver.post(f"/works/{wid}/transition", {"action": "approve"}).status_code == 302
+    assert web.post(f"/works/{wid}/render", {"channels": ["loudspeaker"]}).status_code == 302
+    page = web.get(f"/works/{wid}").get_data(as_text=True)
+    assert "đã duyệt" in page and "<audio" in page
