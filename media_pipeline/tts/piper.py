@@ -10,7 +10,7 @@ from media_pipeline.errors import EngineError
 from media_pipeline.tts import SynthesisRequest, Voice, register
 
 try:
-    from piper import PiperVoice
+    from piper import PiperVoice, SynthesisConfig
 except ImportError:  # optional: without the package the engine does not register
     PiperVoice = None
 
@@ -26,7 +26,8 @@ if PiperVoice is not None:
             self._loaded: dict[str, object] = {}
 
         def version(self) -> str:
-            return "piper"
+            from importlib.metadata import version
+            return f"piper-tts {version('piper-tts')}"
 
         def voices(self) -> list[Voice]:
             out = []
@@ -45,6 +46,8 @@ if PiperVoice is not None:
                 if not model.exists():
                     raise EngineError(f"Piper model {model} is missing")
                 self._loaded[voice_id] = PiperVoice.load(str(model))
+            # Piper's length_scale stretches time: slower speech is a larger scale.
+            config = SynthesisConfig(length_scale=1.0 / max(0.25, req.speed))
             with wave.open(str(out_wav), "wb") as w:
-                self._loaded[voice_id].synthesize_wav(req.text, w)
+                self._loaded[voice_id].synthesize_wav(req.text, w, syn_config=config)
             return out_wav
