@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from contextlib import contextmanager
 import os
 import signal
 import sys
@@ -45,48 +46,58 @@ def open_object_store(cfg: dict, quiet: bool = False):
     return {"S3_URL": seaweed.url}, seaweed
 
 
+@contextmanager
+def running_studio(cfg: dict, with_store: bool = True, quiet: bool = False):
+    """The app, migrated, with its object store (embedded SeaweedFS started and stopped here when needed).
+
+    Yields (app, generated admin password or None).
+    """
+    from studio import create_app
+    overrides, seaweed = open_object_store(cfg, quiet) if with_store else ({}, None)
+    try:
+        app = create_app(overrides or None)
+        yield app, prepare(app)
+    finally:
+        if seaweed:
+            seaweed.stop()
+
+
 def cmd_serve(args) -> int:
     """Run the web app, an embedded worker and (without STUDIO_S3_URL) an embedded SeaweedFS."""
     from waitress import create_server
 
-    from studio import create_app
     from studio.config import load_config
     from studio.queue import EmbeddedWorker
 
-    cfg = load_config()
-    overrides, seaweed = open_object_store(cfg)
     worker = None
-    try:
-        app = create_app(overrides or None)
-        password = prepare(app)
+    with running_studio(load_config()) as (app, password):
         if password:
             print(f"Created the first account: user 'admin', password '{password}' "
                   "(shown only now; change it after logging in)", flush=True)
-        if not args.no_worker:
-            recover_jobs(app)
-            worker = EmbeddedWorker(app.extensions["huey"], workers=args.workers)
-            worker.start()
-        server = create_server(app, host=args.host, port=args.port, threads=8)
-        stop = threading.Event()
-
-        def _shutdown(signum, _frame):
-            log.info("signal %s: stopping", signum)
-            stop.set()
-            server.close()
-        signal.signal(signal.SIGTERM, _shutdown)
-        signal.signal(signal.SIGINT, _shutdown)
-        print(f"Studio running at http://{args.host}:{server.effective_port}/  (Ctrl+C stops it)", flush=True)
         try:
-            server.run()
-        except OSError:
-            if not stop.is_set():
-                raise
-        return 0
-    finally:
-        if worker:
-            worker.stop()
-        if seaweed:
-            seaweed.stop()
+            if not args.no_worker:
+                recover_jobs(app)
+                worker = EmbeddedWorker(app.extensions["huey"], workers=args.workers)
+                worker.start()
+            server = create_server(app, host=args.host, port=args.port, threads=8)
+            stop = threading.Event()
+
+            def _shutdown(signum, _frame):
+                log.info("signal %s: stopping", signum)
+                stop.set()
+                server.close()
+            signal.signal(signal.SIGTERM, _shutdown)
+            signal.signal(signal.SIGINT, _shutdown)
+            print(f"Studio running at http://{args.host}:{server.effective_port}/  (Ctrl+C stops it)", flush=True)
+            try:
+                server.run()
+            except OSError:
+                if not stop.is_set():
+                    raise
+            return 0
+        finally:
+            if worker:
+                worker.stop()
 
 
 def cmd_worker(args) -> int:
@@ -191,17 +202,12 @@ def cmd_render(args) -> int:
     from sqlalchemy import select
 
     from storage.models import User
-    from studio import create_app
     from studio.config import load_config
     from studio.errors import StudioError
     from studio.extensions import db
     from studio.services import Caller, rendering
 
-    cfg = load_config()
-    overrides, seaweed = ({}, None) if args.queue else open_object_store(cfg)
-    try:
-        app = create_app(overrides or None)
-        prepare(app)
+    with running_studio(load_config(), with_store=not args.queue) as (app, _password):
         with app.app_context():
             user = db.session.scalar(select(User).where(User.username == args.user))
             if user is None:
@@ -222,9 +228,6 @@ def cmd_render(args) -> int:
         else:
             states = _run_jobs_here(app, ids, quiet=False)
         return 0 if all(s == "succeeded" for s in states) else 1
-    finally:
-        if seaweed:
-            seaweed.stop()
 
 
 def cmd_demo(args) -> int:
@@ -232,22 +235,20 @@ def cmd_demo(args) -> int:
     import json
     import tempfile
 
-    from studio import create_app, demo
+    from sqlalchemy import select
+
+    from storage.models import User
+    from studio import demo
     from studio.config import load_config
     from studio.extensions import db
     from studio.services import Caller, rendering
 
     cfg = load_config()
-    overrides, seaweed = open_object_store(cfg, quiet=args.json)
-    try:
-        app = create_app(overrides or None)
-        password = prepare(app)
+    with running_studio(cfg, quiet=args.json) as (app, password):
         store = app.extensions["objectstore"]
         with app.app_context(), tempfile.TemporaryDirectory() as tmp:
             work_id = demo.create(db.session, store, Path(tmp), app.config["MAX_CONTENT_LENGTH"],
                                   app.config["MAX_IMAGE_PIXELS"])
-            from storage.models import User
-            from sqlalchemy import select
             editor = db.session.scalar(select(User).where(User.username == "demo-editor"))
             jobs = rendering.queue(db.session, Caller(editor, "demo"), work_id,
                                    ["loudspeaker", "eboard", "border_screen", "web"], ["vi"])
@@ -270,9 +271,6 @@ def cmd_demo(args) -> int:
                 print(f"  {e['channel']:<14} {e['profile']:<20} {e['language']}  {e['duration_s']:6.1f} s{loud}  "
                       f"{e['file']}")
         return 0 if all(s == "succeeded" for s in states) else 1
-    finally:
-        if seaweed:
-            seaweed.stop()
 
 
 def cmd_transcribe(args) -> int:

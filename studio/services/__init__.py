@@ -2,8 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
+
+from sqlalchemy.orm import Session
 
 from storage.models import User
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -12,3 +17,12 @@ class Caller:
 
     user: User | None
     ip: str = ""
+
+
+def fetch(session: Session, model: type[T], object_id: int, message: str) -> T:
+    """The row with this id, or NotFound with `message` (a template taking %(id)s)."""
+    from studio.errors import NotFound
+    row = session.get(model, object_id)
+    if row is None:
+        raise NotFound(message, id=object_id)
+    return row

@@ -13,8 +13,8 @@ from media_pipeline import images, probe
 from media_pipeline.errors import InvalidMedia, MediaTooLarge, ToolMissing
 from storage.models import Asset
 from storage.objectstore import ObjectStore
-from studio.errors import N_, NotFound, StudioError, TooLarge, UnsupportedMedia
-from studio.services import Caller, audit, works
+from studio.errors import N_, StudioError, TooLarge, UnsupportedMedia
+from studio.services import Caller, audit, fetch, works
 from studio.services.accounts import require_role
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,4 @@ def upload(session: Session, store: ObjectStore, caller: Caller, work_id: int, p
 
 def get(session: Session, asset_id: int) -> Asset:
     """An asset by id, or NotFound."""
-    asset = session.get(Asset, asset_id)
-    if asset is None:
-        raise NotFound(N_("Asset %(id)s does not exist."), id=asset_id)
-    return asset
+    return fetch(session, Asset, asset_id, N_("Asset %(id)s does not exist."))

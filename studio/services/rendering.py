@@ -24,8 +24,8 @@ from media_pipeline.validate import RenditionInvalid
 from storage.errors import StorageError
 from storage.models import Asset, Job, Rendition, Translation, Work, utcnow
 from storage.objectstore import ObjectStore
-from studio.errors import N_, Conflict, NotFound, StudioError, ValidationError
-from studio.services import Caller, audit, voices, works
+from studio.errors import N_, Conflict, StudioError, ValidationError
+from studio.services import Caller, audit, fetch, voices, works
 from studio.services.accounts import require_role
 
 log = logging.getLogger(__name__)
@@ -353,10 +353,7 @@ def requeue_stale(session: Session, stale_after_s: int = 120) -> list[int]:
 
 def get_job(session: Session, job_id: int) -> Job:
     """A job by id, or NotFound."""
-    job = session.get(Job, job_id)
-    if job is None:
-        raise NotFound(N_("Job %(id)s does not exist."), id=job_id)
-    return job
+    return fetch(session, Job, job_id, N_("Job %(id)s does not exist."))
 
 
 def cancel(session: Session, caller: Caller, job_id: int) -> Job:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import CHANNELS, PRIORITIES, STATES, WORK_KINDS, Area, Revision, User, Work
 from studio.errors import N_, Conflict, NotFound, ValidationError
-from studio.services import Caller, audit
+from studio.services import Caller, audit, fetch
 from studio.services.accounts import require_role
 
 FIELDS = ("kind", "title", "summary", "body", "source_language", "topics", "channels", "priority",
@@ -121,10 +121,7 @@ def _apply(session: Session, work: Work, fields: dict) -> None:
 
 def get(session: Session, work_id: int) -> Work:
     """A work by id, or NotFound."""
-    work = session.get(Work, work_id)
-    if work is None:
-        raise NotFound(N_("Work %(id)s does not exist."), id=work_id)
-    return work
+    return fetch(session, Work, work_id, N_("Work %(id)s does not exist."))
 
 
 def create(session: Session, caller: Caller, data: dict) -> Work:
