@@ -83,6 +83,9 @@ def upload(session: Session, store: ObjectStore, caller: Caller, work_id: int, p
         raise UnsupportedMedia(N_("Unknown kind of upload: %(role)s."), field="role", role=role)
     if role == "narration" and not (language or "").strip():
         raise UnsupportedMedia(N_("Say which language the narration is in."), field="language")
+    if role == "narration" and not works.LANG_RE.match(language.strip()):
+        raise UnsupportedMedia(N_("%(lang)s is not a language code such as vi, en or zh."), field="language",
+                               lang=language.strip())
     work = works.get(session, work_id)
     size = os.path.getsize(path)
     if size == 0:

@@ -6,7 +6,7 @@ import re
 from sqlalchemy import select
 
 from storage.models import Job, Rendition, Setting, User
-from tests.conftest import SAMPLES, make_png, new_work
+from tests.conftest import SAMPLES, make_png, make_tone, new_work
 from tests.studio.test_assets import upload
 
 BODY = "UBND xã Đồng Đăng thông báo lịch tiêm chủng. Người dân mang theo thẻ BHYT."
@@ -128,6 +128,11 @@ def test_corrupt_recording_is_refused(web, users, tmp_path):
         resp = web.post(f"/works/{wid}/assets", {"file": (f, "x.png"), "role": "narration", "language": "vi"},
                         content_type="multipart/form-data", headers={"X-Requested-With": "XMLHttpRequest"})
     assert resp.status_code == 415 and "âm thanh" in resp.get_json()["error"]["message"]
+    tone = make_tone(tmp_path / "t.mp3", 1.0)
+    with open(tone, "rb") as f:
+        resp = web.post(f"/works/{wid}/assets", {"file": (f, "t.mp3"), "role": "narration", "language": "../vi"},
+                        content_type="multipart/form-data", headers={"X-Requested-With": "XMLHttpRequest"})
+    assert resp.status_code == 415 and resp.get_json()["error"]["field"] == "language"
 
 
 def test_failed_render_keeps_earlier_renditions(web, users, db_session, app):
