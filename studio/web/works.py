@@ -14,7 +14,8 @@ from studio.services import assets as asset_service
 from studio.services import works as work_service
 from studio.services import workflow
 from studio.services.works import META_KEYS
-from studio.web import caller, form_error, message_of, receive_upload, role_required, wants_json
+from studio.web import (caller, error_response, form_error, message_of, receive_upload, role_required,
+                        wants_json)
 
 bp = Blueprint("works", __name__)
 
@@ -175,7 +176,7 @@ def upload(work_id: int):
     except StudioError as exc:
         db.session.rollback()
         if wants_json():
-            return jsonify(error={"code": exc.code, "message": message_of(exc)}), exc.status
+            return error_response(exc.status, exc.code, message_of(exc), getattr(exc, "field", None))
         form_error(exc)
         return view(work_id), exc.status
     if request.headers.get("X-Requested-With") == "XMLHttpRequest":
