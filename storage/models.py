@@ -274,6 +274,25 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
+class MemoryUnit(Base):
+    """One translation-memory pair: a source segment and its approved or imported translation."""
+
+    __tablename__ = "memory_units"
+    # Long segments would overflow a btree on the text itself: index a hash of the normalised source.
+    __table_args__ = (Index("ix_memory_pair_hash", "source_lang", "target_lang", "source_hash"),
+                      Index("ix_memory_pair_length", "source_lang", "target_lang", "length"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_lang: Mapped[str] = mapped_column(String(16))
+    target_lang: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(Text)
+    target: Mapped[str] = mapped_column(Text)
+    source_norm: Mapped[str] = mapped_column(Text)  # lower-case, single spaces: exact lookups ignore case
+    source_hash: Mapped[str] = mapped_column(String(64))  # sha256 of source_norm
+    length: Mapped[int]  # of source_norm, to narrow fuzzy candidates
+    origin: Mapped[str] = mapped_column(String(32), default="approved")  # approved | tmx
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class Setting(Base):
     """Admin-editable data: channel profiles, voices per language, voice mappings."""
 

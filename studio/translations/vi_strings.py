@@ -308,4 +308,9 @@ VI = {
     'Outro': 'Kết thúc',
     'set': 'đã có',
     'Remove': 'Gỡ bỏ',
+    'The TMX file is not well-formed XML (line %(line)s): %(why)s.':
+        'Tệp TMX không phải XML hợp lệ (dòng %(line)s): %(why)s.',
+    'The TMX file uses XML features that are refused for safety (%(why)s).':
+        'Tệp TMX dùng tính năng XML bị từ chối vì lý do an toàn (%(why)s).',
+    'This is not a TMX file (no <tmx><body>).': 'Đây không phải tệp TMX (không có <tmx><body>).',
 }

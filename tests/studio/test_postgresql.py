@@ -109,3 +109,11 @@ def test_full_flow_on_postgresql(pg_app):
     assert web.post(f"/works/{wid}/render", {"channels": ["loudspeaker"]}).status_code == 302
     page = web.get(f"/works/{wid}").get_data(as_text=True)
     assert "đã duyệt" in page and "<audio" in page
+    from studio.services import memory
+    with pg_app.app_context():
+        long_segment = "Người dân chú ý theo dõi bản tin. " * 200  # longer than a btree entry may be
+        memory.add(db.session, "vi", "en", long_segment, "People, follow the bulletin. " * 200)
+        memory.add(db.session, "vi", "en", "Trời mưa to.", "Heavy rain.")
+        db.session.commit()
+        assert memory.lookup(db.session, "vi", "en", long_segment)[0].score == 1.0
+        assert memory.lookup(db.session, "vi", "en", "Trời mưa rất to.")[0].target == "Heavy rain."
