@@ -21,7 +21,7 @@ from typing import Callable
 
 from media_pipeline import probe, tools
 from media_pipeline.audio import Cue
-from media_pipeline.errors import EngineError, InvalidMedia
+from media_pipeline.errors import EngineError
 
 log = logging.getLogger(__name__)
 CHUNK_S = 600  # 10 minutes of 16 kHz float32 audio is about 38 MB
@@ -110,10 +110,7 @@ def load_model(spec: str, cache_dir: Path, compute_type: str = "int8"):
 def transcribe(path: Path, model, language: str | None = None, beam_size: int = 1,
                progress: Callable[[float], None] | None = None, chunk_s: int = CHUNK_S) -> Transcript:
     """Timed segments of a recording; an empty or silent one gives an empty transcript, not an error."""
-    try:
-        info = probe.probe(str(path))
-    except InvalidMedia:
-        raise
+    info = probe.probe(str(path))  # InvalidMedia for what is not a recording
     duration = info.duration_s
     segments: list[Cue] = []
     detected = language or ""

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 
 from huey import MemoryHuey, RedisHuey, SqliteHuey
 from huey.api import Huey
@@ -31,7 +30,6 @@ class EmbeddedWorker:
 
     def __init__(self, huey: Huey, workers: int = 2):
         self.consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=True)
-        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         """Start the scheduler and worker threads."""

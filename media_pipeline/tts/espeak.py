@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import subprocess
-from functools import lru_cache
 from pathlib import Path
 
 from media_pipeline import tools
@@ -27,12 +26,13 @@ class EspeakEngine:
     name = "espeak"
 
     def __init__(self, **_options):
-        self._bin = None
+        self._version: str | None = None
 
-    @lru_cache(maxsize=1)
     def version(self) -> str:
-        out = tools.run("espeak-ng", ["--version"]).stdout.decode()
-        return out.split("text-to-speech:")[-1].split("Data")[0].strip() or out.strip()
+        if self._version is None:  # asked once per render key; the program does not change under us
+            out = tools.run("espeak-ng", ["--version"]).stdout.decode()
+            self._version = out.split("text-to-speech:")[-1].split("Data")[0].strip() or out.strip()
+        return self._version
 
     def voices(self) -> list[Voice]:
         try:
