@@ -1,4 +1,4 @@
-"""The `studio` command: serve, worker, db upgrade, create-user."""
+"""The `studio` command: serve, worker, db upgrade, create-user, render, demo, transcribe, models."""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +9,8 @@ import signal
 import sys
 import threading
 from pathlib import Path
+
+from studio import cli_models
 
 log = logging.getLogger(__name__)
 
@@ -346,6 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--model", help="override STUDIO_WHISPER_MODEL")
     t.add_argument("--progress", action="store_true", help="print progress to stderr")
     t.set_defaults(func=cmd_transcribe)
+    cli_models.add_parser(sub)
     u = sub.add_parser("create-user", help="create an account (password from STUDIO_NEW_USER_PASSWORD or prompt)")
     u.add_argument("username")
     u.add_argument("--roles", default="editor", help="comma-separated: admin, editor, translator, approver")

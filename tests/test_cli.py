@@ -140,3 +140,27 @@ def test_render_command_prints_progress_and_reuses(tmp_path, store_url):
     bad = subprocess.run([sys.executable, "-m", "studio.cli", "render", "999"], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "999" in bad.stderr
+
+
+def test_models_install_list_and_refusals(tmp_path):
+    """`studio models install/list` on a package built here; a corrupt one is refused with its reason."""
+    from tests.media_pipeline.argos_builder import build_package
+
+    pkg = build_package(tmp_path / "pkgs", "vi", "en")
+    env = {**os.environ, "STUDIO_INSTANCE": str(tmp_path / "inst"), "STUDIO_MODEL_CACHE": str(tmp_path / "models"),
+           "STUDIO_ARGOS_INDEX_URL": "http://127.0.0.1:9/index.json"}
+
+    def studio(*args):
+        return subprocess.run([sys.executable, "-m", "studio.cli", "models", *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+    empty = studio("list")
+    assert empty.returncode == 0 and "studio models install" in empty.stdout
+    broken = tmp_path / "broken.argosmodel"
+    broken.write_bytes(pkg.read_bytes()[:5000])
+    refused = studio("install", str(broken))
+    assert refused.returncode == 2 and "broken.argosmodel" in refused.stderr and "nothing was installed" in refused.stderr
+    ok = studio("install", str(pkg))
+    assert ok.returncode == 0 and ok.stdout.startswith("vi→en  version 1.0")
+    assert studio("list").stdout.startswith("vi→en")
+    offline = studio("download", "vi", "zh")
+    assert offline.returncode == 2 and "offline" in offline.stderr
