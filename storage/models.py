@@ -218,6 +218,36 @@ class Translation(Base):
     source_revision: Mapped[int] = mapped_column(default=1)
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    version: Mapped[int] = mapped_column(default=1, server_default="1")  # bumped on every change
+
+
+class Language(Base):
+    """A language the studio knows: its names, script and what the studio can do with it (computed)."""
+
+    __tablename__ = "languages"
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)  # ISO 639-1 where one exists, else 639-3
+    name_vi: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    script: Mapped[str] = mapped_column(String(16), default="Latn")  # ISO 15924
+    note: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class GlossaryTerm(Base):
+    """A term for one language pair: keep it as written (empty target) or translate it this way."""
+
+    __tablename__ = "glossary_terms"
+    __table_args__ = (Index("ix_glossary_pair", "source_lang", "target_lang"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_lang: Mapped[str] = mapped_column(String(16))
+    target_lang: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(300))
+    target: Mapped[str] = mapped_column(String(300), default="")
+    note: Mapped[str] = mapped_column(String(300), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class Rendition(Base):

@@ -10,7 +10,7 @@ from media_pipeline.translate import argos
 
 def _models_dir() -> Path:
     from studio.config import load_config
-    return Path(load_config()["MODEL_CACHE"])
+    return Path(load_config()["TRANSLATION_MODELS"])
 
 
 def _print(packages: list[argos.PackageInfo]) -> None:

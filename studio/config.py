@@ -62,8 +62,9 @@ def load_config(environ: dict | None = None) -> dict:
         "MODEL_CACHE": env.get("STUDIO_MODEL_CACHE", str(instance / "models")),
         "CER_THRESHOLD": float(env.get("STUDIO_CER_THRESHOLD", "0.35")),
         # Machine translation, in order of preference: Argos packages installed in MODEL_CACHE/argos
-        # (`studio models install`), then a LibreTranslate server if STUDIO_LIBRETRANSLATE_URL is set.
+        # (`studio models install`; into STUDIO_TRANSLATION_MODELS/argos), then a LibreTranslate server if STUDIO_LIBRETRANSLATE_URL is set.
         "MT_ENGINES": env.get("STUDIO_MT_ENGINES", "argos,libretranslate"),
+        "TRANSLATION_MODELS": env.get("STUDIO_TRANSLATION_MODELS", env.get("STUDIO_MODEL_CACHE", str(instance / "models"))),
         "LIBRETRANSLATE_URL": env.get("STUDIO_LIBRETRANSLATE_URL", ""),
         "LIBRETRANSLATE_KEY": env.get("STUDIO_LIBRETRANSLATE_KEY", ""),
         # The package index `studio models download` reads (argostranslate's format and default).

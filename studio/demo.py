@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw
 from sqlalchemy import select
 
 from storage.models import Rendition, Translation, User
-from studio.services import Caller, accounts, rendering, works
+from studio.services import Caller, accounts, rendering, translations, works
 from studio.services import assets as asset_service
 
 TITLE = "Tiêm chủng mở rộng tại xã Đồng Đăng"
@@ -73,7 +73,7 @@ def create(session, store, tmpdir: Path, max_bytes: int, max_pixels: int) -> int
     session.flush()
     asset_service.upload(session, store, ed, work.id, str(picture(tmpdir / "tram-y-te.jpg")), "trạm y tế.jpg",
                          max_bytes, max_pixels)
-    sentences = rendering.source_sentences(work)
+    sentences = translations.source_sentences(work)
     if len(sentences) != len(EN) or len(sentences) != len(ZH):
         raise RuntimeError(f"demo translations are out of step with the text ({len(sentences)} sentences)")
     for lang, target, title in (("en", EN, EN[0]), ("zh", ZH, ZH[0])):

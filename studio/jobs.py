@@ -31,6 +31,19 @@ def render_config(app: Flask):
     return cfg
 
 
+def mt_router(app: Flask):
+    """Machine translation engines for this process, in configured order, built once on first use."""
+    router = app.extensions.get("mt_router")
+    if router is None:
+        from media_pipeline.translate import make_router
+        names = [n.strip() for n in app.config["MT_ENGINES"].split(",") if n.strip()]
+        router = make_router(names, {"argos": {"models_dir": app.config["TRANSLATION_MODELS"]},
+                                     "libretranslate": {"url": app.config["LIBRETRANSLATE_URL"],
+                                                        "api_key": app.config["LIBRETRANSLATE_KEY"]}})
+        app.extensions["mt_router"] = router
+    return router
+
+
 def register_tasks(app: Flask) -> None:
     """Define the tasks on the app's huey instance (the web process and the workers do the same)."""
     huey = app.extensions["huey"]

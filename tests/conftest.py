@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import struct
 import subprocess
 import uuid
@@ -49,6 +50,19 @@ def store(store_url) -> ObjectStore:
 def model_cache(tmp_path_factory) -> str:
     """One folder for the assembled Whisper model, shared by every app in the run."""
     return str(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="session")
+def argos_packages(tmp_path_factory) -> Path:
+    """vi→en and en→zh Argos packages with random weights, built here (no vi→zh: that pair must pivot)."""
+    from tests.media_pipeline.argos_builder import build_package
+
+    d = tmp_path_factory.mktemp("argos-packages")
+    build_package(d, "vi", "en", seed=1)
+    build_package(d, "en", "zh", seed=2)
+    for f in d.glob("build-*"):
+        shutil.rmtree(f)
+    return d
 
 
 @pytest.fixture

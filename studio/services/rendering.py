@@ -18,14 +18,13 @@ from media_pipeline import render, tools
 from media_pipeline.audio import Cue
 from media_pipeline.errors import EngineError, InvalidMedia, ToolMissing
 from media_pipeline.profiles import CHANNEL_PROFILES, Profile, ProfileInvalid
-from media_pipeline.text.sentences import split_sentences
 from media_pipeline.tts import Engine, NoVoice
 from media_pipeline.validate import RenditionInvalid
 from storage.errors import StorageError
 from storage.models import Asset, Job, Rendition, Translation, Work, utcnow
 from storage.objectstore import ObjectStore
 from studio.errors import N_, Conflict, StudioError, ValidationError
-from studio.services import Caller, audit, fetch, voices, works
+from studio.services import Caller, audit, fetch, translations, voices, works
 from studio.services.accounts import require_role
 
 log = logging.getLogger(__name__)
@@ -62,17 +61,10 @@ class Outcome:
     retry_in: int | None = None
 
 
-def source_sentences(work: Work) -> list[str]:
-    """What is read aloud and captioned: title, summary, body (and chapters)."""
-    text = "\n".join([work.title, work.summary or "", work.body or ""] +
-                     [f"{c.get('title', '')}\n{c.get('body', '')}" for c in work.chapters or []])
-    return split_sentences(text)
-
-
 def language_text(session: Session, work: Work, language: str) -> tuple[str, list[str]]:
     """Title and sentences of the work in a language: the source, or an approved translation."""
     if language == work.source_language:
-        return work.title, source_sentences(work)
+        return work.title, translations.source_sentences(work)
     tr = session.scalar(select(Translation).where(Translation.work_id == work.id, Translation.language == language))
     if tr is None or tr.state != "approved":
         raise ValidationError(N_("There is no approved translation into %(lang)s; translate and approve it first."),

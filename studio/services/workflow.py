@@ -1,11 +1,12 @@
 """Editorial workflow: draft -> submitted -> approved -> published, changes requested, retraction."""
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models import Work, utcnow
+from storage.models import Rendition, Work, utcnow
 from studio.errors import N_, Conflict, PermissionDenied, ValidationError
-from studio.services import Caller, audit, works
+from studio.services import Caller, audit, translations, works
 from studio.services.accounts import require_role
 
 # action: (states it may start from, state it leads to, role needed, reason required)
@@ -47,6 +48,15 @@ def _check(work: Work, caller: Caller, action: str) -> str:
     return target
 
 
+def _require_approved_translations(session: Session, work: Work) -> None:
+    """Renditions in a language may be published only while its translation is approved."""
+    rendered = set(session.scalars(select(Rendition.language).where(Rendition.work_id == work.id)))
+    waiting = translations.unapproved_with_renditions(session, work.id, rendered)
+    if waiting:
+        raise Conflict(N_("The translation into %(langs)s changed after approval; approve it again before "
+                          "publishing."), langs=", ".join(waiting))
+
+
 def transition(session: Session, caller: Caller, work_id: int, action: str, reason: str = "",
                expected_version: int | None = None) -> Work:
     """Move a work to its next state, recording who, why and which revision."""
@@ -57,6 +67,8 @@ def transition(session: Session, caller: Caller, work_id: int, action: str, reas
     reason = (reason or "").strip()
     if TRANSITIONS[action][3] and not reason:
         raise ValidationError(N_("Give a reason."), field="reason")
+    if action == "publish":
+        _require_approved_translations(session, work)
     before = work.state
     if action == "approve":
         work.approved_revision, work.approved_by_id = work.current_revision, caller.user.id

@@ -165,8 +165,12 @@ def update(session: Session, caller: Caller, work_id: int, data: dict, expected_
     session.add(Revision(work_id=work.id, number=work.current_revision, snapshot=fields,
                          author_id=caller.user.id, note=note[:300]))
     changed = [k for k in FIELDS if fields.get(k) != before.get(k)]
+    session.flush()
+    from studio.services import translations  # translations builds on works
+    stale = translations.source_changed(session, work)
     audit.record(session, caller, action, "work", work.id, revision=work.current_revision, fields=changed,
-                 state=[previous_state, work.state] if previous_state != work.state else previous_state)
+                 state=[previous_state, work.state] if previous_state != work.state else previous_state,
+                 **({"translations_changed": stale} if stale else {}))
     return work
 
 

@@ -19,18 +19,11 @@ from media_pipeline.errors import EngineError
 from media_pipeline.text.sentences import split_sentences
 from media_pipeline.translate import NoEngine, Router, argos, glossary, make_router
 from media_pipeline.translate.argos import ArgosEngine, PackageInvalid
-from tests.media_pipeline.argos_builder import build_package
 
 
-@pytest.fixture(scope="session")
-def packages(tmp_path_factory) -> Path:
-    """vi→en and en→zh packages (no direct vi→zh: that one must pivot)."""
-    d = tmp_path_factory.mktemp("argos-packages")
-    build_package(d, "vi", "en", seed=1)
-    build_package(d, "en", "zh", seed=2)
-    for f in d.glob("build-*"):
-        shutil.rmtree(f)
-    return d
+@pytest.fixture
+def packages(argos_packages) -> Path:
+    return argos_packages
 
 
 @pytest.fixture
