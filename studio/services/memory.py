@@ -11,7 +11,7 @@ from xml.etree.ElementTree import Element, SubElement, tostring
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.models import MemoryUnit
@@ -80,6 +80,12 @@ def lookup(session: Session, source_lang: str, target_lang: str, text: str, limi
             fuzzy.append(Match(u.source, u.target, round(score, 3), u.origin))
     fuzzy.sort(key=lambda m: m.score, reverse=True)
     return (exact + fuzzy)[:limit]
+
+
+def count(session: Session, source_lang: str, target_lang: str) -> int:
+    """How many units the pair's memory holds."""
+    return session.scalar(select(func.count()).select_from(MemoryUnit).where(
+        MemoryUnit.source_lang == source_lang, MemoryUnit.target_lang == target_lang)) or 0
 
 
 def import_tmx(session: Session, caller: Caller, stream: BinaryIO, source_lang: str, target_lang: str) -> int:

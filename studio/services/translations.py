@@ -123,7 +123,8 @@ def machine_translate(session: Session, caller: Caller, work_id: int, language: 
         try:
             (router or Router([])).route(work.source_language, language)
         except EngineError as exc:
-            raise ValidationError(N_("%(why)s"), field="language", why=str(exc)) from None
+            raise ValidationError(N_("Machine translation is not available: %(why)s"), field="language",
+                                  why=str(exc)) from None
     counts = {}
 
     def fill(segments: list[dict]) -> None:

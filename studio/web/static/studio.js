@@ -57,3 +57,125 @@ document.addEventListener("DOMContentLoaded", () => {
   };
   if (active()) poll();
 });
+
+// Side-by-side translation editor: saves segment by segment without reloading, shows memory and glossary
+// suggestions for the focused segment, and moves with the keyboard. Without JavaScript each segment's form
+// posts normally.
+document.addEventListener("DOMContentLoaded", () => {
+  const root = document.querySelector("[data-translation]");
+  if (!root) return;
+  const names = JSON.parse(root.dataset.statusNames);
+  const rows = [...root.querySelectorAll("tr[data-segment]")];
+  const panel = root.querySelector(".suggestions");
+  const none = panel.querySelector("template[data-none]").innerHTML;
+  const keep = panel.querySelector("template[data-keep]").innerHTML;
+  let active = null;
+
+  const fill = (list, items, render) => {
+    list.replaceChildren();
+    if (!items.length) { const li = document.createElement("li"); li.textContent = none; list.append(li); return; }
+    for (const item of items) list.append(render(item));
+  };
+
+  const suggest = async (row) => {
+    active = row;
+    for (const r of rows) r.classList.toggle("active", r === row);
+    panel.querySelector("[data-for]").textContent = `#${row.dataset.segment}`;
+    const resp = await fetch(root.dataset.suggestBase + row.dataset.segment + "/suggestions",
+      { headers: { Accept: "application/json" } });
+    if (!resp.ok || active !== row) return;
+    const data = await resp.json();
+    fill(panel.querySelector("[data-memory]"), data.memory, (m) => {
+      const li = document.createElement("li");
+      const use = document.createElement("button");
+      use.type = "button";
+      use.className = "link use-memory";
+      use.textContent = `${Math.round(m.score * 100)}% · ${m.target}`;
+      use.title = m.source;
+      use.addEventListener("click", () => { const t = row.querySelector("textarea"); t.value = m.target; t.focus(); });
+      li.append(use);
+      return li;
+    });
+    fill(panel.querySelector("[data-glossary]"), data.glossary, (g) => {
+      const li = document.createElement("li");
+      li.textContent = `${g.source} → ${g.keep ? keep : g.target}`;
+      return li;
+    });
+  };
+
+  const show = (row, body) => {
+    const seg = body.segment;
+    row.className = `status-${seg.status}`;
+    row.querySelector("[data-status]").textContent = names[seg.status];
+    const v = row.querySelector("[data-violations]");
+    v.replaceChildren();
+    for (const item of seg.violations || []) {
+      const span = document.createElement("span");
+      span.className = "badge emergency";
+      span.textContent = root.dataset.violationTemplate.replace("{term}", item.term).replace("{expected}", item.expected);
+      v.append(span, " ");
+    }
+    const progress = document.querySelector("#progress");
+    progress.querySelector("progress").value = body.progress.percent;
+    progress.querySelector("[data-progress-text]").textContent = root.dataset.progressTemplate
+      .replace("{a}", body.progress.approved).replace("{n}", body.progress.total);
+    progress.querySelector("[data-state]").textContent =
+      body.state === "approved" ? root.dataset.stateApproved : root.dataset.stateDraft;
+  };
+
+  const go = (row, step) => {
+    const next = rows[rows.indexOf(row) + step];
+    if (next) { next.querySelector("textarea").focus(); next.scrollIntoView({ block: "center" }); }
+  };
+
+  const save = async (row, approve) => {
+    const form = row.querySelector("form");
+    const data = new FormData(form);
+    data.set("approve", approve ? "1" : "0");
+    let resp;
+    try {
+      resp = await fetch(form.action, { method: "POST", body: data,
+        headers: { "X-Requested-With": "XMLHttpRequest", Accept: "application/json" } });
+    } catch (e) {
+      row.querySelector("[data-violations]").textContent = root.dataset.networkError;
+      return false;
+    }
+    const body = await resp.json();
+    if (!resp.ok) {
+      const err = document.createElement("span");
+      err.className = "flash error";
+      err.textContent = body.error.message;
+      row.querySelector("[data-violations]").replaceChildren(err);
+      return false;
+    }
+    show(row, body);
+    return true;
+  };
+
+  for (const row of rows) {
+    const form = row.querySelector("form");
+    const area = row.querySelector("textarea");
+    area.addEventListener("focus", () => suggest(row));
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const approve = ev.submitter && ev.submitter.value === "1";
+      if (await save(row, approve) && approve) go(row, 1);
+    });
+    area.addEventListener("keydown", async (ev) => {
+      if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) {
+        ev.preventDefault();
+        if (await save(row, true)) go(row, 1);
+      } else if ((ev.key === "s" || ev.key === "S") && (ev.ctrlKey || ev.metaKey)) {
+        ev.preventDefault();
+        save(row, false);
+      } else if (ev.altKey && ev.key === "ArrowDown") {
+        ev.preventDefault(); go(row, 1);
+      } else if (ev.altKey && ev.key === "ArrowUp") {
+        ev.preventDefault(); go(row, -1);
+      } else if (ev.altKey && ev.key === "1") {
+        const first = panel.querySelector(".use-memory");
+        if (first) { ev.preventDefault(); first.click(); }
+      }
+    });
+  }
+});
