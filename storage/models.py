@@ -287,6 +287,8 @@ class Job(Base):
     work_id: Mapped[int | None] = mapped_column(ForeignKey("works.id", ondelete="CASCADE"), index=True)
     language: Mapped[str] = mapped_column(String(16), default="")
     profile: Mapped[str] = mapped_column(String(64), default="")
+    # A transcription job's recording (render jobs have none).
+    asset_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
     state: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     progress: Mapped[int] = mapped_column(default=0)
     log: Mapped[list] = mapped_column(JSON, default=list)

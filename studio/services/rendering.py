@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from media_pipeline import render, tools
+from media_pipeline.asr import ModelMissing
 from media_pipeline.audio import Cue
 from media_pipeline.errors import EngineError, InvalidMedia, ToolMissing
 from media_pipeline.profiles import CHANNEL_PROFILES, Profile, ProfileInvalid
@@ -24,12 +25,12 @@ from storage.errors import StorageError
 from storage.models import Asset, Job, Rendition, Translation, Work, utcnow
 from storage.objectstore import ObjectStore
 from studio.errors import N_, Conflict, StudioError, ValidationError
-from studio.services import Caller, audit, fetch, translations, voices, works
+from studio.services import Caller, audit, fetch, transcripts, translations, voices, works
 from studio.services.accounts import require_role
 
 log = logging.getLogger(__name__)
 PIPELINE_VERSION = "1"
-PERMANENT = (InvalidMedia, NoVoice, RenditionInvalid, ToolMissing, ProfileInvalid, StudioError)
+PERMANENT = (InvalidMedia, NoVoice, RenditionInvalid, ToolMissing, ProfileInvalid, StudioError, ModelMissing)
 MAX_SENTENCES = 5000  # hours of speech; longer texts are refused before any work starts
 READING_CHARS_PER_S = 14.0  # a calm announcer, Vietnamese; used to refuse over-long texts before synthesis
 
@@ -289,7 +290,12 @@ def run_job(session: Session, store: ObjectStore, cfg: RenderConfig, job_id: int
         return Outcome("skipped")
     runner = _Runner(session, store, cfg, job)
     try:
-        rendition = runner.run()
+        if job.kind == "transcribe":
+            transcripts.run(session, store, cfg.whisper_model, cfg.model_cache, cfg.whisper_beam, cfg.workdir, job,
+                            runner.progress)
+            rendition = None
+        else:
+            rendition = runner.run()
     except Cancelled:
         session.rollback()
         job.state, job.finished_at = "cancelled", utcnow()
@@ -312,7 +318,8 @@ def run_job(session: Session, store: ObjectStore, cfg: RenderConfig, job_id: int
         job.state, job.finished_at = "failed", utcnow()
         session.commit()
         return Outcome("failed")
-    job.state, job.progress, job.finished_at, job.rendition_id = "succeeded", 100, utcnow(), rendition.id
+    job.state, job.progress, job.finished_at = "succeeded", 100, utcnow()
+    job.rendition_id = rendition.id if rendition else None
     job.log = [*job.log, {"at": utcnow().isoformat(timespec="seconds"),
                           "msg": "done (reused)" if job.cached else "done"}]
     session.commit()

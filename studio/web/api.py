@@ -9,7 +9,8 @@ from flask import Blueprint, current_app, g, jsonify, request, url_for
 from storage.models import Asset, Revision, Work
 from studio.errors import N_, PermissionDenied, ValidationError
 from studio.extensions import csrf, db
-from studio.services import Caller, accounts
+from studio.jobs import mt_router
+from studio.services import Caller, accounts, languages, translations
 from studio.services import assets as asset_service
 from studio.services import works as work_service
 from studio.services import workflow
@@ -193,3 +194,74 @@ def get_asset(asset_id: int):
     store = current_app.extensions["objectstore"]
     return jsonify({**asset_json(asset),
                     "download_url": store.presign_get(asset.object_key, timedelta(hours=1))})
+
+
+# ---- translations --------------------------------------------------------------------------------------
+
+def translation_json(tr, full: bool = True) -> dict:
+    """A translation as the API shows it."""
+    out = {"language": tr.language, "state": tr.state, "title": tr.title, "version": tr.version,
+           "source_revision": tr.source_revision, "progress": translations.progress(tr),
+           "updated_at": tr.updated_at.isoformat() + "Z"}
+    if full:
+        out["segments"] = [{"number": i + 1, **seg} for i, seg in enumerate(tr.segments)]
+    return out
+
+
+@bp.get("/languages")
+@api_auth(*READERS)
+def list_languages():
+    """The language registry with what the studio can do in each language."""
+    from studio.web.translate import capability_table
+    caps = capability_table()
+    return jsonify(items=[{"code": lang.code, "name_vi": lang.name_vi, "name_en": lang.name_en,
+                           "script": lang.script, "note": lang.note,
+                           "machine_translation_from": caps[lang.code].translate_from,
+                           "machine_translation_to": caps[lang.code].translate_to,
+                           "speech": caps[lang.code].speech, "speech_recognition": caps[lang.code].recognition}
+                          for lang in languages.all_languages(db.session)])
+
+
+@bp.get("/works/<int:work_id>/translations")
+@api_auth(*READERS)
+def list_translations(work_id: int):
+    """A work's translations with their progress."""
+    work_service.get(db.session, work_id)
+    return jsonify(items=[translation_json(t, full=False) for t in translations.for_work(db.session, work_id)])
+
+
+@bp.post("/works/<int:work_id>/translations")
+@api_auth("translator", "editor")
+def start_translation(work_id: int):
+    """Start a translation into {"language": ...}, prefilled from memory and machine translation."""
+    tr = translations.start(db.session, g.caller, work_id, str(body().get("language", "")),
+                            mt_router(current_app))
+    db.session.commit()
+    return jsonify(translation_json(tr)), 201
+
+
+@bp.get("/works/<int:work_id>/translations/<language>")
+@api_auth(*READERS)
+def get_translation(work_id: int, language: str):
+    """A translation with its segments."""
+    return jsonify(translation_json(translations.get(db.session, work_id, language)))
+
+
+@bp.put("/works/<int:work_id>/translations/<language>/segments/<int:number>")
+@api_auth("translator", "editor")
+def put_segment(work_id: int, language: str, number: int):
+    """Save one segment's target ({"target": ..., "approve": bool})."""
+    data = body()
+    seg = translations.save_segment(db.session, g.caller, work_id, language, number - 1,
+                                    str(data.get("target", "")), approve=bool(data.get("approve")))
+    db.session.commit()
+    return jsonify({"number": number, **seg})
+
+
+@bp.post("/works/<int:work_id>/translations/<language>/approve")
+@api_auth("approver")
+def approve_translation(work_id: int, language: str):
+    """Approve the whole translation once every segment is approved."""
+    tr = translations.approve(db.session, g.caller, work_id, language)
+    db.session.commit()
+    return jsonify(translation_json(tr, full=False))

@@ -1,7 +1,8 @@
-"""Rendering on the work's page: queue renders, follow jobs live, cancel or retry, play and download renditions."""
+"""Media on the work's page: queue renders and transcriptions, follow jobs live, cancel or retry, play and
+download renditions, correct transcripts and download them as captions."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, flash, jsonify, redirect, request, url_for
+from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -10,7 +11,9 @@ from storage.models import Job, Rendition, Translation, Work
 from studio.errors import N_, NotFound, StudioError
 from studio.extensions import db
 from studio.jobs import enqueue
-from studio.services import rendering
+from studio.services import assets as asset_service
+from studio.services import languages as language_service
+from studio.services import rendering, transcripts
 from studio.web import caller, form_error, role_required
 
 bp = Blueprint("media", __name__)
@@ -28,7 +31,7 @@ def media_context(work: Work) -> dict:
     for r in renditions:  # newest per (language, profile)
         latest.setdefault((r.language, r.profile), r)
     return {"jobs": jobs, "renditions": list(latest.values()), "render_languages": languages,
-            "render_channels": list(CHANNEL_PROFILES)}
+            "render_channels": list(CHANNEL_PROFILES), "language_registry": language_service.all_languages(db.session)}
 
 
 def job_json(job: Job) -> dict:
@@ -106,3 +109,52 @@ def rendition_file(rendition_id: int, index: int):
         resp.headers["Content-Length"] = str(size)
     resp.headers["Accept-Ranges"] = "bytes"
     return resp
+
+
+@bp.post("/assets/<int:asset_id>/transcribe")
+@role_required("editor", "translator")
+def transcribe(asset_id: int):
+    """Queue speech recognition of an uploaded narration or video."""
+    asset = asset_service.get(db.session, asset_id)
+    try:
+        job = transcripts.queue(db.session, caller(), asset_id, (request.form.get("language") or "").strip())
+        db.session.commit()
+    except StudioError as exc:
+        db.session.rollback()
+        form_error(exc)
+        return redirect(url_for("works.view", work_id=asset.work_id))
+    enqueue(current_app._get_current_object(), [job.id])
+    flash(_("Transcription queued."), "info")
+    return redirect(url_for("works.view", work_id=asset.work_id) + "#jobs")
+
+
+@bp.route("/assets/<int:asset_id>/transcript", methods=["GET", "POST"])
+@role_required(*READERS)
+def transcript(asset_id: int):
+    """The timed transcript, one editable text per segment, with SRT and WebVTT downloads."""
+    asset = asset_service.get(db.session, asset_id)
+    status = 200
+    if request.method == "POST":
+        try:
+            transcripts.correct(db.session, caller(), asset_id, request.form.getlist("text"))
+            db.session.commit()
+            flash(_("Transcript saved."), "info")
+            return redirect(url_for(".transcript", asset_id=asset_id))
+        except StudioError as exc:
+            db.session.rollback()
+            form_error(exc)
+            status = exc.status
+    return render_template("works/transcript.html", asset=asset,
+                           transcript=transcripts.transcript(db.session, asset_id)), status
+
+
+@bp.get("/assets/<int:asset_id>/captions.<fmt>")
+@role_required(*READERS)
+def captions(asset_id: int, fmt: str):
+    """The transcript as SRT or WebVTT captions."""
+    if fmt not in ("srt", "vtt"):
+        raise NotFound(N_("No such caption format."))
+    text = transcripts.as_captions(db.session, asset_id, fmt)
+    mime = "application/x-subrip" if fmt == "srt" else "text/vtt"
+    name = asset_service.get(db.session, asset_id).safe_name.rsplit(".", 1)[0]
+    return Response(text, mimetype=mime, headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'})

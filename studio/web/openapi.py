@@ -45,10 +45,11 @@ WORK_FIELDS = {
 def spec() -> dict:
     """Build the document."""
     wid, num = _p("work_id"), _p("number")
+    lang = {"name": "language", "in": "path", "required": True, "schema": {"type": "string"}}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Studio API", "version": "1",
-                 "description": "Works, revisions, assets and workflow. Authenticate with a personal API token "
+                 "description": "Works, revisions, assets, workflow and translations. Authenticate with a personal API token "
                                 "(Account → API tokens) as `Authorization: Bearer st_...`. Errors are "
                                 "`{\"error\": {\"code\", \"message\", \"field\"?}}`."},
         "components": {
@@ -92,5 +93,21 @@ def spec() -> dict:
             },
             "/api/v1/assets/{asset_id}": {"get": _op("Asset metadata with a one-hour download URL",
                                                      params=[_p("asset_id")])},
+            "/api/v1/languages": {"get": _op("Language registry with machine translation, speech and speech "
+                                             "recognition per language", errors=(401, 403))},
+            "/api/v1/works/{work_id}/translations": {
+                "get": _op("List a work's translations with progress", params=[wid]),
+                "post": _op("Start a translation: {\"language\"}; segments prefilled from memory and machine "
+                            "translation", "201", "json", [wid], errors=(400, 401, 403, 404, 409)),
+            },
+            "/api/v1/works/{work_id}/translations/{language}": {
+                "get": _op("A translation with its segments (status: empty, machine, memory, edited, approved, "
+                           "stale)", params=[wid, lang])},
+            "/api/v1/works/{work_id}/translations/{language}/segments/{number}": {
+                "put": _op("Save a segment: {\"target\", \"approve\"}", body="json", params=[wid, lang, num],
+                           errors=(400, 401, 403, 404, 409))},
+            "/api/v1/works/{work_id}/translations/{language}/approve": {
+                "post": _op("Approve the translation (approvers; every segment approved first)",
+                            params=[wid, lang], errors=(400, 401, 403, 404, 409))},
         },
     }

@@ -119,3 +119,28 @@ def test_openapi_document_lists_every_api_route(app):
             for m in rule.methods - {"HEAD", "OPTIONS"}:
                 routed.add((path, m.lower()))
     assert routed == documented
+
+
+def test_translation_over_the_api(web, make_web, users):
+    ed, tr_, ap = (token_for(make_web(), n) for n in ("editor", "translator", "approver"))
+    r = web.client.post("/api/v1/works", json={"kind": "article", "title": "Thông báo", "body": "Trời mưa."},
+                        headers=auth(ed))
+    wid = r.json["id"]
+    langs = {x["code"]: x for x in web.client.get("/api/v1/languages", headers=auth(tr_)).json["items"]}
+    assert langs["tyz"]["name_vi"] == "Tiếng Tày" and langs["tyz"]["machine_translation_from"] == []
+    assert langs["vi"]["speech"] == "espeak" and langs["vi"]["speech_recognition"] is True
+    r = web.client.post(f"/api/v1/works/{wid}/translations", json={"language": "tyz"}, headers=auth(tr_))
+    assert r.status_code == 201 and [s["number"] for s in r.json["segments"]] == [1, 2]
+    assert web.client.post(f"/api/v1/works/{wid}/translations", json={"language": "tyz"},
+                           headers=auth(tr_)).status_code == 409
+    for n, t in ((1, "Thông báo (Tày)"), (2, "Phạ tốc.")):
+        r = web.client.put(f"/api/v1/works/{wid}/translations/tyz/segments/{n}", json={"target": t, "approve": True},
+                           headers=auth(tr_))
+        assert r.status_code == 200 and r.json["status"] == "approved"
+    assert web.client.post(f"/api/v1/works/{wid}/translations/tyz/approve", headers=auth(tr_)).status_code == 403
+    r = web.client.post(f"/api/v1/works/{wid}/translations/tyz/approve", headers=auth(ap))
+    assert r.status_code == 200 and r.json["state"] == "approved" and r.json["progress"]["percent"] == 100
+    listed = web.client.get(f"/api/v1/works/{wid}/translations", headers=auth(ed)).json["items"]
+    assert [(x["language"], x["state"], x["title"]) for x in listed] == [("tyz", "approved", "Thông báo (Tày)")]
+    bad = web.client.put(f"/api/v1/works/{wid}/translations/xx/segments/1", json={"target": "x"}, headers=auth(tr_))
+    assert bad.status_code == 404 and "xx" in bad.json["error"]["message"]
