@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from storage.models import CHANNELS, PRIORITIES, STATES, WORK_KINDS, Area, Revision, User, Work
+from storage.models import Area, CHANNELS, Language, PRIORITIES, Revision, STATES, User, WORK_KINDS, Work
 from studio.errors import N_, Conflict, NotFound, ValidationError
 from studio.services import Caller, audit, fetch
 from studio.services.accounts import require_role
@@ -62,6 +62,9 @@ def normalize(session: Session, data: dict, base: dict | None = None) -> dict:
     if not LANG_RE.match(out["source_language"]):
         raise ValidationError(N_("%(lang)s is not a language code such as vi, en or zh."),
                               field="source_language", lang=out["source_language"])
+    if session.get(Language, out["source_language"]) is None:
+        raise ValidationError(N_("Language %(code)s is not in the registry; an admin can add it."),
+                              field="source_language", code=out["source_language"])
     out["topics"] = _as_list(d.get("topics"))
     out["channels"] = _as_list(d.get("channels"))
     bad = [c for c in out["channels"] if c not in CHANNELS]

@@ -10,6 +10,7 @@ from storage.models import CHANNELS, PRIORITIES, STATES, WORK_KINDS
 from studio.errors import StudioError
 from studio.extensions import db
 from studio.services import areas as area_service
+from studio.services import languages as language_service
 from studio.services import assets as asset_service
 from studio.services import works as work_service
 from studio.services import workflow
@@ -39,7 +40,7 @@ def form_data(form) -> dict:
 
 def _form_context(**extra) -> dict:
     return dict(kinds=WORK_KINDS, channels=CHANNELS, priorities=PRIORITIES, area_tree=area_service.tree(db.session),
-                meta_keys=META_KEYS, **extra)
+                meta_keys=META_KEYS, language_registry=language_service.all_languages(db.session), **extra)
 
 
 @bp.get("/")

@@ -83,10 +83,10 @@ def test_mapped_language_is_marked_approximate(web, make_web, users, db_session,
     from studio.extensions import db
     from studio.services import Caller, voices
     with app.app_context():
-        voices.set_mapping(db.session, Caller(db.session.get(User, users["admin"])), "tay", "vi")
+        voices.set_mapping(db.session, Caller(db.session.get(User, users["admin"])), "tyz", "vi")
         db.session.commit()
     web.login("editor")
-    wid = new_work(web, body="Pác Bó mì slấc. Bà con hết hàng.", source_language="tay")
+    wid = new_work(web, body="Pác Bó mì slấc. Bà con hết hàng.", source_language="tyz")
     render(web, wid)
     job = jobs_of(db_session, wid)[0]
     assert job.state == "succeeded", job.error

@@ -44,6 +44,9 @@ def test_bad_fields_get_clear_messages_and_the_text_is_kept(web, users):
     resp = web.post("/works/new", {"kind": "article", "title": "T", "valid_from": "2026-12-01T00:00",
                                    "valid_until": "2026-11-01T00:00"})
     assert resp.status_code == 400
+    resp = web.post("/works/new", {"kind": "article", "title": "T", "source_language": "xyz"})
+    assert resp.status_code == 400
+    assert "Ngôn ngữ xyz chưa có trong danh mục; quản trị viên có thể thêm." in resp.get_data(as_text=True)
 
 
 def _edit(web, wid, version, **fields):
