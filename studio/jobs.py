@@ -26,7 +26,7 @@ def render_config(app: Flask):
                            whisper_model=app.config["WHISPER_MODEL"],
                            model_cache=app.config["MODEL_CACHE"],
                            whisper_beam=app.config["WHISPER_BEAM"], cer_threshold=app.config["CER_THRESHOLD"],
-                           public_url=app.config["PUBLIC_URL"])
+                           public_url=app.config["PUBLIC_URL"], translator=mt_router(app))
         app.extensions["render_config"] = cfg
     return cfg
 

@@ -228,10 +228,16 @@ class ArgosEngine:
                  max_batch_size: int = 32):
         self.models_dir = Path(models_dir)
         self.threads, self.beam_size, self.max_batch_size = threads, beam_size, max_batch_size
+        self._pairs: set[tuple[str, str]] = set()
+        self._stamp: int | None = -1
 
     def pairs(self) -> set[tuple[str, str]]:
-        """Pairs with an installed package."""
-        return {p.pair for p in installed(self.models_dir)}
+        """Pairs with an installed package (re-read when the packages folder changes)."""
+        root = _packages_root(self.models_dir)
+        stamp = root.stat().st_mtime_ns if root.is_dir() else None
+        if stamp != self._stamp:
+            self._pairs, self._stamp = {p.pair for p in installed(self.models_dir)}, stamp
+        return self._pairs
 
     def _load(self, src: str, dst: str) -> _Loaded:
         folder = _packages_root(self.models_dir) / f"{src}_{dst}"

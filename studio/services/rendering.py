@@ -19,6 +19,7 @@ from media_pipeline.asr import ModelMissing
 from media_pipeline.audio import Cue
 from media_pipeline.errors import EngineError, InvalidMedia, ToolMissing
 from media_pipeline.profiles import CHANNEL_PROFILES, Profile, ProfileInvalid
+from media_pipeline.translate import Router
 from media_pipeline.tts import Engine, NoVoice
 from media_pipeline.validate import RenditionInvalid
 from storage.errors import StorageError
@@ -51,6 +52,7 @@ class RenderConfig:
     whisper_beam: int = 1
     cer_threshold: float = 0.35
     public_url: str = ""             # where readers find published items; QR codes on screens point there
+    translator: Router | None = None  # machine translation engines (translate jobs)
     backoff_s: list[int] = field(default_factory=lambda: [10, 60, 300])
 
 
@@ -284,16 +286,18 @@ class _Runner:
 
 
 def run_job(session: Session, store: ObjectStore, cfg: RenderConfig, job_id: int, worker: str = "") -> Outcome:
-    """Run one job to its end; failures are recorded, and transient ones come back with a retry delay."""
+    """Run one job (render, transcribe or translate) to its end; failures are recorded, and transient ones come back with a retry delay."""
     job = _claim(session, job_id, worker)
     if job is None:
         return Outcome("skipped")
     runner = _Runner(session, store, cfg, job)
     try:
+        rendition = None
         if job.kind == "transcribe":
             transcripts.run(session, store, cfg.whisper_model, cfg.model_cache, cfg.whisper_beam, cfg.workdir, job,
                             runner.progress)
-            rendition = None
+        elif job.kind == "translate":
+            translations.fill_by_machine(session, job.work_id, job.language, cfg.translator, runner.progress)
         else:
             rendition = runner.run()
     except Cancelled:

@@ -23,7 +23,7 @@ from media_pipeline.errors import EngineError
 from media_pipeline.text.sentences import split_sentences
 from media_pipeline.translate import Router
 from media_pipeline.translate import glossary as mt_glossary
-from storage.models import Translation, Work, utcnow
+from storage.models import Job, Translation, Work, utcnow
 from studio.errors import N_, Conflict, NotFound, ValidationError
 from studio.services import Caller, audit, glossary, languages, memory, works
 from studio.services.accounts import require_role
@@ -63,34 +63,31 @@ def progress(tr: Translation) -> dict:
     return {**counts, "total": total, "percent": round(100 * counts["approved"] / total) if total else 100}
 
 
-def _prefill(session: Session, src: str, dst: str, segments: list[dict], router: Router | None) -> int:
-    """Fill empty segments from memory, then by machine in one batch; returns how many were filled."""
+def _fill_from_memory(session: Session, src: str, dst: str, segments: list[dict]) -> int:
+    """Fill empty segments from exact or close memory matches; returns how many."""
     filled = 0
-    todo = []
-    for i, seg in enumerate(segments):
+    for seg in segments:
         if seg["status"] != "empty":
             continue
         best = memory.lookup(session, src, dst, seg["source"], limit=1, min_score=MEMORY_PREFILL)
         if best:
             seg.update(target=best[0].target, status="memory", score=best[0].score)
             filled += 1
-        else:
-            todo.append(i)
-    if todo and router is not None and router.can(src, dst):
-        terms = glossary.terms(session, src, dst)
-        how = router.route(src, dst).describe()
-        results = mt_glossary.translate_protected(lambda texts: router.translate(texts, src, dst)[0],
-                                                  [segments[i]["source"] for i in todo], terms,
-                                                  spaced=src not in glossary.UNSPACED)
-        for i, (text, violations) in zip(todo, results):
-            if text:
-                segments[i].update(target=text, status="machine", engine=how, violations=violations)
-                filled += 1
     return filled
 
 
+def _route(router: Router | None, src: str, dst: str) -> str:
+    """How src reaches dst by machine, or ValidationError with the engine's explanation."""
+    try:
+        return (router or Router([])).route(src, dst).describe()
+    except EngineError as exc:
+        raise ValidationError(N_("Machine translation is not available: %(why)s"), field="language",
+                              why=str(exc)) from None
+
+
 def start(session: Session, caller: Caller, work_id: int, language: str, router: Router | None = None) -> Translation:
-    """Create the translation into language, prefilled from memory and machine translation where possible."""
+    """Create the translation into language, prefilled from memory (and by machine now, if a router is given;
+    the web and API queue that as a job instead)."""
     require_role(caller, "translator", "editor")
     work = works.get(session, work_id)
     languages.get(session, language)
@@ -101,40 +98,63 @@ def start(session: Session, caller: Caller, work_id: int, language: str, router:
     if existing is not None:
         raise Conflict(N_("A translation into %(lang)s already exists; open it to continue."), lang=language)
     segments = [{"source": s, "target": "", "status": "empty"} for s in source_sentences(work)]
-    try:
-        filled = _prefill(session, work.source_language, language, segments, router)
-    except EngineError as exc:
-        raise ValidationError(N_("Machine translation failed: %(why)s"), field="language", why=str(exc)) from None
+    filled = _fill_from_memory(session, work.source_language, language, segments)
     tr = Translation(work_id=work.id, language=language, segments=segments, state="draft",
                      source_revision=work.current_revision, created_by_id=caller.user.id)
     tr.title = _title(work, segments)
     session.add(tr)
     session.flush()
-    audit.record(session, caller, "translation.start", "work", work.id, language=language, prefilled=filled)
+    audit.record(session, caller, "translation.start", "work", work.id, language=language, from_memory=filled)
+    if router is not None and router.can(work.source_language, language):
+        fill_by_machine(session, work.id, language, router)
     return tr
 
 
-def machine_translate(session: Session, caller: Caller, work_id: int, language: str, router: Router | None) -> int:
-    """Fill the empty segments again (after a model was installed or memory imported); returns how many."""
+def queue_machine(session: Session, caller: Caller, work_id: int, language: str, router: Router | None) -> Job:
+    """Queue machine translation of the empty segments; the caller hands the job id to the queue."""
     require_role(caller, "translator", "editor")
     tr = get(session, work_id, language)
     work = works.get(session, work_id)
-    if router is None or not router.can(work.source_language, language):
-        try:
-            (router or Router([])).route(work.source_language, language)
-        except EngineError as exc:
-            raise ValidationError(N_("Machine translation is not available: %(why)s"), field="language",
-                                  why=str(exc)) from None
-    counts = {}
+    how = _route(router, work.source_language, language)
+    job = Job(kind="translate", work_id=work_id, language=language, profile=how[:64], created_by_id=caller.user.id,
+              log=[{"at": utcnow().isoformat(timespec="seconds"), "msg": f"queued ({how})"}])
+    session.add(job)
+    session.flush()
+    audit.record(session, caller, "translation.machine", "work", work_id, language=language, job=job.id,
+                 empty=progress(tr)["empty"])
+    return job
 
-    def fill(segments: list[dict]) -> None:
-        counts["n"] = _prefill(session, work.source_language, language, segments, router)
-    try:
-        _mutate(session, tr, fill)
-    except EngineError as exc:
-        raise ValidationError(N_("Machine translation failed: %(why)s"), field="language", why=str(exc)) from None
-    audit.record(session, caller, "translation.machine", "work", work_id, language=language, filled=counts["n"])
-    return counts["n"]
+
+def fill_by_machine(session: Session, work_id: int, language: str, router: Router | None,
+                    report: Callable[[int, str], None] | None = None, chunk: int = 64) -> int:
+    """Machine-translate the empty segments, a batch of `chunk` at a time, each batch stored as it is done.
+
+    Segments a translator filled meanwhile are left alone. In a job, `report` commits after each batch, so an
+    engine failure keeps what earlier batches stored.
+    """
+    tr = get(session, work_id, language)
+    work = works.get(session, work_id)
+    src = work.source_language
+    how = _route(router, src, language)
+    terms = glossary.terms(session, src, language)
+    todo = [(i, s["source"]) for i, s in enumerate(tr.segments) if s["status"] == "empty"]
+    filled = 0
+    for n in range(0, len(todo), chunk):
+        part = todo[n:n + chunk]
+        results = mt_glossary.translate_protected(lambda texts: router.translate(texts, src, language)[0],
+                                                  [text for _, text in part], terms,
+                                                  spaced=src not in glossary.UNSPACED)
+
+        def store(segments: list[dict], part=part, results=results) -> None:
+            for (i, source), (text, violations) in zip(part, results):
+                seg = segments[i] if i < len(segments) else None
+                if text and seg and seg["status"] == "empty" and seg["source"] == source:
+                    seg.update(target=text, status="machine", engine=how, violations=violations)
+        _mutate(session, tr, store)
+        filled += sum(1 for text, _ in results if text)
+        if report:
+            report(int(100 * (n + len(part)) / len(todo)), f"{n + len(part)} of {len(todo)} segments translated")
+    return filled
 
 
 def _title(work: Work, segments: list[dict]) -> str:

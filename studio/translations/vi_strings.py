@@ -335,7 +335,6 @@ VI = {
     'The source changed; review the stale segments first.': 'Bản gốc đã thay đổi; hãy xem lại các đoạn cũ trước.',
     'The translation into %(langs)s changed after approval; approve it again before publishing.': 'Bản dịch sang %(langs)s đã thay đổi sau khi duyệt; hãy duyệt lại trước khi xuất bản.',
     'Segment %(n)s saved.': 'Đã lưu đoạn %(n)s.',
-    '%(n)s segments filled.': 'Đã điền %(n)s đoạn.',
     'Translation approved; it can now be rendered and published.': 'Đã duyệt bản dịch; có thể dựng và xuất bản.',
     'Language %(code)s added.': 'Đã thêm ngôn ngữ %(code)s.',
     'Term removed.': 'Đã xóa thuật ngữ.',
@@ -422,4 +421,6 @@ VI = {
     'Save corrections': 'Lưu chỉnh sửa',
     'Emptying a segment removes it; the timings stay as recognised.': 'Xóa trống một đoạn sẽ bỏ đoạn đó; thời gian giữ như khi nhận dạng.',
     'No speech was recognised in this recording.': 'Không nhận dạng được lời nói nào trong bản thu này.',
+    'Machine translation of the remaining segments has started; reload to see its progress.': 'Đã bắt đầu dịch máy các đoạn còn lại; tải lại trang để xem tiến độ.',
+    'Machine translation of the empty segments has started; reload to see its progress.': 'Đã bắt đầu dịch máy các đoạn trống; tải lại trang để xem tiến độ.',
 }

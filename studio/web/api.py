@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, g, jsonify, request, url_for
 from storage.models import Asset, Revision, Work
 from studio.errors import N_, PermissionDenied, ValidationError
 from studio.extensions import csrf, db
-from studio.jobs import mt_router
+from studio.jobs import enqueue, mt_router
 from studio.services import Caller, accounts, languages, translations
 from studio.services import assets as asset_service
 from studio.services import works as work_service
@@ -233,11 +233,18 @@ def list_translations(work_id: int):
 @bp.post("/works/<int:work_id>/translations")
 @api_auth("translator", "editor")
 def start_translation(work_id: int):
-    """Start a translation into {"language": ...}, prefilled from memory and machine translation."""
-    tr = translations.start(db.session, g.caller, work_id, str(body().get("language", "")),
-                            mt_router(current_app))
+    """Start a translation into {"language": ...}: memory matches now, machine translation as a job."""
+    language = str(body().get("language", ""))
+    tr = translations.start(db.session, g.caller, work_id, language)
     db.session.commit()
-    return jsonify(translation_json(tr)), 201
+    out = translation_json(tr)
+    work = work_service.get(db.session, work_id)
+    if mt_router(current_app).can(work.source_language, language):
+        job = translations.queue_machine(db.session, g.caller, work_id, language, mt_router(current_app))
+        db.session.commit()
+        enqueue(current_app._get_current_object(), [job.id])
+        out["machine_job"] = job.id
+    return jsonify(out), 201
 
 
 @bp.get("/works/<int:work_id>/translations/<language>")

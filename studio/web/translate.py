@@ -5,10 +5,13 @@ from flask import (Blueprint, Response, current_app, flash, jsonify, redirect, r
                    url_for)
 from flask_babel import gettext as _
 
+from sqlalchemy import select
+
 from media_pipeline import asr
+from storage.models import Job
 from studio.errors import N_, StudioError, ValidationError
 from studio.extensions import db
-from studio.jobs import mt_router, render_config
+from studio.jobs import enqueue, mt_router, render_config
 from studio.services import glossary, languages, memory, translations, works
 from studio.web import caller, form_error, message_of, role_required, wants_json
 
@@ -35,14 +38,27 @@ def index(work_id: int):
                            taken={t.language for t in items} | {work.source_language})
 
 
+def queue_machine_job(work_id: int, language: str) -> Job:
+    """Queue machine translation of the empty segments and hand it to the workers (after commit)."""
+    job = translations.queue_machine(db.session, caller(), work_id, language, mt_router(current_app))
+    db.session.commit()
+    enqueue(current_app._get_current_object(), [job.id])
+    return job
+
+
 @bp.post("/works/<int:work_id>/translations")
 @role_required("translator", "editor")
 def start(work_id: int):
-    """Start a translation (prefilled from memory and machine translation where possible)."""
+    """Start a translation: memory matches now, machine translation of the rest in a background job."""
     language = (request.form.get("language") or "").strip()
     try:
-        translations.start(db.session, caller(), work_id, language, mt_router(current_app))
+        translations.start(db.session, caller(), work_id, language)
         db.session.commit()
+        work = works.get(db.session, work_id)
+        if mt_router(current_app).can(work.source_language, language):
+            queue_machine_job(work_id, language)
+            flash(_("Machine translation of the remaining segments has started; reload to see its progress."),
+                  "info")
     except StudioError as exc:
         db.session.rollback()
         form_error(exc)
@@ -58,7 +74,9 @@ def editor(work_id: int, language: str):
     tr = translations.get(db.session, work_id, language)
     lang = languages.get(db.session, language)
     cap = capability_table([work.source_language, language])[language]
-    return render_template("translate/editor.html", work=work, tr=tr, lang=lang, cap=cap,
+    job = db.session.scalar(select(Job).where(Job.work_id == work_id, Job.kind == "translate",
+                                              Job.language == language).order_by(Job.id.desc()))
+    return render_template("translate/editor.html", work=work, tr=tr, lang=lang, cap=cap, job=job,
                            progress=translations.progress(tr),
                            can_machine=mt_router(current_app).can(work.source_language, language))
 
@@ -98,8 +116,8 @@ def act(work_id: int, language: str, action: str):
     """Machine-translate the empty segments, or approve the whole translation."""
     try:
         if action == "machine":
-            n = translations.machine_translate(db.session, caller(), work_id, language, mt_router(current_app))
-            message = _("%(n)s segments filled.", n=n)
+            queue_machine_job(work_id, language)
+            message = _("Machine translation of the empty segments has started; reload to see its progress.")
         elif action == "approve":
             translations.approve(db.session, caller(), work_id, language)
             message = _("Translation approved; it can now be rendered and published.")

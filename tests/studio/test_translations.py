@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from media_pipeline.translate import argos, make_router
+from media_pipeline.errors import EngineError
+from media_pipeline.translate import Router, argos, make_router
 from media_pipeline.tts import make_engines
 from storage.models import Rendition, Translation, User
 from studio.errors import Conflict, NotFound, PermissionDenied, ValidationError
@@ -61,7 +62,7 @@ def test_minority_language_starts_empty_for_human_translation(ctx, router):
     assert {x["status"] for x in tr.segments} == {"empty"}
     assert translations.progress(tr)["percent"] == 0
     with pytest.raises(ValidationError, match="No machine translation from vi to tyz"):
-        translations.machine_translate(s, c["translator"], wid, "tyz", router)
+        translations.queue_machine(s, c["translator"], wid, "tyz", router)
     with pytest.raises(NotFound, match="not in the registry"):
         translations.start(s, c["translator"], wid, "xx", router)
     with pytest.raises(ValidationError, match="own language"):
@@ -172,3 +173,40 @@ def test_registry_and_capabilities(ctx, router):
     assert caps["tyz"].translate_from == [] and not caps["tyz"].machine_translation
     assert caps["vi"].speech == "espeak" and caps["tyz"].speech == ""
     assert caps["vi"].recognition and not caps["pcc"].recognition
+
+
+class Flaky:
+    """An engine through the interface: uppercases, and fails on its second call (a server that went away)."""
+
+    name = "flaky"
+
+    def __init__(self):
+        self.calls = 0
+
+    def pairs(self):
+        return {("vi", "en")}
+
+    def translate(self, segments, src, dst):
+        self.calls += 1
+        if self.calls == 2:
+            raise EngineError("connection reset")
+        return [x.upper() for x in segments]
+
+
+def test_machine_fill_keeps_finished_batches_and_translators_work(ctx):
+    s, c = ctx
+    wid = _work(s, c["editor"], body="Một. Hai. Ba. Bốn. Năm.")
+    translations.start(s, c["translator"], wid, "en")
+    translations.save_segment(s, c["translator"], wid, "en", 1, "One (by hand)")
+    s.commit()
+    router = Router([Flaky()])
+    job = translations.queue_machine(s, c["translator"], wid, "en", router)
+    assert job.kind == "translate" and job.profile == "flaky vi→en"
+    reports = []
+    with pytest.raises(EngineError):
+        translations.fill_by_machine(s, wid, "en", router, lambda pct, msg: reports.append(pct), chunk=2)
+    segs = translations.get(s, wid, "en").segments
+    assert [x["target"] for x in segs] == ["THÔNG BÁO", "One (by hand)", "HAI.", "", "", ""]
+    assert [x["status"] for x in segs] == ["machine", "edited", "machine", "empty", "empty", "empty"]
+    assert reports == [40]
+    assert translations.fill_by_machine(s, wid, "en", router, chunk=2) == 3  # the rest, on retry
