@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from media_pipeline.errors import EngineError
+from media_pipeline.registry import Registry
 
 log = logging.getLogger(__name__)
 
@@ -41,19 +42,9 @@ class Route:
         return ", ".join(f"{e.name} {s}→{d}" for e, s, d in self.steps)
 
 
-_REGISTRY: dict[str, type] = {}
-
-
-def register(cls: type) -> type:
-    """Class decorator: make an engine available under its `name`."""
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-def registered() -> dict[str, type]:
-    """Engines whose dependencies imported (a missing optional one simply is not here)."""
-    from media_pipeline.translate import argos, libretranslate  # noqa: F401 - registration side effect
-    return dict(_REGISTRY)
+_REGISTRY = Registry("translation", ("media_pipeline.translate.argos", "media_pipeline.translate.libretranslate"))
+register = _REGISTRY.register
+registered = _REGISTRY.registered
 
 
 class Router:
@@ -103,11 +94,5 @@ class Router:
 
 
 def make_router(names: list[str], options: dict | None = None) -> Router:
-    """Instantiate the engines named in configuration, in order of preference."""
-    reg = registered()
-    engines = []
-    for n in names:
-        if n not in reg:
-            raise EngineError(f"translation engine {n!r} is not available; installed: {', '.join(sorted(reg))}")
-        engines.append(reg[n](**(options or {}).get(n, {})))
-    return Router(engines)
+    """The engines named in configuration, in order of preference, behind one Router."""
+    return Router(_REGISTRY.make(names, options))

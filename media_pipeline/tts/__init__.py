@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Protocol
 
 from media_pipeline.errors import EngineError
+from media_pipeline.registry import Registry
 
 log = logging.getLogger(__name__)
 
@@ -48,27 +49,12 @@ class NoVoice(EngineError):
     """No configured engine speaks this language."""
 
 
-_REGISTRY: dict[str, type] = {}
-
-
-def register(cls: type) -> type:
-    """Class decorator: make an engine available under its `name`."""
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-def registered() -> dict[str, type]:
-    """Engines whose dependencies imported (a missing optional one simply is not here)."""
-    from media_pipeline.tts import espeak, gtts_engine, piper  # noqa: F401 - registration side effect
-    return dict(_REGISTRY)
+_REGISTRY = Registry("speech", ("media_pipeline.tts.espeak", "media_pipeline.tts.gtts_engine",
+                                 "media_pipeline.tts.piper"))
+register = _REGISTRY.register
+registered = _REGISTRY.registered
 
 
 def make_engines(names: list[str], options: dict | None = None) -> list[Engine]:
     """Instantiate the engines named in configuration, in order of preference."""
-    reg = registered()
-    out = []
-    for n in names:
-        if n not in reg:
-            raise EngineError(f"speech engine {n!r} is not available; installed: {', '.join(sorted(reg))}")
-        out.append(reg[n](**(options or {}).get(n, {})))
-    return out
+    return _REGISTRY.make(names, options)
