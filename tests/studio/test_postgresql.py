@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -117,3 +118,23 @@ def test_full_flow_on_postgresql(pg_app):
         db.session.commit()
         assert memory.lookup(db.session, "vi", "en", long_segment)[0].score == 1.0
         assert memory.lookup(db.session, "vi", "en", "Trời mưa rất to.")[0].target == "Heavy rain."
+    # Translations: two translators' segment saves through the compare-and-set, and stale marking.
+    translator = Web(pg_app.test_client())
+    with pg_app.app_context():
+        accounts.create_user(db.session, Caller(None), "translator", PASSWORD, ["translator"], system=True)
+        db.session.commit()
+    translator.login("translator")
+    translator.post(f"/works/{wid}/translations", {"language": "tyz"})
+    json_headers = {"X-Requested-With": "XMLHttpRequest"}
+    assert translator.post(f"/works/{wid}/translations/tyz/segments/1", {"target": "A"},
+                           headers=json_headers).status_code == 200
+    assert web.post(f"/works/{wid}/translations/tyz/segments/2", {"target": "B"}, headers=json_headers).status_code == 200
+    from studio.services import translations
+    with pg_app.app_context():
+        assert [s["target"] for s in translations.get(db.session, wid, "tyz").segments] == ["A", "B"]
+    page = web.get(f"/works/{wid}/edit").get_data(as_text=True)
+    version = re.search(r'name="version" value="(\d+)"', page).group(1)
+    web.post(f"/works/{wid}/edit", {"kind": "article", "title": "Thông báo Đồng Đăng", "body": "Dòng ba",
+                                    "version": version})
+    with pg_app.app_context():
+        assert [s["status"] for s in translations.get(db.session, wid, "tyz").segments] == ["edited", "stale"]
