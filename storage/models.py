@@ -289,6 +289,7 @@ class Job(Base):
     profile: Mapped[str] = mapped_column(String(64), default="")
     # A transcription job's recording (render jobs have none).
     asset_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
+    package_id: Mapped[int | None] = mapped_column(ForeignKey("packages.id", ondelete="CASCADE"))
     state: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     progress: Mapped[int] = mapped_column(default=0)
     log: Mapped[list] = mapped_column(JSON, default=list)
@@ -323,6 +324,71 @@ class MemoryUnit(Base):
     length: Mapped[int]  # of source_norm, to narrow fuzzy candidates
     origin: Mapped[str] = mapped_column(String(32), default="approved")  # approved | tmx
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Package(Base):
+    """One published version of a work: an immutable manifest in the object store listing content-addressed media."""
+
+    __tablename__ = "packages"
+    __table_args__ = (UniqueConstraint("work_id", "version", name="uq_package_work_version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    work_id: Mapped[int] = mapped_column(ForeignKey("works.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int]
+    revision: Mapped[int]
+    # queued -> published (manifest written) -> retracted | superseded; failed when delivery gave up
+    state: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    priority: Mapped[str] = mapped_column(String(16), default="normal")
+    valid_from: Mapped[datetime | None] = mapped_column(DateTime)
+    valid_until: Mapped[datetime | None] = mapped_column(DateTime)
+    area_codes: Mapped[list] = mapped_column(JSON, default=list)  # empty: everywhere
+    channels: Mapped[list] = mapped_column(JSON, default=list)
+    manifest: Mapped[dict] = mapped_column(JSON, default=dict)
+    manifest_key: Mapped[str] = mapped_column(String(200), default="")
+    manifest_sha256: Mapped[str] = mapped_column(String(64), default="")
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    published_at: Mapped[datetime | None] = mapped_column(DateTime)
+    retracted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    retracted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    retract_reason: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class Endpoint(Base):
+    """A distribution endpoint: a loudspeaker controller, board player, screen controller, portal or kiosk."""
+
+    __tablename__ = "endpoints"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
+    area: Mapped[Area | None] = relationship()
+    display: Mapped[str] = mapped_column(String(32), default="")  # e.g. 1920x1080 for boards
+    contact: Mapped[str] = mapped_column(String(300), default="")
+    token_prefix: Mapped[str] = mapped_column(String(16), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_heartbeat: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class EndpointReport(Base):
+    """A playback report or heartbeat from an endpoint; the client's id makes a resent report count once."""
+
+    __tablename__ = "endpoint_reports"
+    __table_args__ = (UniqueConstraint("endpoint_id", "client_id", name="uq_report_client_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("endpoints.id", ondelete="CASCADE"), index=True)
+    client_id: Mapped[str] = mapped_column(String(100))
+    type: Mapped[str] = mapped_column(String(16))  # play | heartbeat
+    package_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    file_sha256: Mapped[str] = mapped_column(String(64), default="")
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    outcome: Mapped[str] = mapped_column(String(16), default="")
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class Setting(Base):

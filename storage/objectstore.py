@@ -155,6 +155,13 @@ class ObjectStore:
         except S3Error as exc:
             raise StorageError(f"list {prefix}: {exc.code}") from exc
 
+    def copy(self, src_key: str, dst_key: str) -> ObjectInfo:
+        """Copy an object inside the bucket on the server (no bytes pass through us)."""
+        from minio.commonconfig import CopySource
+        self._call(f"copy {src_key} to {dst_key}", self.client.copy_object, self.bucket, dst_key,
+                   CopySource(self.bucket, src_key))
+        return self.stat(dst_key)
+
     def delete(self, key: str) -> None:
         """Delete an object; deleting a missing object is not an error."""
         self._call(f"delete {key}", self.client.remove_object, self.bucket, key)
