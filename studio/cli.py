@@ -1,4 +1,4 @@
-"""The `studio` command: serve, worker, db upgrade, create-user, render, demo, transcribe, models."""
+"""The `studio` command: serve, worker, db upgrade, create-user, render, demo, transcribe, models, endpoint."""
 from __future__ import annotations
 
 import argparse
@@ -10,7 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
-from studio import cli_models
+from studio import cli_endpoint, cli_models
 
 log = logging.getLogger(__name__)
 
@@ -349,6 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--progress", action="store_true", help="print progress to stderr")
     t.set_defaults(func=cmd_transcribe)
     cli_models.add_parser(sub)
+    cli_endpoint.add_parser(sub)
     u = sub.add_parser("create-user", help="create an account (password from STUDIO_NEW_USER_PASSWORD or prompt)")
     u.add_argument("username")
     u.add_argument("--roles", default="editor", help="comma-separated: admin, editor, translator, approver")

@@ -5,6 +5,7 @@ import re
 import shutil
 import struct
 import subprocess
+import threading
 import uuid
 import zlib
 from pathlib import Path
@@ -76,6 +77,18 @@ def app(tmp_path, store_url, model_cache):
     with app.app_context():
         upgrade()
     yield app
+
+
+@pytest.fixture
+def live_server(app, users):
+    """The app served by waitress on a free loopback port, in a thread."""
+    from waitress import create_server
+    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+    thread.join(timeout=10)
 
 
 @pytest.fixture

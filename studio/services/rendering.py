@@ -26,7 +26,7 @@ from storage.errors import StorageError
 from storage.models import Asset, Job, Rendition, Translation, Work, utcnow
 from storage.objectstore import ObjectStore
 from studio.errors import N_, Conflict, StudioError, ValidationError
-from studio.services import Caller, audit, fetch, transcripts, translations, voices, works
+from studio.services import Caller, audit, fetch, publishing, transcripts, translations, voices, works
 from studio.services.accounts import require_role
 
 log = logging.getLogger(__name__)
@@ -286,7 +286,7 @@ class _Runner:
 
 
 def run_job(session: Session, store: ObjectStore, cfg: RenderConfig, job_id: int, worker: str = "") -> Outcome:
-    """Run one job (render, transcribe or translate) to its end; failures are recorded, and transient ones come back with a retry delay."""
+    """Run one job (render, transcribe, translate, publish, feeds) to its end; failures are recorded, and transient ones come back with a retry delay."""
     job = _claim(session, job_id, worker)
     if job is None:
         return Outcome("skipped")
@@ -298,6 +298,10 @@ def run_job(session: Session, store: ObjectStore, cfg: RenderConfig, job_id: int
                             runner.progress)
         elif job.kind == "translate":
             translations.fill_by_machine(session, job.work_id, job.language, cfg.translator, runner.progress)
+        elif job.kind == "publish":
+            publishing.deliver(session, store, job, runner.progress)
+        elif job.kind == "feeds":
+            publishing.rewrite_feeds_job(session, store, job, runner.progress)
         else:
             rendition = runner.run()
     except Cancelled:

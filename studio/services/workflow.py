@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import Rendition, Work, utcnow
 from studio.errors import N_, Conflict, PermissionDenied, ValidationError
-from studio.services import Caller, audit, translations, works
+from studio.services import Caller, audit, publishing, translations, works
 from studio.services.accounts import require_role
 
 # action: (states it may start from, state it leads to, role needed, reason required)
@@ -74,8 +74,10 @@ def transition(session: Session, caller: Caller, work_id: int, action: str, reas
         work.approved_revision, work.approved_by_id = work.current_revision, caller.user.id
     elif action == "publish":
         work.published_revision, work.published_at = work.approved_revision, utcnow()
+        publishing.prepare(session, caller, work)
     elif action == "retract":
         work.published_revision = None
+        publishing.retract(session, caller, work, reason)
     elif action == "request_changes":
         work.approved_revision = None
     if action == "retract" and before != "published":

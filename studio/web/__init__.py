@@ -70,9 +70,9 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
 def register(app: Flask) -> None:
     """Attach blueprints, error handlers and template helpers."""
     from studio.extensions import db, login_manager
-    from studio.web import admin, api, auth, health, media, settings, translate, works
+    from studio.web import admin, api, auth, distribution, health, media, settings, translate, works
 
-    for mod in (auth, works, media, translate, settings, admin, health, api):
+    for mod in (auth, works, media, translate, settings, admin, distribution, health, api):
         app.register_blueprint(mod.bp)
 
     @login_manager.user_loader

@@ -6,11 +6,11 @@ from datetime import timedelta
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 
-from storage.models import Asset, Revision, Work
-from studio.errors import N_, PermissionDenied, ValidationError
+from storage.models import Asset, Revision, Work, utcnow
+from studio.errors import N_, PermissionDenied, TooLarge, ValidationError
 from studio.extensions import csrf, db
 from studio.jobs import enqueue, mt_router
-from studio.services import Caller, accounts, languages, translations
+from studio.services import Caller, accounts, endpoints, languages, publishing, translations
 from studio.services import assets as asset_service
 from studio.services import works as work_service
 from studio.services import workflow
@@ -168,6 +168,7 @@ def transition(work_id: int):
     work = workflow.transition(db.session, g.caller, work_id, data.get("action", ""), data.get("reason", ""),
                                data.get("version"))
     db.session.commit()
+    enqueue(current_app._get_current_object(), [j.id for j in publishing.queued_jobs(db.session, work_id)])
     return jsonify(work_json(work))
 
 
@@ -272,3 +273,57 @@ def approve_translation(work_id: int, language: str):
     tr = translations.approve(db.session, g.caller, work_id, language)
     db.session.commit()
     return jsonify(translation_json(tr, full=False))
+
+
+# ---- distribution endpoints ----------------------------------------------------------------------------
+
+FEED_URL_TTL = timedelta(hours=1)
+MAX_REPORT_BYTES = 1024 * 1024
+
+
+def endpoint_auth(view):
+    """Require an endpoint's own token (ep_...), active and not rotated away."""
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        header = request.headers.get("Authorization", "")
+        token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        ep = endpoints.for_token(db.session, token) if token else None
+        if ep is None:
+            return error_response(401, "unauthorized", "Send this endpoint's token: Authorization: Bearer ep_...")
+        g.endpoint = ep
+        return view(*args, **kwargs)
+    return wrapped
+
+
+@bp.get("/feed")
+@endpoint_auth
+def feed():
+    """The packages that apply to this endpoint, with presigned download URLs; 304 when unchanged."""
+    ep = g.endpoint
+    selected = publishing.endpoint_packages(db.session, ep.kind, ep.area, ep.display)
+    etag = publishing.feed_etag(ep.id, selected)
+    now = utcnow()
+    if ep.last_seen_at is None or now - ep.last_seen_at > timedelta(seconds=60):  # one write a minute at most
+        ep.last_seen_at = now
+        db.session.commit()
+    if request.if_none_match.contains(etag):
+        resp = current_app.response_class(status=304)
+    else:
+        resp = jsonify(publishing.feed_body(current_app.extensions["objectstore"], selected, FEED_URL_TTL))
+    resp.set_etag(etag)
+    resp.headers["Cache-Control"] = "private, no-cache"
+    return resp
+
+
+@bp.post("/reports")
+@endpoint_auth
+def reports():
+    """Playback reports and heartbeats: {"reports": [{"id", "type": "play"|"heartbeat", ...}]}."""
+    if (request.content_length or 0) > MAX_REPORT_BYTES:
+        raise TooLarge(N_("At most %(n)s reports per request."), field="reports", n=endpoints.MAX_REPORTS)
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        raise ValidationError(N_("The request body must be a JSON object (Content-Type: application/json)."))
+    counts = endpoints.record(db.session, g.endpoint, payload)
+    db.session.commit()
+    return jsonify(counts)

@@ -53,7 +53,9 @@ def spec() -> dict:
                                 "(Account → API tokens) as `Authorization: Bearer st_...`. Errors are "
                                 "`{\"error\": {\"code\", \"message\", \"field\"?}}`."},
         "components": {
-            "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {"token": {"type": "http", "scheme": "bearer"},
+                                "endpoint_token": {"type": "http", "scheme": "bearer",
+                                                   "description": "a distribution endpoint's token (ep_...)"}},
             "schemas": {
                 "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
                     "code": {"type": "string"}, "message": {"type": "string"}, "field": {"type": "string"}}}}},
@@ -93,6 +95,13 @@ def spec() -> dict:
             },
             "/api/v1/assets/{asset_id}": {"get": _op("Asset metadata with a one-hour download URL",
                                                      params=[_p("asset_id")])},
+            "/api/v1/feed": {"get": {**_op("The endpoint's feed: live packages for its kind and area, emergencies "
+                                           "first, each file with a presigned URL (Range works), sha256 and size. "
+                                           "Send If-None-Match with the last ETag: 304 when unchanged.",
+                                           errors=(401,)), "security": [{"endpoint_token": []}]}},
+            "/api/v1/reports": {"post": {**_op("Playback reports and heartbeats, each with a client-chosen id "
+                                               "(a resent id is stored once)", body="json", errors=(400, 401, 413)),
+                                         "security": [{"endpoint_token": []}]}},
             "/api/v1/languages": {"get": _op("Language registry with machine translation, speech and speech "
                                              "recognition per language", errors=(401, 403))},
             "/api/v1/works/{work_id}/translations": {

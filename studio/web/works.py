@@ -9,11 +9,12 @@ from flask_login import current_user
 from storage.models import CHANNELS, PRIORITIES, STATES, WORK_KINDS
 from studio.errors import StudioError
 from studio.extensions import db
+from studio.jobs import enqueue
 from studio.services import areas as area_service
 from studio.services import languages as language_service
 from studio.services import assets as asset_service
 from studio.services import works as work_service
-from studio.services import workflow
+from studio.services import publishing, workflow
 from studio.services.works import META_KEYS
 from studio.web import (caller, error_response, form_error, message_of, receive_upload, role_required,
                         wants_json)
@@ -159,6 +160,7 @@ def transition(work_id: int):
         workflow.transition(db.session, caller(), work_id, action, request.form.get("reason", ""),
                             request.form.get("version", type=int))
         db.session.commit()
+        enqueue(current_app._get_current_object(), [j.id for j in publishing.queued_jobs(db.session, work_id)])
         flash(_("Done: %(action)s.", action=_(ACTION_LABELS[action])), "info")
     except StudioError as exc:
         db.session.rollback()

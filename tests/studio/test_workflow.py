@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from storage.models import AuditEvent, Work
+from storage.models import AuditEvent, Package, Work
 from tests.conftest import new_work
 
 
@@ -30,7 +30,11 @@ def test_full_cycle(web, make_web, users, db_session):
     actions = [e.action for e in db_session.scalars(select(AuditEvent).where(AuditEvent.target_type == "work",
                                                                            AuditEvent.target_id == str(wid))
                                                      .order_by(AuditEvent.id))]
-    assert actions == ["work.create", "work.submit", "work.approve", "work.publish", "work.retract"]
+    assert actions == ["work.create", "work.submit", "work.approve", "work.publish", "package.retract",
+                       "work.retract"]
+    package = db_session.scalar(select(Package).where(Package.work_id == wid))
+    assert (package.state, package.retract_reason, package.retracted_by_id) == ("retracted", "Sai thông tin",
+                                                                                users["approver"])
 
 
 def test_changes_requested_returns_to_draft(web, make_web, users, db_session):

@@ -1,0 +1,220 @@
+"""The reference endpoint client (`studio endpoint sync`): what a player box runs every minute.
+
+It fetches its feed (sending the last ETag), downloads missing files with resume, checks each file's sha256
+before it is used, removes what is no longer listed (expired or retracted), keeps the last good state when the
+network is down, and sends its reports: a heartbeat with what it holds, refused files, and queued play reports.
+
+Layout of DIR: state.json (the last good feed), media/<sha256>, manifests/<package id>.json, partial/ (resumable
+downloads), outbox.json (reports not yet delivered).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import requests
+
+log = logging.getLogger(__name__)
+SOFTWARE = "studio-endpoint/1"
+
+
+class SyncError(Exception):
+    """The server refused us (bad or revoked token) or answered nonsense; the message says which."""
+
+
+@dataclass
+class SyncResult:
+    """What one sync did."""
+
+    offline: bool = False
+    not_modified: bool = False
+    downloaded: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    holds: list[int] = field(default_factory=list)
+    reports_sent: int = 0
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _write_json(path: Path, data) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False))
+    os.replace(tmp, path)
+
+
+class SyncClient:
+    """Keeps DIR in step with the endpoint's feed."""
+
+    def __init__(self, url: str, token: str, directory: Path, timeout: float = 30):
+        self.url, self.timeout = url.rstrip("/"), timeout
+        self.dir = Path(directory)
+        self.http = requests.Session()
+        self.http.headers["Authorization"] = f"Bearer {token}"
+        self.http.headers["User-Agent"] = SOFTWARE
+        for sub in ("media", "manifests", "partial"):
+            (self.dir / sub).mkdir(parents=True, exist_ok=True)
+
+    # -- state -----------------------------------------------------------------------------------------
+    def _load(self, name: str, default):
+        try:
+            return json.loads((self.dir / name).read_text())
+        except (FileNotFoundError, ValueError):
+            return default
+
+    def media_path(self, sha256: str) -> Path:
+        """Where a verified file lives."""
+        return self.dir / "media" / sha256
+
+    def record_play(self, package: int, sha256: str, start: str, end: str, outcome: str = "played") -> None:
+        """Queue a playback report (the player calls this); it is sent with the next sync."""
+        self._queue({"id": str(uuid.uuid4()), "type": "play", "package": package, "file": sha256,
+                     "start": start, "end": end, "outcome": outcome})
+
+    def _queue(self, report: dict) -> None:
+        outbox = self._load("outbox.json", [])
+        outbox.append(report)
+        _write_json(self.dir / "outbox.json", outbox)
+
+    # -- sync ------------------------------------------------------------------------------------------
+    def sync(self) -> SyncResult:
+        """One round: feed, downloads, clean-up, reports."""
+        result = SyncResult()
+        state = self._load("state.json", {"etag": "", "items": []})
+        complete = all(self.media_path(f["sha256"]).exists() for i in state["items"] for f in i["files"])
+        try:
+            feed = self._fetch_feed(state["etag"] if complete else "")
+        except requests.RequestException as exc:
+            log.warning("feed unreachable, keeping the last good state: %s", exc)
+            result.offline = True
+            result.holds = [i["package_id"] for i in state["items"]]
+            return result
+        if feed is None:
+            result.not_modified = True
+            result.holds = [i["package_id"] for i in state["items"]]
+        else:
+            etag, body = feed
+            good = []
+            for item in body["items"]:
+                if self._fetch_item(item, result):
+                    good.append({k: v for k, v in item.items() if k != "manifest_url"} |
+                                {"files": [{k: v for k, v in f.items() if k != "url"} for f in item["files"]]})
+            keep = {f["sha256"] for i in good for f in i["files"]}
+            self._clean(keep, {i["package_id"] for i in good}, result)
+            complete_now = len(good) == len(body["items"])
+            _write_json(self.dir / "state.json", {"etag": etag if complete_now else "", "items": good,
+                                                  "synced_at": _now()})
+            result.holds = [i["package_id"] for i in good]
+        self._send_reports(result)
+        return result
+
+    def _fetch_feed(self, etag: str):
+        headers = {"If-None-Match": f'"{etag}"'} if etag else {}
+        resp = self.http.get(f"{self.url}/api/v1/feed", headers=headers, timeout=self.timeout)
+        if resp.status_code == 304:
+            return None
+        if resp.status_code in (401, 403):
+            raise SyncError(f"the studio refused this endpoint's token ({resp.status_code}); ask for a new one")
+        if resp.status_code >= 500:
+            raise requests.ConnectionError(f"server error {resp.status_code}")
+        if resp.status_code != 200:
+            raise SyncError(f"unexpected answer {resp.status_code} from the feed")
+        return resp.headers.get("ETag", "").strip('"'), resp.json()
+
+    def _fetch_item(self, item: dict, result: SyncResult) -> bool:
+        """Download and verify the item's manifest and files; False if any is missing or refused."""
+        ok = True
+        for f in item["files"]:
+            target = self.media_path(f["sha256"])
+            if target.exists():
+                continue
+            try:
+                self._download(f["url"], f["sha256"], f["size"], target)
+                result.downloaded.append(f["sha256"])
+            except ValueError as exc:  # checksum mismatch: never used, reported
+                result.rejected.append(f["sha256"])
+                self._queue({"id": str(uuid.uuid4()), "type": "play", "package": item["package_id"],
+                             "file": f["sha256"], "start": _now(), "end": _now(), "outcome": "rejected",
+                             "detail": str(exc)})
+                ok = False
+            except requests.RequestException as exc:
+                log.warning("download of %s failed (will resume): %s", f["sha256"][:12], exc)
+                result.failed.append(f["sha256"])
+                ok = False
+        manifest = self.dir / "manifests" / f"{item['package_id']}.json"
+        if ok and item.get("manifest_url") and not manifest.exists():
+            data = self.http.get(item["manifest_url"], timeout=self.timeout).content
+            if hashlib.sha256(data).hexdigest() != item["manifest_sha256"]:
+                result.rejected.append(item["manifest_sha256"])
+                return False
+            manifest.write_bytes(data)
+        return ok
+
+    def _download(self, url: str, sha256: str, size: int, target: Path) -> None:
+        """Resume into partial/, check size and sha256, then move into media/."""
+        part = self.dir / "partial" / f"{sha256}.part"
+        have = part.stat().st_size if part.exists() else 0
+        if have > size:
+            part.unlink()
+            have = 0
+        if have < size:
+            headers = {"Range": f"bytes={have}-"} if have else {}
+            with self.http.get(url, headers=headers, stream=True, timeout=self.timeout) as resp:
+                if resp.status_code == 200:  # the server ignored the range: start again
+                    have, mode = 0, "wb"
+                elif resp.status_code == 206:
+                    mode = "ab"
+                else:
+                    raise requests.HTTPError(f"download answered {resp.status_code}")
+                with open(part, mode) as out:
+                    for chunk in resp.iter_content(1 << 20):
+                        out.write(chunk)
+        actual = _sha256(part)
+        if part.stat().st_size != size or actual != sha256:
+            part.unlink()
+            raise ValueError(f"sha256 mismatch: expected {sha256}, got {actual}")
+        os.replace(part, target)
+
+    def _clean(self, keep: set[str], packages: set[int], result: SyncResult) -> None:
+        """Delete media and manifests no longer listed (expired or retracted)."""
+        for path in (self.dir / "media").iterdir():
+            if path.name not in keep:
+                path.unlink()
+                result.removed.append(path.name)
+        for path in (self.dir / "manifests").glob("*.json"):
+            if path.stem.isdigit() and int(path.stem) not in packages:
+                path.unlink()
+
+    def _send_reports(self, result: SyncResult) -> None:
+        outbox = self._load("outbox.json", [])
+        heartbeat = {"id": str(uuid.uuid4()), "type": "heartbeat", "holds": result.holds,
+                     "free_bytes": shutil.disk_usage(self.dir).free, "software": SOFTWARE}
+        batch = outbox + [heartbeat]
+        try:
+            resp = self.http.post(f"{self.url}/api/v1/reports", json={"reports": batch}, timeout=self.timeout)
+        except requests.RequestException as exc:
+            log.warning("reports not sent, kept for next time: %s", exc)
+            return
+        if resp.status_code == 200:
+            _write_json(self.dir / "outbox.json", [])
+            result.reports_sent = len(batch)
+        else:
+            log.warning("reports refused (%s): %s", resp.status_code, resp.text[:200])

@@ -1,0 +1,167 @@
+"""Distribution endpoints (loudspeaker controllers, board players, screens, portals, kiosks) and their reports."""
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.models import Area, Endpoint, EndpointReport, utcnow
+from studio.errors import N_, TooLarge, ValidationError
+from studio.services import Caller, audit, fetch, publishing
+from studio.services.accounts import hash_token, require_role
+
+MAX_REPORTS = 1000  # per request
+OUTCOMES = ("played", "failed", "skipped", "rejected")
+DISPLAY_RE = re.compile(r"^\d{2,5}x\d{2,5}$")
+SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def get(session: Session, endpoint_id: int) -> Endpoint:
+    """An endpoint by id, or NotFound."""
+    return fetch(session, Endpoint, endpoint_id, N_("Endpoint %(id)s does not exist."))
+
+
+def all_endpoints(session: Session) -> list[Endpoint]:
+    """Every endpoint, by name."""
+    return list(session.scalars(select(Endpoint).order_by(Endpoint.name)))
+
+
+def _new_token() -> str:
+    return "ep_" + secrets.token_urlsafe(32)
+
+
+def create(session: Session, caller: Caller, data: dict) -> tuple[Endpoint, str]:
+    """Register an endpoint (admins); returns it and its token, which is shown this once and stored hashed."""
+    require_role(caller, "admin")
+    name = (data.get("name") or "").strip()
+    if not name or len(name) > 200:
+        raise ValidationError(N_("Give the endpoint a name (at most 200 characters)."), field="name")
+    kind = data.get("kind") or ""
+    if kind not in publishing.ENDPOINT_KINDS:
+        raise ValidationError(N_("Unknown endpoint kind: %(kind)s."), field="kind", kind=kind)
+    display = (data.get("display") or "").strip().lower()
+    if display and not DISPLAY_RE.match(display):
+        raise ValidationError(N_("The display is WIDTHxHEIGHT in pixels, e.g. 1920x1080."), field="display")
+    area_id = int(data["area_id"]) if str(data.get("area_id") or "").isdigit() else None
+    if area_id is not None and session.get(Area, area_id) is None:
+        raise ValidationError(N_("The area does not exist."), field="area_id")
+    token = _new_token()
+    ep = Endpoint(name=name, kind=kind, area_id=area_id, display=display, contact=(data.get("contact") or "")[:300],
+                  token_prefix=token[:10], token_hash=hash_token(token))
+    session.add(ep)
+    session.flush()
+    audit.record(session, caller, "endpoint.create", "endpoint", ep.id, name=name, kind=kind)
+    return ep, token
+
+
+def rotate(session: Session, caller: Caller, endpoint_id: int) -> str:
+    """A new token for the endpoint; the old one stops working at once."""
+    require_role(caller, "admin")
+    ep = get(session, endpoint_id)
+    token = _new_token()
+    ep.token_prefix, ep.token_hash, ep.active = token[:10], hash_token(token), True
+    audit.record(session, caller, "endpoint.rotate", "endpoint", ep.id)
+    return token
+
+
+def revoke(session: Session, caller: Caller, endpoint_id: int) -> Endpoint:
+    """Refuse the endpoint's token from now on."""
+    require_role(caller, "admin")
+    ep = get(session, endpoint_id)
+    ep.active = False
+    audit.record(session, caller, "endpoint.revoke", "endpoint", ep.id)
+    return ep
+
+
+def for_token(session: Session, token: str) -> Endpoint | None:
+    """The active endpoint holding this token, or None."""
+    if not token.startswith("ep_"):
+        return None
+    ep = session.scalar(select(Endpoint).where(Endpoint.token_hash == hash_token(token)))
+    return ep if ep is not None and ep.active else None
+
+
+def _time(value, where: str) -> datetime:
+    if not isinstance(value, str):
+        raise ValidationError(N_("%(where)s must be an ISO 8601 time."), field=where, where=where)
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError(N_("%(where)s must be an ISO 8601 time."), field=where, where=where) from None
+    return dt.astimezone(timezone.utc).replace(tzinfo=None) if dt.tzinfo else dt
+
+
+def _check(item, i: int) -> dict:
+    """One report, validated; errors name the field, e.g. reports[3].start."""
+    where = f"reports[{i}]"
+    if not isinstance(item, dict):
+        raise ValidationError(N_("%(where)s must be an object."), field=where, where=where)
+    cid = item.get("id")
+    if not isinstance(cid, str) or not 1 <= len(cid) <= 100:
+        raise ValidationError(N_("%(where)s needs an id chosen by the client (1-100 characters)."),
+                              field=f"{where}.id", where=f"{where}.id")
+    kind = item.get("type")
+    out = {"client_id": cid, "type": kind}
+    if kind == "play":
+        if not isinstance(item.get("package"), int):
+            raise ValidationError(N_("%(where)s must be a package id."), field=f"{where}.package",
+                                  where=f"{where}.package")
+        if not isinstance(item.get("file"), str) or not SHA_RE.match(item["file"]):
+            raise ValidationError(N_("%(where)s must be the file's sha256."), field=f"{where}.file",
+                                  where=f"{where}.file")
+        if item.get("outcome") not in OUTCOMES:
+            raise ValidationError(N_("%(where)s must be one of: %(ok)s."), field=f"{where}.outcome",
+                                  where=f"{where}.outcome", ok=", ".join(OUTCOMES))
+        start, end = _time(item.get("start"), f"{where}.start"), _time(item.get("end"), f"{where}.end")
+        if end < start:
+            raise ValidationError(N_("%(where)s is before the start."), field=f"{where}.end", where=f"{where}.end")
+        out.update(package_id=item["package"], file_sha256=item["file"], started_at=start, ended_at=end,
+                   outcome=item["outcome"], data={k: item[k] for k in ("detail",) if k in item})
+    elif kind == "heartbeat":
+        holds = item.get("holds", [])
+        if not isinstance(holds, list) or not all(isinstance(h, int) for h in holds):
+            raise ValidationError(N_("%(where)s must be a list of package ids."), field=f"{where}.holds",
+                                  where=f"{where}.holds")
+        out["data"] = {"holds": holds, "free_bytes": item.get("free_bytes"), "software": str(item.get("software", ""))[:100]}
+    else:
+        raise ValidationError(N_("%(where)s must be \"play\" or \"heartbeat\"."), field=f"{where}.type",
+                              where=f"{where}.type")
+    return out
+
+
+def record(session: Session, endpoint: Endpoint, payload) -> dict:
+    """Store a batch of reports; a report id the endpoint sent before is stored once. Returns the counts."""
+    items = payload.get("reports") if isinstance(payload, dict) else None
+    if not isinstance(items, list):
+        raise ValidationError(N_("Send {\"reports\": [...]}."), field="reports")
+    if len(items) > MAX_REPORTS:
+        raise TooLarge(N_("At most %(n)s reports per request."), field="reports", n=MAX_REPORTS)
+    checked = [_check(item, i) for i, item in enumerate(items)]
+    ids = [c["client_id"] for c in checked]
+    seen = set(session.scalars(select(EndpointReport.client_id).where(
+        EndpointReport.endpoint_id == endpoint.id, EndpointReport.client_id.in_(ids))))
+    stored = 0
+    for c in checked:
+        if c["client_id"] in seen:
+            continue
+        seen.add(c["client_id"])
+        session.add(EndpointReport(endpoint_id=endpoint.id, **c))
+        stored += 1
+        if c["type"] == "heartbeat":
+            endpoint.last_heartbeat = {**c["data"], "at": utcnow().isoformat(timespec="seconds")}
+    endpoint.last_seen_at = utcnow()
+    return {"stored": stored, "duplicates": len(checked) - stored}
+
+
+def status(session: Session, endpoint: Endpoint) -> dict:
+    """What the endpoint should hold, what it says it holds, and its recent plays."""
+    should = [p.id for p, _ in publishing.endpoint_packages(session, endpoint.kind, endpoint.area, endpoint.display)]
+    holds = (endpoint.last_heartbeat or {}).get("holds", [])
+    plays = list(session.scalars(select(EndpointReport).where(EndpointReport.endpoint_id == endpoint.id,
+                                                              EndpointReport.type == "play")
+                                 .order_by(EndpointReport.started_at.desc()).limit(50)))
+    return {"should": should, "holds": holds, "missing": [p for p in should if p not in holds],
+            "extra": [p for p in holds if p not in should], "plays": plays}

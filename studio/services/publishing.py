@@ -1,0 +1,270 @@
+"""Publishing: immutable, versioned packages in the object store, feeds per endpoint and static feeds per area.
+
+Object layout (see docs/ARCHITECTURE.md):
+  media/<sha256>                           content-addressed media, shared between packages
+  packages/<work id>/<version>/manifest.json   written last: a package exists once its manifest does
+  feeds/<endpoint kind>/<area code|all>.json   static feeds, rewritten after every publish and retraction
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from typing import Callable
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from storage.models import Area, Job, Package, Rendition, Setting, Translation, Work, utcnow
+from storage.objectstore import ObjectStore
+from studio.errors import N_, Conflict, ValidationError
+from studio.services import Caller, audit, voices
+
+SCHEMA_VERSION = 1
+SCHEMA_URL = "https://studio.invalid/schemas/manifest-1.json"  # docs/manifest.schema.json
+ENDPOINT_KINDS = ("loudspeaker", "eboard", "border_screen", "portal", "kiosk")
+KIND_CHANNELS = {"loudspeaker": {"loudspeaker"}, "eboard": {"eboard"}, "border_screen": {"border_screen"},
+                 "portal": {"web"}, "kiosk": {"web", "eboard"}}
+PRIORITY_ORDER = {"emergency": 0, "priority": 1, "normal": 2}
+FEED_WINDOW = timedelta(hours=24)  # packages starting within this window are sent ahead
+URGENCY = {"emergency": 1, "priority": 3, "normal": 5}  # NINJS urgency
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.isoformat(timespec="seconds") + "Z" if dt else None
+
+
+def _renditions(session: Session, work: Work) -> list[Rendition]:
+    """The newest rendition per (language, profile) of the approved revision, in approved languages only."""
+    approved = {work.source_language} | set(session.scalars(select(Translation.language).where(
+        Translation.work_id == work.id, Translation.state == "approved")))
+    latest: dict[tuple, Rendition] = {}
+    for r in session.scalars(select(Rendition).where(Rendition.work_id == work.id,
+                                                     Rendition.revision == work.approved_revision)
+                             .order_by(Rendition.id.desc())):
+        if r.language in approved:
+            latest.setdefault((r.language, r.profile), r)
+    return sorted(latest.values(), key=lambda r: (r.language != work.source_language, r.language, r.profile))
+
+
+def prepare(session: Session, caller: Caller, work: Work) -> Package:
+    """Create the next package of an approved work and queue its delivery (called by the publish transition)."""
+    renditions = _renditions(session, work)  # may be none: a text-only article still reaches portals (NINJS)
+    version = (session.scalar(select(Package.version).where(Package.work_id == work.id)
+                              .order_by(Package.version.desc()).limit(1)) or 0) + 1
+    package = Package(work_id=work.id, version=version, revision=work.approved_revision, state="queued",
+                      priority=work.priority, valid_from=work.valid_from, valid_until=work.valid_until,
+                      area_codes=sorted(a.code for a in work.areas),
+                      channels=sorted({r.channel for r in renditions}), published_by_id=caller.user.id,
+                      manifest={"renditions": [r.id for r in renditions]})
+    session.add(package)
+    session.flush()
+    session.add(Job(kind="publish", work_id=work.id, package_id=package.id, max_attempts=6,
+                    created_by_id=caller.user.id,
+                    log=[{"at": utcnow().isoformat(timespec="seconds"), "msg": f"package v{version} queued"}]))
+    return package
+
+
+def queued_jobs(session: Session, work_id: int) -> list[Job]:
+    """Delivery and feed jobs of a work waiting for a worker (the web hands them to the queue after commit)."""
+    return list(session.scalars(select(Job).where(Job.work_id == work_id, Job.kind.in_(("publish", "feeds")),
+                                                  Job.state == "queued")))
+
+
+def _titles(session: Session, work: Work, languages: set[str]) -> dict[str, str]:
+    titles = {work.source_language: work.title}
+    for tr in session.scalars(select(Translation).where(Translation.work_id == work.id,
+                                                        Translation.language.in_(languages))):
+        if tr.title:
+            titles[tr.language] = tr.title
+    return titles
+
+
+def build_manifest(session: Session, work: Work, package: Package, files: list[dict]) -> dict:
+    """The package's manifest (schema version 1, docs/manifest.schema.json) with a NINJS item for portals."""
+    languages = {f["language"] for f in files}
+    titles = _titles(session, work, languages)
+    approver = work.approved_by_id
+    item = {
+        "schema": SCHEMA_URL, "schema_version": SCHEMA_VERSION,
+        "package": {"id": package.id, "work_id": work.id, "version": package.version, "revision": package.revision},
+        "kind": work.kind, "title": titles, "summary": work.summary or "",
+        "source_language": work.source_language, "priority": package.priority,
+        "valid_from": _iso(package.valid_from), "valid_until": _iso(package.valid_until),
+        "time_slots": list(work.time_slots or []), "areas": package.area_codes, "channels": package.channels,
+        "approved_by": approver, "published_by": package.published_by_id, "published_at": _iso(package.published_at),
+        "files": files,
+    }
+    item["ninjs"] = {
+        "uri": f"urn:studio:work:{work.id}:v{package.version}", "type": "composite", "version": str(package.version),
+        "versioncreated": _iso(package.published_at), "pubstatus": "usable", "urgency": URGENCY[package.priority],
+        "language": work.source_language, "headline": work.title, "description_text": work.summary or "",
+        "body_text": work.body or "", "subject": [{"name": t} for t in work.topics or []],
+        "place": [{"code": c} for c in package.area_codes],
+        "renditions": {f"{f['profile']}-{f['language']}-{f['role']}-{i}": {
+            "href": f["key"], "mimetype": f["mime"], "sizeinbytes": f["size"],
+            **({"duration": f["duration_s"]} if f.get("duration_s") else {}),
+            **({"width": f["width"], "height": f["height"]} if f.get("width") else {})}
+            for i, f in enumerate(files)},
+    }
+    return item
+
+
+def deliver(session: Session, store: ObjectStore, job: Job, report: Callable[[int, str], None]) -> None:
+    """The publish job: copy media to content addresses, write the manifest last, then the feeds."""
+    package = session.get(Package, job.package_id)
+    if package is None or package.state != "queued":
+        report(99, f"package is {package.state if package else 'gone'}: nothing to deliver")
+        return
+    work = session.get(Work, package.work_id)
+    profiles = voices.profiles(session)
+    renditions = [session.get(Rendition, rid) for rid in package.manifest.get("renditions", [])]
+    files = []
+    total = sum(len(r.files) for r in renditions if r) or 1
+    for r in renditions:
+        if r is None:
+            raise ValidationError(N_("A rendition of this package was deleted; publish again."))
+        prof = profiles.get(r.profile)
+        for f in r.files:
+            key = f"media/{f['sha256']}"
+            if not store.exists(key):
+                store.copy(f["key"], key)
+            if store.stat(key).size != f["size"]:  # never list an object that is not what we say
+                store.delete(key)
+                raise Conflict(N_("The object store returned a different size for %(key)s."), key=key)
+            entry = {"key": key, "sha256": f["sha256"], "size": f["size"], "mime": f["mime"], "role": f["role"],
+                     "language": r.language, "channel": r.channel, "profile": r.profile}
+            if f["role"] in ("audio", "video"):
+                entry["duration_s"] = round(r.duration_s, 3)
+            if prof is not None and prof.kind == "video":
+                entry["width"], entry["height"] = prof.width, prof.height
+            files.append(entry)
+            report(5 + int(80 * len(files) / total), f"media {len(files)} of {total} in place")
+    package.published_at = utcnow()
+    manifest = build_manifest(session, work, package, files)
+    data = json.dumps(manifest, ensure_ascii=False, sort_keys=True, indent=1).encode()
+    key = f"packages/{work.id}/{package.version}/manifest.json"
+    store.put_bytes(key, data, "application/json")
+    package.manifest, package.manifest_key = manifest, key
+    package.manifest_sha256 = hashlib.sha256(data).hexdigest()
+    package.state = "published"
+    for old in session.scalars(select(Package).where(Package.work_id == work.id, Package.state == "published",
+                                                     Package.id != package.id)):
+        old.state = "superseded"  # its manifest and media stay readable until they expire
+    session.flush()
+    report(90, f"manifest written: {key}")
+    write_feeds(session, store, package.area_codes)
+    report(99, "feeds updated")
+
+
+def retract(session: Session, caller: Caller, work: Work, reason: str) -> list[Package]:
+    """Withdraw every live package of a work from all feeds at once; static feeds follow in a job."""
+    live = list(session.scalars(select(Package).where(Package.work_id == work.id,
+                                                      Package.state.in_(("queued", "published", "superseded")))))
+    for p in live:
+        p.state, p.retracted_at, p.retracted_by_id, p.retract_reason = "retracted", utcnow(), caller.user.id, reason
+    if live:
+        codes = sorted({c for p in live for c in p.area_codes})
+        session.add(Job(kind="feeds", work_id=work.id, profile=",".join(codes)[:64], created_by_id=caller.user.id,
+                        log=[{"at": utcnow().isoformat(timespec="seconds"), "msg": "feeds to rewrite"}],
+                        max_attempts=6))
+        audit.record(session, caller, "package.retract", "work", work.id, packages=[p.id for p in live],
+                     reason=reason)
+    return live
+
+
+# ---- feeds -----------------------------------------------------------------------------------------------
+
+def _live(session: Session, now: datetime) -> list[Package]:
+    """Published packages valid now or starting within the window, emergencies first."""
+    rows = session.scalars(select(Package).where(Package.state == "published"))
+    out = [p for p in rows if (p.valid_until is None or p.valid_until > now)
+           and (p.valid_from is None or p.valid_from <= now + FEED_WINDOW)]
+    return sorted(out, key=lambda p: (PRIORITY_ORDER.get(p.priority, 9), -(p.published_at or now).timestamp(), p.id))
+
+
+def _files_for(package: Package, kind: str, display: str = "") -> list[dict]:
+    channels = KIND_CHANNELS[kind]
+    files = [f for f in package.manifest.get("files", []) if f["channel"] in channels]
+    if display and kind in ("eboard", "kiosk"):
+        w, _, h = display.partition("x")
+        fitting = [f for f in files if f["channel"] != "eboard" or (str(f.get("width")), str(f.get("height"))) == (w, h)]
+        files = fitting or files  # no rendition at this size: send what exists rather than nothing
+    return files
+
+
+def _item(p: Package, files: list[dict]) -> dict:
+    m = p.manifest
+    return {"package_id": p.id, "work_id": p.work_id, "version": p.version, "priority": p.priority,
+            "valid_from": m.get("valid_from"), "valid_until": m.get("valid_until"), "time_slots": m.get("time_slots"),
+            "title": m.get("title"), "manifest_key": p.manifest_key, "manifest_sha256": p.manifest_sha256,
+            "files": files}
+
+
+def area_chain(area: Area | None) -> set[str]:
+    """An area's code and the codes of the areas above it."""
+    return {a.code for a in area.ancestors()} | {area.code} if area else set()
+
+
+def endpoint_packages(session: Session, kind: str, area: Area | None, display: str = "",
+                      now: datetime | None = None) -> list[tuple[Package, list[dict]]]:
+    """What an endpoint should hold: its kind's files of live packages for its area and the areas above it."""
+    chain = area_chain(area)
+    out = []
+    for p in _live(session, now or utcnow()):
+        if p.area_codes and not chain & set(p.area_codes):
+            continue
+        files = _files_for(p, kind, display)
+        if files or kind == "portal":  # portals also take text-only items (the manifest's NINJS)
+            out.append((p, files))
+    return out
+
+
+def feed_etag(endpoint_id: int, selected: list[tuple[Package, list[dict]]]) -> str:
+    """A strong ETag over what the feed lists (not over the presigned URLs, which change every time)."""
+    h = hashlib.sha256(f"{endpoint_id}".encode())
+    for p, files in selected:
+        h.update(f"|{p.id}:{p.manifest_sha256}:{','.join(f['sha256'] for f in files)}".encode())
+    return h.hexdigest()[:32]
+
+
+def feed_body(store: ObjectStore, selected: list[tuple[Package, list[dict]]], ttl: timedelta) -> dict:
+    """The feed document with a presigned, Range-capable URL per file."""
+    items = []
+    for p, files in selected:
+        items.append({**_item(p, [{**f, "url": store.presign_get(f["key"], ttl)} for f in files]),
+                      "manifest_url": store.presign_get(p.manifest_key, ttl)})
+    return {"generated_at": _iso(utcnow()), "url_ttl_s": int(ttl.total_seconds()), "items": items}
+
+
+def _lock_feeds(session: Session) -> None:
+    """Serialise feed writers: a row update holds the lock until commit, so each writer sees the others' state."""
+    if session.get(Setting, "feeds") is None:
+        session.add(Setting(key="feeds", value={"seq": 0}))
+        session.flush()
+    session.execute(update(Setting).where(Setting.key == "feeds").values(value={"at": utcnow().isoformat()}))
+
+
+def write_feeds(session: Session, store: ObjectStore, area_codes: list[str]) -> list[str]:
+    """Rewrite the static feeds for these areas (or "all" for packages without areas), every endpoint kind."""
+    _lock_feeds(session)
+    now = utcnow()
+    live = _live(session, now)
+    keys = []
+    for code in sorted(set(area_codes)) or ["all"]:
+        for kind in ENDPOINT_KINDS:
+            items = [_item(p, files) for p in live
+                     if (code in p.area_codes if code != "all" else not p.area_codes)
+                     for files in [_files_for(p, kind)] if files or kind == "portal"]
+            body = {"area": code, "kind": kind, "generated_at": _iso(now), "items": items}
+            key = f"feeds/{kind}/{code}.json"
+            store.put_bytes(key, json.dumps(body, ensure_ascii=False, sort_keys=True).encode(), "application/json")
+            keys.append(key)
+    return keys
+
+
+def rewrite_feeds_job(session: Session, store: ObjectStore, job: Job, report: Callable[[int, str], None]) -> None:
+    """The feeds job after a retraction."""
+    codes = [c for c in (job.profile or "").split(",") if c]
+    write_feeds(session, store, codes)
+    report(99, "feeds updated")

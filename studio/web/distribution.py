@@ -1,0 +1,63 @@
+"""Distribution endpoints for admins: register, rotate or revoke tokens, see what each holds and played."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from studio.errors import StudioError
+from studio.extensions import db
+from studio.services import areas as area_service
+from studio.services import endpoints, publishing
+from studio.web import caller, form_error, role_required
+
+bp = Blueprint("distribution", __name__, url_prefix="/admin/endpoints")
+
+
+@bp.route("", methods=["GET", "POST"])
+@role_required("admin")
+def index():
+    """All endpoints, and a form to register one (its token is shown once)."""
+    token, status = None, 200
+    if request.method == "POST":
+        try:
+            ep, token = endpoints.create(db.session, caller(), request.form)
+            db.session.commit()
+            flash(_("Endpoint %(name)s registered. Copy its token now: it is not shown again.", name=ep.name),
+                  "info")
+        except StudioError as exc:
+            db.session.rollback()
+            form_error(exc)
+            status = exc.status
+    return render_template("admin/endpoints.html", items=endpoints.all_endpoints(db.session), token=token,
+                           kinds=publishing.ENDPOINT_KINDS, area_tree=area_service.tree(db.session),
+                           form=request.form), status
+
+
+@bp.get("/<int:endpoint_id>")
+@role_required("admin")
+def view(endpoint_id: int):
+    """Last contact, what it should hold against what it holds, what it played."""
+    ep = endpoints.get(db.session, endpoint_id)
+    return render_template("admin/endpoint.html", ep=ep, st=endpoints.status(db.session, ep), token=None)
+
+
+@bp.post("/<int:endpoint_id>/<action>")
+@role_required("admin")
+def act(endpoint_id: int, action: str):
+    """Rotate or revoke the endpoint's token."""
+    token = None
+    try:
+        if action == "rotate":
+            token = endpoints.rotate(db.session, caller(), endpoint_id)
+            flash(_("New token issued; the old one no longer works. Copy it now: it is not shown again."), "info")
+        elif action == "revoke":
+            endpoints.revoke(db.session, caller(), endpoint_id)
+            flash(_("Token revoked: the endpoint can no longer fetch its feed."), "info")
+        else:
+            return redirect(url_for(".view", endpoint_id=endpoint_id))
+        db.session.commit()
+    except StudioError as exc:
+        db.session.rollback()
+        form_error(exc)
+    ep = endpoints.get(db.session, endpoint_id)
+    return render_template("admin/endpoint.html", ep=ep, st=endpoints.status(db.session, ep), token=token)
