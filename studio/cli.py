@@ -164,7 +164,7 @@ def _run_jobs_here(app, job_ids: list[int], quiet: bool) -> list[str]:
         for job_id in job_ids:
             job = db.session.get(Job, job_id)
             if not quiet:
-                print(f"job {job.id}: {job.profile} [{job.language}] ...", flush=True)
+                print(f"job {job.id}: {job.kind} {job.profile} [{job.language}] ...", flush=True)
             outcome = rendering.run_job(db.session, app.extensions["objectstore"], cfg, job_id, "cli")
             while outcome.retry_in is not None:  # transient failure: try again here after the backoff
                 import time
@@ -251,27 +251,36 @@ def cmd_demo(args) -> int:
         with app.app_context(), tempfile.TemporaryDirectory() as tmp:
             work_id = demo.create(db.session, store, Path(tmp), app.config["MAX_CONTENT_LENGTH"],
                                   app.config["MAX_IMAGE_PIXELS"])
+            demo.approve(db.session, work_id)
             editor = db.session.scalar(select(User).where(User.username == "demo-editor"))
             jobs = rendering.queue(db.session, Caller(editor, "demo"), work_id,
                                    ["loudspeaker", "eboard", "border_screen", "web"], ["vi"])
             db.session.commit()
             ids = [j.id for j in jobs]
         states = _run_jobs_here(app, ids, quiet=args.json)
+        with app.app_context():
+            publish_ids = demo.publish(db.session, work_id)
+            token = demo.endpoint_token(db.session)
+        states += _run_jobs_here(app, publish_ids, quiet=args.json)
+        ids += publish_ids
         out_dir = Path(cfg["INSTANCE"]) / "demo" / f"work-{work_id}"
         with app.app_context():
             entries = demo.collect(db.session, store, work_id, out_dir)
+        base = (cfg["PUBLIC_URL"] or "http://127.0.0.1:5000").rstrip("/")
         summary = {"work_id": work_id, "jobs": dict(zip(ids, states)), "renditions": entries,
-                   "output_dir": str(out_dir.resolve())}
+                   "output_dir": str(out_dir.resolve()), "feed_url": f"{base}/api/v1/feed", "endpoint_token": token}
         if password:
             summary["admin_password"] = password
         if args.json:
             print(json.dumps(summary, ensure_ascii=False))
         else:
-            print(f"\nDemo work {work_id}: {len(entries)} renditions in {out_dir}")
+            print(f"\nDemo work {work_id}: {len(entries)} renditions in {out_dir}, published")
             for e in entries:
                 loud = f"  {e['lufs']:.1f} LUFS" if "lufs" in e else ""
                 print(f"  {e['channel']:<14} {e['profile']:<20} {e['language']}  {e['duration_s']:6.1f} s{loud}  "
                       f"{e['file']}")
+            print(f"\nWith `studio serve` running, a loudspeaker endpoint fetches its feed with:\n"
+                  f"  curl -H 'Authorization: Bearer {token}' {summary['feed_url']}")
         return 0 if all(s == "succeeded" for s in states) else 1
 
 

@@ -110,3 +110,36 @@ def collect(session, store, work_id: int, out_dir: Path) -> list[dict]:
 def clean(path: Path) -> None:
     """Remove a previous demo's output folder."""
     shutil.rmtree(path, ignore_errors=True)
+
+
+def approve(session, work_id: int) -> None:
+    """The demo editor submits, the demo approver (another person) approves."""
+    from studio.services import workflow
+    workflow.transition(session, Caller(_user(session, "demo-editor", ["editor"]), "demo"), work_id, "submit")
+    workflow.transition(session, Caller(_user(session, "demo-approver", ["approver", "translator"]), "demo"),
+                        work_id, "approve")
+    session.commit()
+
+
+def publish(session, work_id: int) -> list[int]:
+    """Publish the rendered demo work; returns the delivery job ids to run."""
+    from studio.services import publishing, workflow
+    workflow.transition(session, Caller(_user(session, "demo-approver", ["approver", "translator"]), "demo"),
+                        work_id, "publish")
+    session.commit()
+    return [j.id for j in publishing.queued_jobs(session, work_id)]
+
+
+def endpoint_token(session) -> str:
+    """A demo loudspeaker endpoint covering every area; a fresh token each run (tokens are shown only once)."""
+    from storage.models import Endpoint
+    from studio.services import endpoints
+    admin = Caller(_user(session, "demo-admin", ["admin"]), "demo")
+    ep = session.scalar(select(Endpoint).where(Endpoint.name == "Demo loudspeaker"))
+    if ep is None:
+        _, token = endpoints.create(session, admin, {"name": "Demo loudspeaker", "kind": "loudspeaker",
+                                                     "contact": "studio demo"})
+    else:
+        token = endpoints.rotate(session, admin, ep.id)
+    session.commit()
+    return token

@@ -1,6 +1,7 @@
 """`studio serve` as a newcomer runs it: embedded object store, worker, first admin, reuse on restart."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -113,6 +114,23 @@ def test_demo_renders_every_channel_offline(tmp_path):
                                      "-of", "json", border["file"]], capture_output=True, text=True, check=True)
     streams = json.loads(ass_free_check.stdout)["streams"]
     assert {"codec_type": "video", "width": 1920, "height": 1080} in streams
+    # The demo also published its package and registered an endpoint: fetch its feed as curl would.
+    assert set(summary["jobs"].values()) == {"succeeded"} and summary["endpoint_token"].startswith("ep_")
+    port = free_port()
+    proc, _ = start_serve(tmp_path / "instance", port, {"STUDIO_TTS_ENGINES": "espeak"})
+    try:
+        url = summary["feed_url"].replace("127.0.0.1:5000", f"127.0.0.1:{port}")
+        req = urllib.request.Request(url, headers={"Authorization": f"Bearer {summary['endpoint_token']}"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            feed = json.load(resp)
+        assert [i["work_id"] for i in feed["items"]] == [summary["work_id"]]
+        files = feed["items"][0]["files"]
+        assert {f["channel"] for f in files} == {"loudspeaker"} and files
+        for f in files:
+            with urllib.request.urlopen(f["url"], timeout=30) as resp:
+                assert hashlib.sha256(resp.read()).hexdigest() == f["sha256"]
+    finally:
+        stop(proc)
 
 
 @pytest.mark.slow
