@@ -164,6 +164,7 @@ def retract(session: Session, caller: Caller, work: Work, reason: str) -> list[P
     for p in live:
         p.state, p.retracted_at, p.retracted_by_id, p.retract_reason = "retracted", utcnow(), caller.user.id, reason
     if live:
+        _bump(session)  # every feed drops them at once
         codes = sorted({c for p in live for c in p.area_codes})
         session.add(Job(kind="feeds", work_id=work.id, profile=",".join(codes)[:64], created_by_id=caller.user.id,
                         log=[{"at": utcnow().isoformat(timespec="seconds"), "msg": "feeds to rewrite"}],
@@ -220,34 +221,60 @@ def endpoint_packages(session: Session, kind: str, area: Area | None, display: s
     return out
 
 
-def feed_etag(endpoint_id: int, selected: list[tuple[Package, list[dict]]]) -> str:
-    """A strong ETag over what the feed lists (not over the presigned URLs, which change every time)."""
-    h = hashlib.sha256(f"{endpoint_id}".encode())
-    for p, files in selected:
-        h.update(f"|{p.id}:{p.manifest_sha256}:{','.join(f['sha256'] for f in files)}".encode())
-    return h.hexdigest()[:32]
+_FEED_CACHE: dict[tuple, tuple[str, list[dict]]] = {}
 
 
-def feed_body(store: ObjectStore, selected: list[tuple[Package, list[dict]]], ttl: timedelta) -> dict:
+def feed_items(session: Session, endpoint_id: int, kind: str, area: Area | None, display: str = "",
+               now: datetime | None = None) -> tuple[str, list[dict]]:
+    """The endpoint's feed items (without URLs) and their strong ETag.
+
+    Cached per process by the feeds generation (bumped by every publish and retraction) and the minute, so an
+    unchanged feed, the common poll, costs one primary-key read.
+    """
+    now = now or utcnow()
+    key = (str(session.get_bind().url), feeds_generation(session), now.replace(second=0, microsecond=0), kind,
+           area.id if area else None, display)
+    hit = _FEED_CACHE.get(key)
+    if hit is None:
+        items = [{**_item(p, files), "manifest_key": p.manifest_key}
+                 for p, files in endpoint_packages(session, kind, area, display, now)]
+        h = hashlib.sha256()
+        for i in items:
+            h.update(f"|{i['package_id']}:{i['manifest_sha256']}:{','.join(f['sha256'] for f in i['files'])}".encode())
+        hit = (h.hexdigest()[:32], items)
+        if len(_FEED_CACHE) > 10_000:
+            _FEED_CACHE.clear()
+        _FEED_CACHE[key] = hit
+    etag = hashlib.sha256(f"{endpoint_id}:{hit[0]}".encode()).hexdigest()[:32]
+    return etag, hit[1]
+
+
+def feed_body(store: ObjectStore, items: list[dict], ttl: timedelta) -> dict:
     """The feed document with a presigned, Range-capable URL per file."""
-    items = []
-    for p, files in selected:
-        items.append({**_item(p, [{**f, "url": store.presign_get(f["key"], ttl)} for f in files]),
-                      "manifest_url": store.presign_get(p.manifest_key, ttl)})
-    return {"generated_at": _iso(utcnow()), "url_ttl_s": int(ttl.total_seconds()), "items": items}
+    out = [{**i, "files": [{**f, "url": store.presign_get(f["key"], ttl)} for f in i["files"]],
+            "manifest_url": store.presign_get(i["manifest_key"], ttl)} for i in items]
+    return {"generated_at": _iso(utcnow()), "url_ttl_s": int(ttl.total_seconds()), "items": out}
 
 
-def _lock_feeds(session: Session) -> None:
-    """Serialise feed writers: a row update holds the lock until commit, so each writer sees the others' state."""
+def feeds_generation(session: Session) -> int:
+    """A counter bumped whenever what any feed lists may have changed."""
+    row = session.get(Setting, "feeds")
+    return int((row.value or {}).get("gen", 0)) if row else 0
+
+
+def _bump(session: Session) -> None:
+    """Take the feed writers' lock (a row update, held until commit) and move the generation on."""
     if session.get(Setting, "feeds") is None:
-        session.add(Setting(key="feeds", value={"seq": 0}))
+        session.add(Setting(key="feeds", value={"gen": 0}))
         session.flush()
-    session.execute(update(Setting).where(Setting.key == "feeds").values(value={"at": utcnow().isoformat()}))
+    gen = feeds_generation(session)
+    session.execute(update(Setting).where(Setting.key == "feeds").values(value={"gen": gen + 1}))
+    session.expire(session.get(Setting, "feeds"))
 
 
 def write_feeds(session: Session, store: ObjectStore, area_codes: list[str]) -> list[str]:
     """Rewrite the static feeds for these areas (or "all" for packages without areas), every endpoint kind."""
-    _lock_feeds(session)
+    _bump(session)  # serialises writers: each sees the others' committed packages
     now = utcnow()
     live = _live(session, now)
     keys = []

@@ -300,8 +300,7 @@ def endpoint_auth(view):
 def feed():
     """The packages that apply to this endpoint, with presigned download URLs; 304 when unchanged."""
     ep = g.endpoint
-    selected = publishing.endpoint_packages(db.session, ep.kind, ep.area, ep.display)
-    etag = publishing.feed_etag(ep.id, selected)
+    etag, items = publishing.feed_items(db.session, ep.id, ep.kind, ep.area, ep.display)
     now = utcnow()
     if ep.last_seen_at is None or now - ep.last_seen_at > timedelta(seconds=60):  # one write a minute at most
         ep.last_seen_at = now
@@ -309,7 +308,7 @@ def feed():
     if request.if_none_match.contains(etag):
         resp = current_app.response_class(status=304)
     else:
-        resp = jsonify(publishing.feed_body(current_app.extensions["objectstore"], selected, FEED_URL_TTL))
+        resp = jsonify(publishing.feed_body(current_app.extensions["objectstore"], items, FEED_URL_TTL))
     resp.set_etag(etag)
     resp.headers["Cache-Control"] = "private, no-cache"
     return resp
