@@ -295,3 +295,40 @@ def test_object_store_down_during_publish(app, make_web, users, province, tmp_pa
                 assert all(store2.exists(f["key"]) for f in files)
     finally:
         weed.stop()
+
+
+def test_expired_url_is_refetched_and_expired_packages_leave_the_feed(app, make_web, users, province, live_server,
+                                                                     db_session, tmp_path, monkeypatch):
+    from datetime import timedelta
+
+    from studio.extensions import db
+    from studio.services import publishing
+    from studio.web import api
+    wid = _publish(make_web)
+    token = _endpoint(make_web, province["commune"])
+    monkeypatch.setattr(api, "FEED_URL_TTL", timedelta(seconds=1))
+    feed = requests.get(f"{live_server}/api/v1/feed", headers={"Authorization": f"Bearer {token}"}, timeout=30).json()
+    import time
+    time.sleep(2.5)
+    assert requests.get(feed["items"][0]["files"][0]["url"], timeout=30).status_code == 403  # S3 enforces expiry
+    client = SyncClient(live_server, token, tmp_path / "box")
+    real_fetch = client._fetch_feed
+
+    def slow_fetch(etag):  # the box was too slow: its URLs expired before it downloaded
+        out = real_fetch(etag)
+        time.sleep(2.5)
+        return out
+    client._fetch_feed = slow_fetch
+    late = client.sync()
+    assert late.failed and late.holds == []
+    client._fetch_feed = real_fetch
+    monkeypatch.setattr(api, "FEED_URL_TTL", timedelta(hours=1))
+    assert client.sync().holds and not client.sync().failed  # a fresh feed, fresh URLs
+    package = db_session.scalar(select(Package).where(Package.work_id == wid))
+    with app.app_context():
+        area = db.session.get(Area, province["commune"])
+        later = publishing.utcnow() + timedelta(days=3)
+        assert [p.id for p, _ in publishing.endpoint_packages(db.session, "loudspeaker", area)] == [package.id]
+        db.session.get(Package, package.id).valid_until = later - timedelta(days=1)
+        db.session.commit()
+        assert publishing.endpoint_packages(db.session, "loudspeaker", area, now=later) == []
