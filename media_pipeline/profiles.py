@@ -16,8 +16,8 @@ class Profile:
 
     name: str
     channel: str
-    kind: str                      # audio | video
-    container: str                 # mp3 | mp4
+    kind: str                      # audio | video | epub | pdf
+    container: str                 # mp3 | mp4 | epub | pdf
     audio: bool = True
     sample_rate: int = 44100
     channels: int = 1
@@ -78,6 +78,10 @@ DEFAULTS: dict[str, Profile] = {p.name: p for p in [
     Profile("web-audio", "web", "audio", "mp3", audio_bitrate=96000, channels=1, sidecars=["vtt"]),
     Profile("web-video", "web", "video", "mp4", audio_codec="aac", channels=2, sample_rate=48000,
             audio_bitrate=128000, width=1280, height=720, burn_captions=False, sidecars=["vtt", "srt"]),
+    # Publications: EPUB 3, EPUB 3 with media overlays over a mono narration, print-ready PDF.
+    Profile("epub", "epub", "epub", "epub", audio=False, max_duration_s=1e9),
+    Profile("epub-narrated", "epub", "epub", "epub", audio_bitrate=48000, max_duration_s=36000),
+    Profile("pdf", "epub", "pdf", "pdf", audio=False, max_duration_s=1e9),
 ]}
 
 # Which profiles a channel renders by default.
@@ -86,6 +90,7 @@ CHANNEL_PROFILES = {
     "eboard": ["eboard-1080p"],
     "border_screen": ["border-screen"],
     "web": ["web-audio", "web-video"],
+    "epub": ["epub", "epub-narrated", "pdf"],
 }
 
 

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from media_pipeline import audio, captions, compose, validate
+from media_pipeline import audio, captions, compose, tools, validate
 from media_pipeline.audio import Cue
 from media_pipeline.errors import EngineError, InvalidMedia
 from media_pipeline.profiles import Profile, audio_codec_args
+from media_pipeline.publication import Book
 from media_pipeline.text.normalize_vi import normalize as normalize_vi
 from media_pipeline.tts import Engine, NoVoice, SynthesisRequest
 
@@ -134,14 +135,49 @@ def slide_durations(n_slides: int, total: float) -> list[float]:
     return [first] + [rest] * (n_slides - 1)
 
 
+def _publication(profile: Profile, book: Book | None, narration: Narration | None, workdir: Path,
+                 progress: Progress) -> Result:
+    """An EPUB (narrated when the profile has audio) or a PDF."""
+    from media_pipeline.publication import Narration as BookNarration
+    from media_pipeline.publication.epub import build_epub
+    from media_pipeline.publication.pdf import build_pdf
+    if book is None:
+        raise EngineError(f"profile {profile.name} needs the publication's structure")
+    result = Result()
+    out = workdir / f"{profile.name}.{profile.container}"
+    if profile.kind == "pdf":
+        progress(70, "laying out the PDF")
+        build_pdf(book, out)
+        result.outputs.append(Output("pdf", out, "application/pdf"))
+        return result
+    overlay = None
+    if profile.audio:
+        if narration is None:
+            raise EngineError(f"profile {profile.name} needs narration")
+        progress(65, "encoding the narration for the e-book")
+        mp3 = workdir / "narration.mp3"
+        tools.run("ffmpeg", ["-v", "error", "-y", "-i", str(narration.wav), "-ac", "1", "-c:a", "libmp3lame",
+                             "-b:a", str(profile.audio_bitrate), str(mp3)])
+        overlay = BookNarration(mp3, narration.cues)
+        result.cues = narration.cues
+        result.duration_s = narration.cues[-1].end if narration.cues else 0.0
+    progress(75, "building the EPUB")
+    build_epub(book, out, overlay)
+    result.outputs.append(Output("epub", out, "application/epub+zip"))
+    return result
+
+
 def render(profile: Profile, title: str, subtitle: str, caption_tracks: list[list[str]], narration: Narration | None,
            pictures: list[Path], workdir: Path, progress: Progress, qr_url: str | None = None,
-           intro: Path | None = None, outro: Path | None = None) -> Result:
+           intro: Path | None = None, outro: Path | None = None, book: Book | None = None) -> Result:
     """Make, then check, every file of one profile. `caption_tracks[0]` is the narrated (or main) language.
 
     `intro`/`outro`: jingles played around the narration; captions move by the intro's length.
+    `book`: the structure publication profiles (epub, pdf) are built from.
     """
     profile.validate_settings()
+    if profile.kind in ("epub", "pdf"):
+        return _publication(profile, book, narration, workdir, progress)
     result = Result()
     if profile.audio and narration is None:
         raise EngineError(f"profile {profile.name} needs narration")

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the studio needs, only those that are missing.
-# Usage: scripts/install-system-deps.sh [--test]   (--test adds Chromium for browser tests)
+# Usage: scripts/install-system-deps.sh [--test]   (--test adds what the tests check with)
 set -euo pipefail
 
-packages=(python3 python3-venv python3-pip ffmpeg espeak-ng fonts-noto-core fonts-noto-cjk fonts-dejavu-core)
+# Pango is what WeasyPrint lays out print-ready PDFs with.
+packages=(python3 python3-venv python3-pip ffmpeg espeak-ng fonts-noto-core fonts-noto-cjk fonts-dejavu-core
+          libpango-1.0-0 libpangoft2-1.0-0)
 if [[ "${1:-}" == "--test" ]]; then
-    # Chromium for browser tests; Redis and PostgreSQL for the tests of those backends (run on loopback).
-    packages+=(chromium redis-server postgresql)
+    # Chromium for browser tests; Redis and PostgreSQL for the tests of those backends (run on loopback);
+    # epubcheck (the EPUB validator) and poppler-utils (pdftotext, pdffonts) to check publications.
+    packages+=(chromium redis-server postgresql epubcheck poppler-utils)
 fi
 
 missing=()

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import re
 
-# Full stops that do not end a sentence: "TP. Hồ Chí Minh", "Th.S", numbers like 1.500.000.
-_NO_BREAK_BEFORE = re.compile(r"(?:\b(?:TP|TX|TT|Q|P|Th\.S|TS|PGS|GS|ThS|Mr|Mrs|Dr|St|No|v\.v)\.)$")
+# Full stops that do not end a sentence: "TP. Hồ Chí Minh", "Th.S", "Chương 1.", numbers like 1.500.000.
+_NO_BREAK_BEFORE = re.compile(r"(?:\b(?:TP|TX|TT|Q|P|Th\.S|TS|PGS|GS|ThS|Mr|Mrs|Dr|St|No|v\.v)\.)$"
+                              # numbered headings: "Chương 1. Bão lũ", "Điều 3. Phạm vi", "Chapter 2. Floods"
+                              r"|(?:\b(?:Chương|Điều|Mục|Phần|Khoản|Bài|Chapter|Article|Section|Part)\s+[\dIVXLC]+\.)$")
 _END = re.compile(r"([.!?…]+[\"'”’)\]]*)(\s+)|([。！？；]+[”’」』）]*)")
 
 

@@ -19,6 +19,7 @@ from media_pipeline.asr import ModelMissing
 from media_pipeline.audio import Cue
 from media_pipeline.errors import EngineError, InvalidMedia, ToolMissing
 from media_pipeline.profiles import CHANNEL_PROFILES, Profile, ProfileInvalid
+from media_pipeline.publication import PublicationError
 from media_pipeline.translate import Router
 from media_pipeline.tts import Engine, NoVoice
 from media_pipeline.validate import RenditionInvalid
@@ -26,12 +27,13 @@ from storage.errors import StorageError
 from storage.models import Asset, Job, Rendition, Translation, Work, utcnow
 from storage.objectstore import ObjectStore
 from studio.errors import N_, Conflict, StudioError, ValidationError
-from studio.services import Caller, audit, fetch, publishing, transcripts, translations, voices, works
+from studio.services import Caller, audit, editions, fetch, publishing, transcripts, translations, voices, works
 from studio.services.accounts import require_role
 
 log = logging.getLogger(__name__)
 PIPELINE_VERSION = "1"
-PERMANENT = (InvalidMedia, NoVoice, RenditionInvalid, ToolMissing, ProfileInvalid, StudioError, ModelMissing)
+PERMANENT = (InvalidMedia, NoVoice, RenditionInvalid, ToolMissing, ProfileInvalid, StudioError, ModelMissing,
+             PublicationError)
 MAX_SENTENCES = 5000  # hours of speech; longer texts are refused before any work starts
 READING_CHARS_PER_S = 14.0  # a calm announcer, Vietnamese; used to refuse over-long texts before synthesis
 
@@ -232,7 +234,10 @@ class _Runner:
             qr_url = f"{self.cfg.public_url.rstrip('/')}/p/{work.id}" if self.cfg.public_url and profile.qr else None
             key = _key({"pipeline": PIPELINE_VERSION, "profile": profile.to_dict(), "language": job.language,
                         "title": title, "tracks": tracks, "narration": ident, "qr": qr_url,
-                        "pictures": [a.sha256 for a in pictures], "ffmpeg": ffmpeg_version()})
+                        "pictures": [a.sha256 for a in pictures], "ffmpeg": ffmpeg_version(),
+                        **({"book": {"layout": editions.layout(work), "meta": work.meta, "cover": work.cover_asset_id,
+                                     "revision": work.current_revision}}
+                           if profile.kind in ("epub", "pdf") else {})})
             cached = s.scalar(select(Rendition).where(Rendition.key == key))
             if cached is not None and all(self.store.exists(f["key"]) for f in cached.files):
                 job.cached = True
@@ -248,8 +253,13 @@ class _Runner:
                 if key_ and profile.audio:
                     jingles[which] = workdir / f"jingle-{which}{Path(key_).suffix}"
                     self.store.download(key_, jingles[which])
+            book = None
+            if profile.kind in ("epub", "pdf"):
+                cover = next((p for a, p in zip(pictures, local_pics) if a.id == work.cover_asset_id), None)
+                book = editions.book_for(work, job.language, title, sentences,
+                                         [p for p in local_pics if p != cover], cover, str(work.current_revision))
             result = render.render(profile, title, work.summary or "", tracks, narration, local_pics, workdir,
-                                   self.progress, qr_url, jingles.get("intro"), jingles.get("outro"))
+                                   self.progress, qr_url, jingles.get("intro"), jingles.get("outro"), book)
             self.progress(95, "storing the checked files")
             files = []
             for i, out in enumerate(result.outputs):

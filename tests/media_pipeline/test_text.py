@@ -60,3 +60,9 @@ def test_long_sentence_breaks_at_commas():
     parts = split_sentences(long, max_chars=120)
     assert len(parts) > 5 and all(len(p) <= 120 for p in parts)
     assert " ".join(parts).replace(" ,", ",") .count("bão") == 30
+
+
+def test_numbered_headings_stay_one_sentence():
+    assert split_sentences("Chương 1. Bão và lũ quét") == ["Chương 1. Bão và lũ quét"]
+    assert split_sentences("Điều 3. Phạm vi điều chỉnh. Luật này quy định.") == [
+        "Điều 3. Phạm vi điều chỉnh.", "Luật này quy định."]
