@@ -22,13 +22,18 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
 
+def bearer() -> str:
+    """The request's bearer token, or ""."""
+    header = request.headers.get("Authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else ""
+
+
 def api_auth(*roles: str):
     """Require a valid bearer token whose owner holds one of the roles."""
     def deco(view):
         @functools.wraps(view)
         def wrapped(*args, **kwargs):
-            header = request.headers.get("Authorization", "")
-            token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+            token = bearer()
             user = accounts.user_for_token(db.session, token) if token else None
             if user is None:
                 return error_response(401, "unauthorized", "Send a valid personal API token: "
@@ -285,8 +290,7 @@ def endpoint_auth(view):
     """Require an endpoint's own token (ep_...), active and not rotated away."""
     @functools.wraps(view)
     def wrapped(*args, **kwargs):
-        header = request.headers.get("Authorization", "")
-        token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        token = bearer()
         ep = endpoints.for_token(db.session, token) if token else None
         if ep is None:
             return error_response(401, "unauthorized", "Send this endpoint's token: Authorization: Bearer ep_...")
