@@ -59,6 +59,10 @@ def load_config(environ: dict | None = None) -> dict:
         "WHISPER_BEAM": int(env.get("STUDIO_WHISPER_BEAM", "1")),
         # The address readers use (for QR codes on screens and links in feeds), e.g. https://tttt.example.vn
         "PUBLIC_URL": env.get("STUDIO_PUBLIC_URL", ""),
+        # Readers' pages: the site's name (RSS) and where the "send feedback" link points (a form or mailto:).
+        "SITE_TITLE": env.get("STUDIO_SITE_TITLE", "Thông tin cơ sở"),
+        "FEEDBACK_URL": env.get("STUDIO_FEEDBACK_URL", ""),
+        "TIMEZONE": env.get("STUDIO_TIMEZONE", "Asia/Ho_Chi_Minh"),
         "MODEL_CACHE": env.get("STUDIO_MODEL_CACHE", str(instance / "models")),
         "CER_THRESHOLD": float(env.get("STUDIO_CER_THRESHOLD", "0.35")),
         # Machine translation, in order of preference: Argos packages installed in MODEL_CACHE/argos

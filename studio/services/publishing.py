@@ -176,7 +176,7 @@ def retract(session: Session, caller: Caller, work: Work, reason: str) -> list[P
 
 # ---- feeds -----------------------------------------------------------------------------------------------
 
-def _live(session: Session, now: datetime) -> list[Package]:
+def live(session: Session, now: datetime) -> list[Package]:
     """Published packages valid now or starting within the window, emergencies first."""
     rows = session.scalars(select(Package).where(Package.state == "published"))
     out = [p for p in rows if (p.valid_until is None or p.valid_until > now)
@@ -212,7 +212,7 @@ def endpoint_packages(session: Session, kind: str, area: Area | None, display: s
     """What an endpoint should hold: its kind's files of live packages for its area and the areas above it."""
     chain = area_chain(area)
     out = []
-    for p in _live(session, now or utcnow()):
+    for p in live(session, now or utcnow()):
         if p.area_codes and not chain & set(p.area_codes):
             continue
         files = _files_for(p, kind, display)
@@ -276,11 +276,11 @@ def write_feeds(session: Session, store: ObjectStore, area_codes: list[str]) -> 
     """Rewrite the static feeds for these areas (or "all" for packages without areas), every endpoint kind."""
     _bump(session)  # serialises writers: each sees the others' committed packages
     now = utcnow()
-    live = _live(session, now)
+    packages = live(session, now)
     keys = []
     for code in sorted(set(area_codes)) or ["all"]:
         for kind in ENDPOINT_KINDS:
-            items = [_item(p, files) for p in live
+            items = [_item(p, files) for p in packages
                      if (code in p.area_codes if code != "all" else not p.area_codes)
                      for files in [_files_for(p, kind)] if files or kind == "portal"]
             body = {"area": code, "kind": kind, "generated_at": _iso(now), "items": items}

@@ -482,4 +482,13 @@ VI = {
     'in the feeds': 'đang phát hành',
     'replaced by a newer version': 'đã có phiên bản mới',
     'Not published yet.': 'Chưa xuất bản.',
+    'This item is not published.': 'Tin này chưa được xuất bản.',
+    'This item is not published in %(lang)s.': 'Tin này chưa được xuất bản bằng %(lang)s.',
+    'No such file.': 'Không có tệp này.',
+    'Thank you: your feedback was sent to the editors.': 'Cảm ơn bạn: ý kiến đã được gửi tới ban biên tập.',
+    'Send feedback about this item': 'Góp ý về tin này',
+    'Your feedback': 'Ý kiến của bạn',
+    'Your phone or e-mail (optional)': 'Số điện thoại hoặc e-mail (không bắt buộc)',
+    'Send': 'Gửi',
+    'Write your feedback (at most 2,000 characters).': 'Hãy viết ý kiến (tối đa 2.000 ký tự).',
 }

@@ -70,9 +70,9 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
 def register(app: Flask) -> None:
     """Attach blueprints, error handlers and template helpers."""
     from studio.extensions import db, login_manager
-    from studio.web import admin, api, auth, distribution, health, media, settings, translate, works
+    from studio.web import admin, api, auth, distribution, health, media, public, settings, translate, works
 
-    for mod in (auth, works, media, translate, settings, admin, distribution, health, api):
+    for mod in (auth, works, media, translate, settings, admin, distribution, health, api, public):
         app.register_blueprint(mod.bp)
 
     @login_manager.user_loader
@@ -125,6 +125,18 @@ def register(app: Flask) -> None:
             return ""
         return "; ".join(f"{k}: {json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v}"
                          for k, v in value.items())
+
+    @app.template_filter("local")
+    def local_time(value) -> str:
+        """A stored (UTC) time in the studio's time zone, e.g. 23/11/2026 08:52 (GMT+7)."""
+        from datetime import timezone
+        from zoneinfo import ZoneInfo
+        if value is None:
+            return ""
+        tz = ZoneInfo(app.config["TIMEZONE"])
+        local = value.replace(tzinfo=timezone.utc).astimezone(tz)
+        offset = int(local.utcoffset().total_seconds() // 3600)
+        return local.strftime("%d/%m/%Y %H:%M") + f" (GMT{offset:+d})"
 
     @app.template_filter("filesize")
     def filesize_filter(n: int) -> str:

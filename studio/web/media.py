@@ -98,16 +98,20 @@ def rendition_file(rendition_id: int, index: int):
     if r is None or not 0 <= index < len(r.files):
         raise NotFound(N_("No such rendition file."))
     f = r.files[index]
+    return stream_object(f["key"], f["size"], f["mime"])
+
+
+def stream_object(key: str, size: int, mime: str) -> Response:
+    """Stream an object from the store; a single Range is passed through (206)."""
     store = current_app.extensions["objectstore"]
-    size = f["size"]
     rng = request.range
     if rng and rng.units == "bytes" and len(rng.ranges) == 1:
         start, stop = rng.range_for_length(size) or (0, size)
-        resp = Response(store.get(f["key"], offset=start, length=stop - start), status=206, mimetype=f["mime"])
+        resp = Response(store.get(key, offset=start, length=stop - start), status=206, mimetype=mime)
         resp.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
         resp.headers["Content-Length"] = str(stop - start)
     else:
-        resp = Response(store.get(f["key"]), mimetype=f["mime"])
+        resp = Response(store.get(key), mimetype=mime)
         resp.headers["Content-Length"] = str(size)
     resp.headers["Accept-Ranges"] = "bytes"
     return resp

@@ -1,0 +1,77 @@
+"""Public pages for readers (no login): a page per published work with its media and a language switcher,
+the media themselves, an RSS 2.0 feed with enclosures, and the NINJS document."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
+from flask_babel import gettext as _
+
+from studio.extensions import db
+from studio.services import reading
+from studio.web.media import stream_object
+
+bp = Blueprint("public", __name__)
+
+
+def _base() -> str:
+    return (current_app.config["PUBLIC_URL"] or request.url_root).rstrip("/")
+
+
+@bp.get("/p/<int:work_id>")
+def page(work_id: int):
+    """The published text, pictures, audio player and captioned video, in the chosen language."""
+    work, package = reading.published(db.session, work_id)
+    langs = reading.languages(package)
+    lang = request.args.get("lang") or langs[0]
+    return render_template("public/item.html", work=work, package=package, langs=langs,
+                           ed=reading.edition(db.session, work, package, lang),
+                           media=reading.media(package, lang), pictures=reading.pictures(db.session, work),
+                           feedback=current_app.config["FEEDBACK_URL"])
+
+
+@bp.post("/p/<int:work_id>/feedback")
+def feedback(work_id: int):
+    """A reader's feedback on an item, kept in the audit log for the editors (when no external form is set)."""
+    from flask import flash, redirect
+
+    from studio.errors import StudioError
+    from studio.web import caller, form_error
+    try:
+        reading.feedback(db.session, caller(), work_id, request.form.get("message", ""),
+                         request.form.get("contact", ""))
+        db.session.commit()
+        flash(_("Thank you: your feedback was sent to the editors."), "info")
+    except StudioError as exc:
+        db.session.rollback()
+        form_error(exc)
+    return redirect(url_for(".page", work_id=work_id, lang=request.form.get("lang") or None) + "#feedback")
+
+
+@bp.get("/p/<int:work_id>/media/<sha256>")
+def media(work_id: int, sha256: str):
+    """A file of the live package (Range requests work)."""
+    f = reading.media_file(db.session, work_id, sha256)
+    return stream_object(f["key"], f["size"], f["mime"])
+
+
+@bp.get("/p/<int:work_id>/picture/<int:asset_id>")
+def picture(work_id: int, asset_id: int):
+    """A picture of a published work."""
+    work, _ = reading.published(db.session, work_id)
+    asset = next((a for a in reading.pictures(db.session, work) if a.id == asset_id), None)
+    if asset is None:
+        return Response(status=404)
+    return stream_object(asset.object_key, asset.size, asset.mime)
+
+
+@bp.get("/p/<int:work_id>/ninjs.json")
+def ninjs(work_id: int):
+    """The item in IPTC NINJS, as in its manifest."""
+    _, package = reading.published(db.session, work_id)
+    return jsonify(package.manifest.get("ninjs", {}))
+
+
+@bp.get("/rss.xml")
+def rss():
+    """RSS 2.0 of published items, newest first; ?lang= for one language."""
+    body = reading.rss(db.session, _base(), current_app.config["SITE_TITLE"], request.args.get("lang") or None)
+    return Response(body, mimetype="application/rss+xml")
