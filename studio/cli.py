@@ -263,12 +263,21 @@ def cmd_demo(args) -> int:
             token = demo.endpoint_token(db.session)
         states += _run_jobs_here(app, publish_ids, quiet=args.json)
         ids += publish_ids
+        with app.app_context():
+            book_id = demo.create_publication(db.session)
+            editor = db.session.scalar(select(User).where(User.username == "demo-editor"))
+            book_jobs = [j.id for j in rendering.queue(db.session, Caller(editor, "demo"), book_id, ["epub"], ["vi"])]
+            db.session.commit()
+        states += _run_jobs_here(app, book_jobs, quiet=args.json)
+        ids += book_jobs
         out_dir = Path(cfg["INSTANCE"]) / "demo" / f"work-{work_id}"
         with app.app_context():
             entries = demo.collect(db.session, store, work_id, out_dir)
+            books = demo.collect_publications(db.session, store, book_id, out_dir)
         base = (cfg["PUBLIC_URL"] or "http://127.0.0.1:5000").rstrip("/")
         summary = {"work_id": work_id, "jobs": dict(zip(ids, states)), "renditions": entries,
-                   "output_dir": str(out_dir.resolve()), "feed_url": f"{base}/api/v1/feed", "endpoint_token": token}
+                   "output_dir": str(out_dir.resolve()), "feed_url": f"{base}/api/v1/feed", "endpoint_token": token,
+                   "publications": books}
         if password:
             summary["admin_password"] = password
         if args.json:
@@ -279,6 +288,9 @@ def cmd_demo(args) -> int:
                 loud = f"  {e['lufs']:.1f} LUFS" if "lufs" in e else ""
                 print(f"  {e['channel']:<14} {e['profile']:<20} {e['language']}  {e['duration_s']:6.1f} s{loud}  "
                       f"{e['file']}")
+            print(f"\nSample publication {book_id}:")
+            for b in books:
+                print(f"  {b['format']:<14} {b['language']}  {b['file']}")
             print(f"\nWith `studio serve` running, a loudspeaker endpoint fetches its feed with:\n"
                   f"  curl -H 'Authorization: Bearer {token}' {summary['feed_url']}")
         return 0 if all(s == "succeeded" for s in states) else 1

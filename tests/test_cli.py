@@ -114,6 +114,12 @@ def test_demo_renders_every_channel_offline(tmp_path):
                                      "-of", "json", border["file"]], capture_output=True, text=True, check=True)
     streams = json.loads(ass_free_check.stdout)["streams"]
     assert {"codec_type": "video", "width": 1920, "height": 1080} in streams
+    # The sample publication: EPUB, narrated EPUB and PDF, each a local file.
+    from tests.media_pipeline.test_publication import epubcheck
+    books = {b["format"]: Path(b["file"]) for b in summary["publications"]}
+    assert set(books) == {"epub", "epub-narrated", "pdf"} and all(p.exists() for p in books.values())
+    assert epubcheck(books["epub-narrated"]).returncode == 0
+    assert books["pdf"].read_bytes().startswith(b"%PDF")
     # The demo also published its package and registered an endpoint: fetch its feed as curl would.
     assert set(summary["jobs"].values()) == {"succeeded"} and summary["endpoint_token"].startswith("ep_")
     port = free_port()

@@ -491,4 +491,13 @@ VI = {
     'Your phone or e-mail (optional)': 'Số điện thoại hoặc e-mail (không bắt buộc)',
     'Send': 'Gửi',
     'Write your feedback (at most 2,000 characters).': 'Hãy viết ý kiến (tối đa 2.000 ký tự).',
+    '%(name)s has no text to import.': '%(name)s không có nội dung để nhập.',
+    'Imported %(blocks)s headings and paragraphs, %(chapters)s chapters and %(pictures)s pictures as a new revision.': 'Đã nhập %(blocks)s tiêu đề và đoạn văn, %(chapters)s chương và %(pictures)s ảnh thành một phiên bản mới.',
+    'Picture %(name)s was not imported: %(why)s': 'Ảnh %(name)s không được nhập: %(why)s',
+    'Import the text from a DOCX, ODT or PDF (it becomes a new revision; the current text stays in the history)': 'Nhập nội dung từ tệp DOCX, ODT hoặc PDF (thành phiên bản mới; nội dung hiện tại vẫn còn trong lịch sử)',
+    '%(name)s is not a DOCX, ODT or PDF document.': '%(name)s không phải tài liệu DOCX, ODT hay PDF.',
+    '%(name)s is damaged and cannot be read; save it again from the word processor.': '%(name)s bị hỏng, không đọc được; hãy lưu lại từ phần mềm soạn thảo.',
+    '%(name)s is protected by a password: remove the protection and upload it again.': '%(name)s có mật khẩu bảo vệ: hãy gỡ mật khẩu rồi tải lên lại.',
+    '%(name)s is a scan without a text layer: run OCR on it first, then import it.': '%(name)s là bản quét không có lớp chữ: cần nhận dạng chữ (OCR) trước rồi mới nhập được.',
+    '%(name)s unpacks to more than 200 MB.': '%(name)s khi giải nén lớn hơn 200 MB.',
 }

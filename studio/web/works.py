@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from storage.models import CHANNELS, PRIORITIES, STATES, WORK_KINDS
-from studio.errors import StudioError
+from studio.errors import N_, StudioError, ValidationError
 from studio.extensions import db
 from studio.jobs import enqueue
 from studio.services import areas as area_service
@@ -213,3 +213,43 @@ def asset_file(asset_id: int):
     """The stored file itself, under its safe name."""
     asset = asset_service.get(db.session, asset_id)
     return _stream(asset.object_key, asset.mime, asset.safe_name)
+
+
+@bp.post("/works/<int:work_id>/import")
+@role_required("editor")
+def import_document(work_id: int):
+    """Replace the text with an uploaded DOCX, ODT or PDF (a new revision; the old one stays)."""
+    import os
+    import tempfile
+
+    from studio.services import imports
+    file = request.files.get("file")
+    try:
+        if file is None or not file.filename:
+            raise ValidationError(N_("Choose a file to upload."), field="file")
+        tmpdir = os.path.join(current_app.config["INSTANCE"], "tmp")
+        os.makedirs(tmpdir, exist_ok=True)
+        fd, path = tempfile.mkstemp(dir=tmpdir, prefix="import-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                file.save(out)
+            result = imports.import_document(db.session, current_app.extensions["objectstore"], caller(), work_id,
+                                             path, file.filename, current_app.config["MAX_CONTENT_LENGTH"],
+                                             current_app.config["MAX_IMAGE_PIXELS"])
+        finally:
+            os.unlink(path)
+        db.session.commit()
+    except StudioError as exc:
+        db.session.rollback()
+        if wants_json():
+            raise
+        form_error(exc)
+        return redirect(url_for("works.view", work_id=work_id))
+    flash(_("Imported %(blocks)s headings and paragraphs, %(chapters)s chapters and %(pictures)s pictures as a new "
+            "revision.", blocks=result["blocks"], chapters=result["chapters"], pictures=len(result["pictures"])),
+          "info")
+    for s in result["skipped"]:
+        flash(_("Picture %(name)s was not imported: %(why)s", name=s["name"], why=s["why"]), "error")
+    if wants_json():
+        return jsonify(result)
+    return redirect(url_for("works.view", work_id=work_id))
