@@ -24,7 +24,7 @@ SCHEMA_VERSION = 1
 SCHEMA_URL = "https://studio.invalid/schemas/manifest-1.json"  # docs/manifest.schema.json
 ENDPOINT_KINDS = ("loudspeaker", "eboard", "border_screen", "portal", "kiosk")
 KIND_CHANNELS = {"loudspeaker": {"loudspeaker"}, "eboard": {"eboard"}, "border_screen": {"border_screen"},
-                 "portal": {"web"}, "kiosk": {"web", "eboard"}}
+                 "portal": {"web", "epub"}, "kiosk": {"web", "eboard", "epub"}}
 PRIORITY_ORDER = {"emergency": 0, "priority": 1, "normal": 2}
 FEED_WINDOW = timedelta(hours=24)  # packages starting within this window are sent ahead
 URGENCY = {"emergency": 1, "priority": 3, "normal": 5}  # NINJS urgency

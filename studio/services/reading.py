@@ -52,12 +52,14 @@ def edition(session: Session, work: Work, package: Package, language: str) -> di
 
 
 def media(package: Package, language: str) -> dict:
-    """The web files in that language: audio, video and its captions."""
+    """The web files in that language: audio, video and its captions; for publications epub, epub-narrated, pdf."""
     files = [f for f in package.manifest.get("files", []) if f["language"] == language]
     pick = {}
     for f in files:
         if f["channel"] == "web":
             pick.setdefault(f["role"], f)
+        elif f["channel"] == "epub":  # publications: the e-book editions and the PDF to download
+            pick.setdefault(f["profile"], f)
     for f in files:  # no web rendition: any audio will do for the player
         if f["role"] == "audio":
             pick.setdefault("audio", f)

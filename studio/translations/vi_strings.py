@@ -500,4 +500,7 @@ VI = {
     '%(name)s is protected by a password: remove the protection and upload it again.': '%(name)s có mật khẩu bảo vệ: hãy gỡ mật khẩu rồi tải lên lại.',
     '%(name)s is a scan without a text layer: run OCR on it first, then import it.': '%(name)s là bản quét không có lớp chữ: cần nhận dạng chữ (OCR) trước rồi mới nhập được.',
     '%(name)s unpacks to more than 200 MB.': '%(name)s khi giải nén lớn hơn 200 MB.',
+    'E-book (EPUB)': 'Sách điện tử (EPUB)',
+    'Narrated e-book (EPUB)': 'Sách điện tử có lời đọc (EPUB)',
+    'Print edition (PDF)': 'Bản in (PDF)',
 }

@@ -80,3 +80,36 @@ def test_publication_editions(app, web, users, db_session, store, tmp_path):
         assert "<dc:language>en</dc:language>" in z.read("EPUB/package.opf").decode()
         chapter = z.read("EPUB/chapter-1.xhtml").decode()
     assert 'xml:lang="en"' in chapter and "Watch for cracks after heavy rain." in chapter
+
+
+def test_published_publication_reaches_portals_and_readers(app, make_web, users, db_session, store):
+    import hashlib
+    import json
+    from pathlib import Path
+
+    import jsonschema
+
+    from storage.models import Package
+    editor, approver = make_web(), make_web()
+    editor.login("editor")
+    approver.login("approver")
+    wid = new_work(editor, kind="publication", title="Sổ tay", body="", channels="epub",
+                   chapter_title=["Chương 1. Lũ"], chapter_body=["Lên vùng cao khi có báo động."])
+    editor.post(f"/works/{wid}/transition", {"action": "submit"})
+    approver.post(f"/works/{wid}/transition", {"action": "approve"})
+    editor.post(f"/works/{wid}/render", {"channels": ["epub"]})
+    approver.post(f"/works/{wid}/transition", {"action": "publish"})
+    package = db_session.scalar(select(Package).where(Package.work_id == wid))
+    schema = json.loads((Path(__file__).resolve().parents[2] / "docs" / "manifest.schema.json").read_text())
+    jsonschema.validate(package.manifest, schema)
+    assert {f["role"] for f in package.manifest["files"]} >= {"epub", "pdf"}
+    page = app.test_client().get(f"/p/{wid}").get_data(as_text=True)
+    assert "Sách điện tử có lời đọc (EPUB)" in page and "Bản in (PDF)" in page
+    link = page.split('class="button" href="')[1].split('"')[0]
+    data = app.test_client().get(link).data
+    assert hashlib.sha256(data).hexdigest() in {f["sha256"] for f in package.manifest["files"]}
+    from studio.extensions import db
+    from studio.services import publishing
+    with app.app_context():
+        portal = publishing.endpoint_packages(db.session, "portal", None)
+        assert [f["role"] for p, files in portal for f in files if p.id == package.id]
