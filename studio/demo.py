@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw
 from sqlalchemy import select
 
 from storage.models import Rendition, Translation, User
-from studio.services import Caller, accounts, rendering, translations, works
+from studio.services import Caller, accounts, translations, works
 from studio.services import assets as asset_service
 
 TITLE = "Tiêm chủng mở rộng tại xã Đồng Đăng"

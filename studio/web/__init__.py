@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from contextlib import contextmanager
 
 from flask import Flask, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext
@@ -158,35 +159,45 @@ def register(app: Flask) -> None:
         return resp
 
 
-def receive_upload(who: Caller, work_id: int, file, role: str = "attachment", language: str | None = None):
-    """Spool an uploaded file to the instance's tmp folder, check and store it, commit; the spool is removed."""
+@contextmanager
+def spooled(file, prefix: str = "upload-"):
+    """Write an uploaded file to the instance's tmp folder; yields its path and removes it afterwards."""
     import os
     import tempfile
 
     from flask import current_app
 
     from studio.errors import N_, ValidationError
+    if file is None or not file.filename:
+        raise ValidationError(N_("Choose a file to upload."), field="file")
+    tmpdir = os.path.join(current_app.config["INSTANCE"], "tmp")
+    os.makedirs(tmpdir, exist_ok=True)
+    fd, path = tempfile.mkstemp(dir=tmpdir, prefix=prefix)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            file.save(out)
+        yield path
+    finally:
+        os.unlink(path)
+
+
+def receive_upload(who: Caller, work_id: int, file, role: str = "attachment", language: str | None = None):
+    """Spool an uploaded file, check and store it, commit; the spool is removed."""
+    from flask import current_app
+
+    from studio.errors import N_
     from studio.extensions import db
     from studio.services import assets
 
     store = current_app.extensions.get("objectstore")
-    if file is None or not file.filename:
-        raise ValidationError(N_("Choose a file to upload."), field="file")
     if store is None:
         raise StudioError(N_("The object store is not configured; uploads are unavailable."))
-    tmpdir = os.path.join(current_app.config["INSTANCE"], "tmp")
-    os.makedirs(tmpdir, exist_ok=True)
-    fd, path = tempfile.mkstemp(dir=tmpdir, prefix="upload-")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            file.save(out)
+    with spooled(file) as path:
         asset = assets.upload(db.session, store, who, work_id, path, file.filename,
                               current_app.config["MAX_CONTENT_LENGTH"], current_app.config["MAX_IMAGE_PIXELS"],
                               role=role, language=language)
         db.session.commit()
         return asset
-    finally:
-        os.unlink(path)
 
 
 def form_error(exc: StudioError) -> None:

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from storage.models import CHANNELS, PRIORITIES, STATES, WORK_KINDS
-from studio.errors import N_, StudioError, ValidationError
+from studio.errors import StudioError
 from studio.extensions import db
 from studio.jobs import enqueue
 from studio.services import areas as area_service
@@ -17,7 +17,7 @@ from studio.services import works as work_service
 from studio.services import publishing, workflow
 from studio.services.works import META_KEYS
 from studio.web import (caller, error_response, form_error, message_of, receive_upload, role_required,
-                        wants_json)
+                        spooled, wants_json)
 
 bp = Blueprint("works", __name__)
 
@@ -219,25 +219,13 @@ def asset_file(asset_id: int):
 @role_required("editor")
 def import_document(work_id: int):
     """Replace the text with an uploaded DOCX, ODT or PDF (a new revision; the old one stays)."""
-    import os
-    import tempfile
-
     from studio.services import imports
     file = request.files.get("file")
     try:
-        if file is None or not file.filename:
-            raise ValidationError(N_("Choose a file to upload."), field="file")
-        tmpdir = os.path.join(current_app.config["INSTANCE"], "tmp")
-        os.makedirs(tmpdir, exist_ok=True)
-        fd, path = tempfile.mkstemp(dir=tmpdir, prefix="import-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                file.save(out)
+        with spooled(file, "import-") as path:
             result = imports.import_document(db.session, current_app.extensions["objectstore"], caller(), work_id,
                                              path, file.filename, current_app.config["MAX_CONTENT_LENGTH"],
                                              current_app.config["MAX_IMAGE_PIXELS"])
-        finally:
-            os.unlink(path)
         db.session.commit()
     except StudioError as exc:
         db.session.rollback()
