@@ -5,7 +5,7 @@ set -euo pipefail
 
 # Pango is what WeasyPrint lays out print-ready PDFs with.
 packages=(python3 python3-venv python3-pip ffmpeg espeak-ng fonts-noto-core fonts-noto-cjk fonts-dejavu-core
-          libpango-1.0-0 libpangoft2-1.0-0)
+          libpango-1.0-0 libpangoft2-1.0-0 fontconfig)
 if [[ "${1:-}" == "--test" ]]; then
     # Chromium for browser tests; Redis and PostgreSQL for the tests of those backends (run on loopback);
     # epubcheck (the EPUB validator) and poppler-utils (pdftotext, pdffonts) to check publications.

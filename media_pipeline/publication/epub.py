@@ -6,7 +6,7 @@ import zipfile
 from html import escape
 from pathlib import Path
 
-from media_pipeline.publication import Book, Narration, PublicationError, valid_isbn
+from media_pipeline.publication import Book, Narration, PublicationError, fonts, valid_isbn
 
 CSS = """body { font-family: "Noto Serif", serif; line-height: 1.5; margin: 0 5%; }
 h1 { font-size: 1.5em; margin: 1em 0 .6em; } p { margin: 0 0 .8em; text-indent: 0; }
@@ -123,6 +123,16 @@ def build_epub(book: Book, out: Path, narration: Narration | None = None) -> Pat
                         f'media-type="{"audio/mpeg" if ext == ".mp3" else "audio/mp4"}"/>')
         meta_extra += [f'<meta property="media:duration">{_clock(total)}</meta>',
                        '<meta property="media:active-class">-epub-media-overlay-active</meta>']
+    text = " ".join([book.title] + [c.title for c in book.chapters] +
+                     [t for c in book.chapters for b in c.blocks for _, t in b.sentences])
+    font = fonts.subset(text, book.language)
+    if font is not None:
+        ext = "otf" if font[:4] == b"OTTO" else "ttf"
+        files[f"fonts/text.{ext}"] = font
+        manifest.append(f'<item id="font" href="fonts/text.{ext}" media-type="font/{ext}"/>')
+        files["style.css"] = (f'@font-face {{ font-family: "Studio Text"; src: url("fonts/text.{ext}"); }}\n'
+                              + CSS.replace('font-family: "Noto Serif", serif', 'font-family: "Studio Text", serif')
+                              ).encode()
     toc = "\n".join(f'<li><a href="chapter-{n}.xhtml#h{n}">{escape(c.title)}</a></li>'
                     for n, c in enumerate(book.chapters))
     files["nav.xhtml"] = _xhtml(book, book.title, f'<nav epub:type="toc" role="doc-toc" id="toc"><h1>{escape(book.title)}'

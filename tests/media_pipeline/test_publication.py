@@ -65,6 +65,20 @@ def test_epub_passes_epubcheck_with_language_and_accessibility(tmp_path):
     assert "<dc:language>vi</dc:language>" in opf and 'xml:lang="vi"' in chapter
     assert "schema:accessibilitySummary" in opf and "urn:isbn:9786040000002" in opf
     assert "Khi nghe loa báo động" in chapter
+    assert_font_covers(out, "Khi nghe loa báo động, bà con di chuyển lên vùng cao ngay.")
+
+
+def assert_font_covers(epub: Path, text: str) -> None:
+    """The embedded font has a glyph for every character of the text (checked with fontTools, not our code)."""
+    import io
+
+    from fontTools.ttLib import TTFont
+    with zipfile.ZipFile(epub) as z:
+        name = next(n for n in z.namelist() if n.startswith("EPUB/fonts/"))
+        assert name in z.read("EPUB/package.opf").decode().replace('href="', 'href="EPUB/')
+        cmap = TTFont(io.BytesIO(z.read(name))).getBestCmap()
+    missing = {c for c in text if not c.isspace() and ord(c) not in cmap}
+    assert not missing, missing
 
 
 def test_narrated_epub_has_ordered_overlays_inside_the_audio(tmp_path):
@@ -111,8 +125,10 @@ def test_chinese_pdf_and_epub(tmp_path):
     text = "".join(subprocess.run(["pdftotext", "-raw", "-enc", "UTF-8", str(pdf), "-"],
                                   capture_output=True, text=True, check=True).stdout.split())
     assert "听到广播警报后，请立即转移到高处。" in text
-    check = epubcheck(build_epub(book, tmp_path / "zh.epub"))
+    epub = build_epub(book, tmp_path / "zh.epub")
+    check = epubcheck(epub)
     assert check.returncode == 0, check.stdout
+    assert_font_covers(epub, "".join(zh[1][1]))
 
 
 def test_chapter_without_text_and_isbn_check(tmp_path):
