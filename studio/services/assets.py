@@ -37,7 +37,8 @@ def safe_name(name: str, ext: str) -> str:
     return f"{base}.{ext}"
 
 
-def _sha256(path: str) -> str:
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1024 * 1024), b""):
@@ -96,7 +97,7 @@ def upload(session: Session, store: ObjectStore, caller: Caller, work_id: int, p
     c = _classify(path, max_pixels)
     if role == "narration" and c["kind"] != "audio":
         raise UnsupportedMedia(N_("A narration must be an audio recording."), field="file")
-    digest = _sha256(path)
+    digest = sha256_file(path)
     name = safe_name(original_name, c["ext"])
     key = f"assets/{work.id}/{digest[:16]}-{name}"
     stored = [key]

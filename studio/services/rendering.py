@@ -27,7 +27,7 @@ from storage.errors import StorageError
 from storage.models import Asset, Job, Rendition, Translation, Work, utcnow
 from storage.objectstore import ObjectStore
 from studio.errors import N_, Conflict, StudioError, ValidationError
-from studio.services import Caller, audit, editions, fetch, publishing, transcripts, translations, voices, works
+from studio.services import Caller, assets, audit, editions, fetch, publishing, transcripts, translations, voices, works
 from studio.services.accounts import require_role
 
 log = logging.getLogger(__name__)
@@ -117,14 +117,6 @@ def _claim(session: Session, job_id: int, worker: str) -> Job | None:
         state="running", worker=worker, attempts=Job.attempts + 1, started_at=now, heartbeat_at=now, error=""))
     session.commit()
     return session.get(Job, job_id) if res.rowcount == 1 else None
-
-
-def _sha_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 _FFMPEG_VERSION: str | None = None
@@ -267,7 +259,7 @@ class _Runner:
                 obj = f"renditions/{key}/{out.role}-{i:02d}{ext}"
                 self.store.put_file(obj, out.path, content_type=out.mime)
                 files.append({"role": out.role, "key": obj, "mime": out.mime, "size": out.path.stat().st_size,
-                              "sha256": _sha_file(out.path)})
+                              "sha256": assets.sha256_file(out.path)})
             rendition = Rendition(work_id=work.id, revision=work.current_revision, language=job.language,
                                   channel=profile.channel, profile=profile.name, key=key, files=files,
                                   cues=[c.__dict__ for c in result.cues], duration_s=result.duration_s,
