@@ -148,30 +148,29 @@ def deliver(session: Session, store: ObjectStore, job: Job, report: Callable[[in
     package.manifest, package.manifest_key = manifest, key
     package.manifest_sha256 = hashlib.sha256(data).hexdigest()
     package.state = "published"
-    for old in session.scalars(select(Package).where(Package.work_id == work.id, Package.state == "published",
-                                                     Package.id != package.id)):
+    replaced = list(session.scalars(select(Package).where(
+        Package.work_id == work.id, Package.state == "published", Package.id != package.id)))
+    for old in replaced:
         old.state = "superseded"  # its manifest and media stay readable until they expire
     session.flush()
     report(90, f"manifest written: {key}")
-    write_feeds(session, store, package.area_codes)
+    write_feeds(session, store, feed_codes([package, *replaced]))  # old areas drop it, new ones list it
     report(99, "feeds updated")
 
 
 def retract(session: Session, caller: Caller, work: Work, reason: str) -> list[Package]:
     """Withdraw every live package of a work from all feeds at once; static feeds follow in a job."""
-    live = list(session.scalars(select(Package).where(Package.work_id == work.id,
-                                                      Package.state.in_(("queued", "published", "superseded")))))
-    for p in live:
+    withdrawn = list(session.scalars(select(Package).where(
+        Package.work_id == work.id, Package.state.in_(("queued", "published", "superseded")))))
+    for p in withdrawn:
         p.state, p.retracted_at, p.retracted_by_id, p.retract_reason = "retracted", utcnow(), caller.user.id, reason
-    if live:
+    if withdrawn:
         _bump(session)  # every feed drops them at once
-        codes = sorted({c for p in live for c in p.area_codes})
-        session.add(Job(kind="feeds", work_id=work.id, profile=",".join(codes)[:64], created_by_id=caller.user.id,
-                        log=[{"at": utcnow().isoformat(timespec="seconds"), "msg": "feeds to rewrite"}],
-                        max_attempts=6))
-        audit.record(session, caller, "package.retract", "work", work.id, packages=[p.id for p in live],
+        session.add(Job(kind="feeds", work_id=work.id, created_by_id=caller.user.id, max_attempts=6,
+                        log=[{"at": utcnow().isoformat(timespec="seconds"), "msg": "feeds to rewrite"}]))
+        audit.record(session, caller, "package.retract", "work", work.id, packages=[p.id for p in withdrawn],
                      reason=reason)
-    return live
+    return withdrawn
 
 
 # ---- feeds -----------------------------------------------------------------------------------------------
@@ -272,8 +271,13 @@ def _bump(session: Session) -> None:
     session.expire(session.get(Setting, "feeds"))
 
 
+def feed_codes(packages: list[Package]) -> list[str]:
+    """The static feeds that list these packages: their area codes, "all" for packages sent everywhere."""
+    return sorted({code for p in packages for code in (p.area_codes or ["all"])})
+
+
 def write_feeds(session: Session, store: ObjectStore, area_codes: list[str]) -> list[str]:
-    """Rewrite the static feeds for these areas (or "all" for packages without areas), every endpoint kind."""
+    """Rewrite the static feeds for these area codes ("all": packages without areas), every endpoint kind."""
     _bump(session)  # serialises writers: each sees the others' committed packages
     now = utcnow()
     packages = live(session, now)
@@ -291,7 +295,8 @@ def write_feeds(session: Session, store: ObjectStore, area_codes: list[str]) -> 
 
 
 def rewrite_feeds_job(session: Session, store: ObjectStore, job: Job, report: Callable[[int, str], None]) -> None:
-    """The feeds job after a retraction."""
-    codes = [c for c in (job.profile or "").split(",") if c]
-    write_feeds(session, store, codes)
+    """The feeds job after a retraction: rewrite every static feed that listed the work's packages."""
+    retracted = list(session.scalars(select(Package).where(Package.work_id == job.work_id,
+                                                           Package.state == "retracted")))
+    write_feeds(session, store, feed_codes(retracted))
     report(99, "feeds updated")

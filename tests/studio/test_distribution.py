@@ -332,3 +332,23 @@ def test_expired_url_is_refetched_and_expired_packages_leave_the_feed(app, make_
         db.session.get(Package, package.id).valid_until = later - timedelta(days=1)
         db.session.commit()
         assert publishing.endpoint_packages(db.session, "loudspeaker", area, now=later) == []
+
+
+def test_moving_a_work_to_another_area_updates_both_static_feeds(app, make_web, users, province, store, db_session):
+    wid = _publish(make_web, area_ids=str(province["province"]))
+    assert [i["work_id"] for i in json.loads(store.get_bytes("feeds/loudspeaker/02.json"))["items"]] == [wid]
+    editor, approver = _login(make_web, "editor"), _login(make_web, "approver")
+    page = editor.get(f"/works/{wid}/edit").get_data(as_text=True)
+    version = page.split('name="version" value="')[1].split('"')[0]
+    editor.post(f"/works/{wid}/edit", {"kind": "article", "title": "Thông báo", "body": "Xã Thanh Thủy thông báo.",
+                                       "channels": "loudspeaker", "area_ids": str(province["district"]),
+                                       "version": version})
+    editor.post(f"/works/{wid}/transition", {"action": "submit"})
+    approver.post(f"/works/{wid}/transition", {"action": "approve"})
+    editor.post(f"/works/{wid}/render", {"channels": ["loudspeaker"]})
+    approver.post(f"/works/{wid}/transition", {"action": "publish"})
+    assert json.loads(store.get_bytes("feeds/loudspeaker/02.json"))["items"] == []  # the old version left it
+    moved = json.loads(store.get_bytes("feeds/loudspeaker/02.030.json"))["items"]
+    assert [(i["work_id"], i["version"]) for i in moved] == [(wid, 2)]
+    approver.post(f"/works/{wid}/transition", {"action": "retract", "reason": "Hết hiệu lực"})
+    assert json.loads(store.get_bytes("feeds/loudspeaker/02.030.json"))["items"] == []
