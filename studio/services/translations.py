@@ -85,9 +85,9 @@ def _route(router: Router | None, src: str, dst: str) -> str:
                               why=str(exc)) from None
 
 
-def start(session: Session, caller: Caller, work_id: int, language: str, router: Router | None = None) -> Translation:
-    """Create the translation into language, prefilled from memory (and by machine now, if a router is given;
-    the web and API queue that as a job instead)."""
+def start(session: Session, caller: Caller, work_id: int, language: str) -> Translation:
+    """Create the translation into language, prefilled from memory; machine translation of the rest is a job
+    (queue_machine), since a long work takes a while."""
     require_role(caller, "translator", "editor")
     work = works.get(session, work_id)
     languages.get(session, language)
@@ -105,8 +105,6 @@ def start(session: Session, caller: Caller, work_id: int, language: str, router:
     session.add(tr)
     session.flush()
     audit.record(session, caller, "translation.start", "work", work.id, language=language, from_memory=filled)
-    if router is not None and router.can(work.source_language, language):
-        fill_by_machine(session, work.id, language, router)
     return tr
 
 

@@ -40,7 +40,8 @@ def test_start_prefills_from_memory_then_machine_with_glossary(ctx, router):
     wid = _work(s, c["editor"])
     memory.add(s, "vi", "en", "Xã tổ chức tiêm chủng.", "The commune holds a vaccination day.")
     glossary.add(s, c["translator"], "vi", "en", "Người dân", "Residents")
-    tr = translations.start(s, c["translator"], wid, "en", router)
+    tr = translations.start(s, c["translator"], wid, "en")
+    assert translations.fill_by_machine(s, wid, "en", router) == 2  # the memory already had one sentence
     s.commit()
     segs = tr.segments
     assert [x["source"] for x in segs] == ["Thông báo", "Xã tổ chức tiêm chủng.", "Người dân mang theo sổ tiêm chủng."]
@@ -50,25 +51,27 @@ def test_start_prefills_from_memory_then_machine_with_glossary(ctx, router):
     # The random model cannot keep the protected term: the violation is recorded on its segment.
     assert segs[2]["violations"] == [{"term": "Người dân", "expected": "Residents"}]
     with pytest.raises(Conflict):
-        translations.start(s, c["translator"], wid, "en", router)
-    zh = translations.start(s, c["translator"], wid, "zh", router)  # no vi→zh package: pivots through English
+        translations.start(s, c["translator"], wid, "en")
+    translations.start(s, c["translator"], wid, "zh")
+    translations.fill_by_machine(s, wid, "zh", router)  # no vi→zh package: pivots through English
+    zh = translations.get(s, wid, "zh")
     assert {x["engine"] for x in zh.segments if x["status"] == "machine"} == {"argos vi→en, argos en→zh"}
 
 
 def test_minority_language_starts_empty_for_human_translation(ctx, router):
     s, c = ctx
     wid = _work(s, c["editor"])
-    tr = translations.start(s, c["translator"], wid, "tyz", router)
+    tr = translations.start(s, c["translator"], wid, "tyz")
     assert {x["status"] for x in tr.segments} == {"empty"}
     assert translations.progress(tr)["percent"] == 0
     with pytest.raises(ValidationError, match="No machine translation from vi to tyz"):
         translations.queue_machine(s, c["translator"], wid, "tyz", router)
     with pytest.raises(NotFound, match="not in the registry"):
-        translations.start(s, c["translator"], wid, "xx", router)
+        translations.start(s, c["translator"], wid, "xx")
     with pytest.raises(ValidationError, match="own language"):
-        translations.start(s, c["translator"], wid, "vi", router)
+        translations.start(s, c["translator"], wid, "vi")
     with pytest.raises(PermissionDenied):
-        translations.start(s, c["approver"], wid, "en", router)
+        translations.start(s, c["approver"], wid, "en")
 
 
 def test_segments_edited_approved_fill_memory_and_translation_approval(ctx):
