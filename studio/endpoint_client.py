@@ -161,7 +161,14 @@ class SyncClient:
                 ok = False
         manifest = self.dir / "manifests" / f"{item['package_id']}.json"
         if ok and item.get("manifest_url") and not manifest.exists():
-            data = self.http.get(item["manifest_url"], timeout=self.timeout).content
+            try:
+                resp = self.http.get(item["manifest_url"], timeout=self.timeout)
+                resp.raise_for_status()
+            except requests.RequestException as exc:
+                log.warning("manifest of package %s not fetched (next time): %s", item["package_id"], exc)
+                result.failed.append(item["manifest_sha256"])
+                return False
+            data = resp.content
             if hashlib.sha256(data).hexdigest() != item["manifest_sha256"]:
                 result.rejected.append(item["manifest_sha256"])
                 return False

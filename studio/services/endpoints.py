@@ -125,7 +125,11 @@ def _check(item, i: int) -> dict:
         if not isinstance(holds, list) or not all(isinstance(h, int) for h in holds):
             raise ValidationError(N_("%(where)s must be a list of package ids."), field=f"{where}.holds",
                                   where=f"{where}.holds")
-        out["data"] = {"holds": holds, "free_bytes": item.get("free_bytes"), "software": str(item.get("software", ""))[:100]}
+        free = item.get("free_bytes")
+        if free is not None and (not isinstance(free, int) or free < 0):
+            raise ValidationError(N_("%(where)s must be a number of bytes."), field=f"{where}.free_bytes",
+                                  where=f"{where}.free_bytes")
+        out["data"] = {"holds": holds, "free_bytes": free, "software": str(item.get("software", ""))[:100]}
     else:
         raise ValidationError(N_("%(where)s must be \"play\" or \"heartbeat\"."), field=f"{where}.type",
                               where=f"{where}.type")

@@ -75,7 +75,7 @@ def media_file(session: Session, work_id: int, sha256: str) -> dict:
     raise NotFound(N_("No such file."))
 
 
-def pictures(session: Session, work: Work) -> list[Asset]:
+def pictures(work: Work) -> list[Asset]:
     """The work's pictures (shown on its public page)."""
     return [a for a in work.assets if a.kind == "image" and a.role == "attachment"]
 

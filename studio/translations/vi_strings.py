@@ -503,4 +503,5 @@ VI = {
     'E-book (EPUB)': 'Sách điện tử (EPUB)',
     'Narrated e-book (EPUB)': 'Sách điện tử có lời đọc (EPUB)',
     'Print edition (PDF)': 'Bản in (PDF)',
+    '%(where)s must be a number of bytes.': '%(where)s phải là số byte.',
 }

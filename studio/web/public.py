@@ -24,7 +24,7 @@ def page(work_id: int):
     lang = request.args.get("lang") or langs[0]
     return render_template("public/item.html", work=work, package=package, langs=langs,
                            ed=reading.edition(db.session, work, package, lang),
-                           media=reading.media(package, lang), pictures=reading.pictures(db.session, work),
+                           media=reading.media(package, lang), pictures=reading.pictures(work),
                            feedback=current_app.config["FEEDBACK_URL"])
 
 
@@ -57,7 +57,7 @@ def media(work_id: int, sha256: str):
 def picture(work_id: int, asset_id: int):
     """A picture of a published work."""
     work, _ = reading.published(db.session, work_id)
-    asset = next((a for a in reading.pictures(db.session, work) if a.id == asset_id), None)
+    asset = next((a for a in reading.pictures(work) if a.id == asset_id), None)
     if asset is None:
         return Response(status=404)
     return stream_object(asset.object_key, asset.size, asset.mime)

@@ -82,7 +82,7 @@ def test_pivot_through_english_and_clear_error_for_missing_pair(models):
         make_router(["nllb"])
 
 
-def test_chinese_output_is_joined_without_spaces_and_sentences_split_by_our_segmenter():
+def test_our_segmenter_splits_chinese_punctuation_and_keeps_vietnamese_abbreviations():
     assert split_sentences("你好。今天下雨！明天呢？") == ["你好。", "今天下雨！", "明天呢？"]
     assert split_sentences("Ông Nguyễn Văn A, TP. Hà Giang, nói: Trời mưa. Về nhà!") == [
         "Ông Nguyễn Văn A, TP. Hà Giang, nói: Trời mưa.", "Về nhà!"]

@@ -179,6 +179,9 @@ def test_tokens_and_reports_validation(app, make_web, users, province, live_serv
     assert requests.get(f"{url}/feed", headers={"Authorization": "Bearer ep_wrong"}, timeout=30).status_code == 401
     assert requests.get(f"{url}/feed", timeout=30).status_code == 401
     auth = {"Authorization": f"Bearer {token}"}
+    bad_free = requests.post(f"{url}/reports", json={"reports": [{"id": "h", "type": "heartbeat", "free_bytes": "lots"}]},
+                             headers=auth, timeout=30)
+    assert bad_free.status_code == 400 and bad_free.json()["error"]["field"] == "reports[0].free_bytes"
     bad = requests.post(f"{url}/reports", data="{not json", headers={**auth, "Content-Type": "application/json"},
                         timeout=30)
     assert bad.status_code == 400
@@ -216,7 +219,8 @@ def test_network_down_keeps_the_last_good_state(app, make_web, users, province, 
     offline = SyncClient("http://127.0.0.1:9", token, tmp_path / "box", timeout=2).sync()
     assert offline.offline and offline.holds == held
     assert len(list((tmp_path / "box" / "media").iterdir())) > 0
-    assert wid
+    assert (tmp_path / "box" / "state.json").exists() and wid in [i["work_id"] for i in
+                                                                  json.loads((tmp_path / "box" / "state.json").read_text())["items"]]
 
 
 def test_concurrent_publishes_keep_feeds_consistent(app, users, store):
