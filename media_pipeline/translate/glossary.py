@@ -51,18 +51,12 @@ def protect(text: str, terms: list[Term], spaced: bool = True) -> tuple[str, lis
     return text, slots
 
 
-def restore(text: str, slots: list[str]) -> tuple[str, list[int]]:
-    """Put the slots back; returns the text and the slots the engine lost."""
-    seen: set[int] = set()
-
+def restore(text: str, slots: list[str]) -> str:
+    """Put the slots back (a placeholder the engine invented is dropped; one it lost shows as a violation)."""
     def sub(m: re.Match) -> str:
         n = int(m.group(1))
-        if n < len(slots):
-            seen.add(n)
-            return slots[n]
-        return ""
-    out = _PLACEHOLDER.sub(sub, text)
-    return re.sub(r"\s{2,}", " ", out).strip(), [n for n in range(len(slots)) if n not in seen]
+        return slots[n] if n < len(slots) else ""
+    return re.sub(r"\s{2,}", " ", _PLACEHOLDER.sub(sub, text)).strip()
 
 
 def violations(source: str, target: str, terms: list[Term], spaced: bool = True) -> list[dict]:
@@ -79,6 +73,6 @@ def translate_protected(translate: Callable[[list[str]], list[str]], segments: l
     raw = translate([p for p, _ in protected])
     out = []
     for source, (_, slots), text in zip(segments, protected, raw):
-        restored, _lost = restore(text, slots)
+        restored = restore(text, slots)
         out.append((restored, violations(source, restored, terms, spaced)))
     return out

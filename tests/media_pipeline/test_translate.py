@@ -224,6 +224,8 @@ def test_glossary_protects_terms_through_an_engine_that_keeps_placeholders():
     protected, slots = glossary.protect("Ubnd hà giang", TERMS)
     assert protected == "⟦1⟧ ⟦0⟧" and slots == ["hà giang", "People's Committee"]  # kept as written
     assert glossary.hits("Giang sơn", TERMS) == []  # whole words only
+    # Engines may space a placeholder out or invent one: spaced ones are restored, invented ones dropped.
+    assert glossary.restore("⟦ 1 ⟧ of ⟦0⟧ ⟦7⟧ met.", slots) == "People's Committee of hà giang met."
 
 
 def test_glossary_violations_are_reported_when_the_model_drops_terms(models):
