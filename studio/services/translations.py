@@ -114,7 +114,7 @@ def queue_machine(session: Session, caller: Caller, work_id: int, language: str,
     tr = get(session, work_id, language)
     work = works.get(session, work_id)
     how = _route(router, work.source_language, language)
-    job = Job(kind="translate", work_id=work_id, language=language, profile=how[:64], created_by_id=caller.user.id,
+    job = Job(kind="translate", work_id=work_id, language=language, created_by_id=caller.user.id,
               log=[{"at": utcnow().isoformat(timespec="seconds"), "msg": f"queued ({how})"}])
     session.add(job)
     session.flush()

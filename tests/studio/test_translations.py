@@ -204,7 +204,7 @@ def test_machine_fill_keeps_finished_batches_and_translators_work(ctx):
     s.commit()
     router = Router([Flaky()])
     job = translations.queue_machine(s, c["translator"], wid, "en", router)
-    assert job.kind == "translate" and job.profile == "flaky vi→en"
+    assert job.kind == "translate" and job.log[-1]["msg"] == "queued (flaky vi→en)"
     reports = []
     with pytest.raises(EngineError):
         translations.fill_by_machine(s, wid, "en", router, lambda pct, msg: reports.append(pct), chunk=2)
