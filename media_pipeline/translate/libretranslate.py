@@ -21,13 +21,13 @@ class LibreTranslateEngine:
     def __init__(self, url: str = "", api_key: str = "", timeout: float = 60, languages_ttl: float = 300):
         self.url, self.api_key, self.timeout, self.ttl = url.rstrip("/"), api_key, timeout, languages_ttl
         self._pairs: set[tuple[str, str]] = set()
-        self._fetched = 0.0
+        self._fetched: float | None = None  # never asked yet (monotonic time starts near 0 at boot)
 
     def pairs(self) -> set[tuple[str, str]]:
         """Pairs the server lists; none when no URL is set or the server does not answer."""
         if not self.url:
             return set()
-        if time.monotonic() - self._fetched > self.ttl:
+        if self._fetched is None or time.monotonic() - self._fetched > self.ttl:
             try:
                 langs = self._call("GET", "/languages")
                 self._pairs = {(lang["code"], t) for lang in langs for t in lang.get("targets", [])

@@ -236,3 +236,16 @@ def test_glossary_violations_are_reported_when_the_model_drops_terms(models):
     assert {v["term"] for v in out[0][1]} <= {"UBND", "Hà Giang"} and out[0][1]
     assert out[1][1] == []
     assert glossary.violations("Tại Hà Giang", "In Ha Giang", TERMS) == [{"term": "Hà Giang", "expected": "Hà Giang"}]
+
+
+def test_libretranslate_asks_for_languages_on_first_use_right_after_boot(monkeypatch):
+    """time.monotonic() starts near zero when a machine boots; the first use must still ask the server."""
+    from media_pipeline.translate import libretranslate
+    engine = libretranslate.LibreTranslateEngine(url="http://127.0.0.1:9", languages_ttl=300)
+    asked = []
+    monkeypatch.setattr(engine, "_call", lambda method, path, *a, **k: asked.append(path) or
+                        [{"code": "vi", "targets": ["en"]}])
+    monkeypatch.setattr(libretranslate.time, "monotonic", lambda: 12.0)  # 12 s after boot
+    assert engine.pairs() == {("vi", "en")}
+    assert asked == ["/languages"]
+    assert engine.pairs() == {("vi", "en")} and asked == ["/languages"]  # cached within the TTL
