@@ -7,6 +7,7 @@ import subprocess
 import textwrap
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
@@ -90,9 +91,14 @@ def _filter_path(path: Path) -> str:
 
 
 def encode(slides: list[Path], durations: list[float], profile: Profile, out: Path, audio: Path | None = None,
-           ass: Path | None = None, preset: str = "veryfast") -> Path:
-    """Slides shown for their durations, captions burned in, optional narration; H.264 MP4 per the profile."""
-    tools.run("ffmpeg", encode_args(slides, durations, profile, out, audio, ass, preset))
+           ass: Path | None = None, preset: str = "veryfast",
+           progress: Callable[[float], None] | None = None) -> Path:
+    """Slides shown for their durations, captions burned in, optional narration; H.264 MP4 per the profile.
+
+    `progress(fraction)` follows the encode (ffmpeg's -progress), so a long encode is never silent.
+    """
+    tools.run("ffmpeg", encode_args(slides, durations, profile, out, audio, ass, preset), progress=progress,
+              duration=sum(durations))
     return out
 
 

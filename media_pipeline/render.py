@@ -216,7 +216,8 @@ def render(profile: Profile, title: str, subtitle: str, caption_tracks: list[lis
             ass = workdir / f"{profile.name}.ass"
             ass.write_text(captions.to_ass(tracks, *size), encoding="utf-8")
         video = workdir / f"{profile.name}.mp4"
-        compose.encode(slides, slide_durations(len(slides), total), profile, video, audio=mastered, ass=ass)
+        compose.encode(slides, slide_durations(len(slides), total), profile, video, audio=mastered, ass=ass,
+                       progress=lambda f: progress(75 + int(14 * f), f"encoding video: {int(f * 100)}%"))
         result.outputs.append(Output("video", video, "video/mp4"))
         if profile.stills:
             result.outputs += [Output("still", s, "image/png") for s in slides]

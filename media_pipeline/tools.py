@@ -1,15 +1,115 @@
-"""One place that finds external programs and runs them, with their stderr on failure."""
+"""One place that finds external programs and runs them, with their stderr on failure.
+
+Every program runs in its own process group, dies with the thread that started it (PR_SET_PDEATHSIG, so a
+worker killed with SIGKILL leaves no ffmpeg running on), and belongs to the calling thread's `Scope` when one
+is active: another thread (a job's heartbeat, a shutdown) can stop every program of that scope at once.
+ffmpeg reports its position through `-progress`, parsed here so long encodes are never silent (the idea of
+ffmpeg-progress-yield, which reads stderr statistics and cannot be combined with our stop and stdin handling).
+"""
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import shlex
 import shutil
+import signal
 import subprocess
+import tempfile
+import threading
+from typing import Callable
 
 from media_pipeline.errors import EngineError, ToolMissing
 
 log = logging.getLogger(__name__)
+_PR_SET_PDEATHSIG = 1
+_local = threading.local()
+
+
+class Stopped(Exception):
+    """The scope was stopped from another thread (cancel, timeout, shutdown); `reason` says which."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Scope:
+    """The programs one job runs; `stop(reason)` ends them all (SIGTERM, then SIGKILL after `grace` s)."""
+
+    def __init__(self, nice: int = 0):
+        self.nice = nice
+        self.reason: str | None = None
+        self._procs: set[subprocess.Popen] = set()
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> "Scope":
+        self._outer = getattr(_local, "scope", None)
+        _local.scope = self
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _local.scope = self._outer
+
+    def add(self, proc: subprocess.Popen) -> None:
+        with self._lock:
+            self._procs.add(proc)
+            stopped = self.reason is not None
+        if stopped:
+            _kill_group(proc, signal.SIGKILL)
+
+    def discard(self, proc: subprocess.Popen) -> None:
+        with self._lock:
+            self._procs.discard(proc)
+
+    def check(self) -> None:
+        """Raise Stopped if the scope was stopped (for long work done in Python, between steps)."""
+        if self.reason is not None:
+            raise Stopped(self.reason)
+
+    def stop(self, reason: str, grace: float = 2.0) -> None:
+        """Mark the scope stopped and end its programs; returns once they are gone or killed."""
+        with self._lock:
+            if self.reason is None:
+                self.reason = reason
+            procs = list(self._procs)
+        for p in procs:
+            _kill_group(p, signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                _kill_group(p, signal.SIGKILL)
+
+
+def current_scope() -> Scope | None:
+    """The calling thread's scope, if any."""
+    return getattr(_local, "scope", None)
+
+
+def check_stopped() -> None:
+    """Raise Stopped when the calling thread's scope was stopped (no-op outside a scope)."""
+    scope = current_scope()
+    if scope is not None:
+        scope.check()
+
+
+def _kill_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _child_setup(nice: int) -> Callable[[], None]:
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    kill = int(signal.SIGKILL)
+
+    def setup() -> None:  # runs in the child between fork and exec: no locks, nothing to import
+        prctl(_PR_SET_PDEATHSIG, kill, 0, 0, 0)
+        if nice:
+            os.nice(nice)
+    return setup
 
 
 def find(tool: str) -> str:
@@ -26,15 +126,73 @@ def find(tool: str) -> str:
     return path
 
 
-def run(tool: str, args: list[str], timeout: float | None = None) -> subprocess.CompletedProcess:
-    """Run a tool, logging the exact command; raise EngineError with its stderr on failure."""
+def run(tool: str, args: list[str], timeout: float | None = None, input: bytes | None = None,
+        progress: Callable[[float], None] | None = None, duration: float | None = None
+        ) -> subprocess.CompletedProcess:
+    """Run a tool, logging the exact command; raise EngineError with its stderr on failure.
+
+    For ffmpeg, `progress(fraction)` is called as the output advances through `duration` seconds.
+    Raises Stopped when the calling thread's scope is stopped while the tool runs.
+    """
+    scope = current_scope()
+    if scope is not None:
+        scope.check()
     cmd = [find(tool), *args]
+    watch = progress is not None and duration and tool == "ffmpeg"
+    if watch:
+        cmd[1:1] = ["-progress", "pipe:1", "-nostats"]
     log.debug("run: %s", shlex.join(cmd))
-    try:
-        proc = subprocess.run(cmd, capture_output=True, timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        raise EngineError(f"{tool} did not finish in {timeout:.0f}s") from exc
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=err, start_new_session=True,
+                                preexec_fn=_child_setup(scope.nice if scope else 0))
+        if scope is not None:
+            scope.add(proc)
+        try:
+            if watch:
+                out = _follow(proc, progress, duration, timeout)
+            else:
+                try:
+                    out, _ = proc.communicate(input, timeout=timeout)
+                except subprocess.TimeoutExpired as exc:
+                    _kill_group(proc, signal.SIGKILL)
+                    proc.wait()
+                    raise EngineError(f"{tool} did not finish in {timeout:.0f}s") from exc
+        finally:
+            if proc.poll() is None:
+                _kill_group(proc, signal.SIGKILL)
+                proc.wait()
+            if scope is not None:
+                scope.discard(proc)
+        if scope is not None:
+            scope.check()  # a tool ended by stop() failed because of it, not on its own
+        err.seek(0)
+        stderr = err.read()
     if proc.returncode != 0:
-        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-5:]
-        raise EngineError(f"{tool} failed ({proc.returncode}): " + " | ".join(err))
-    return proc
+        lines = stderr.decode("utf-8", "replace").strip().splitlines()[-5:]
+        raise EngineError(f"{tool} failed ({proc.returncode}): " + " | ".join(lines))
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, stderr)
+
+
+def _follow(proc: subprocess.Popen, progress: Callable[[float], None], duration: float,
+            timeout: float | None) -> bytes:
+    """Read ffmpeg's `-progress` key=value lines, reporting the fraction of `duration` done."""
+    timer = None
+    if timeout:
+        timer = threading.Timer(timeout, _kill_group, (proc, signal.SIGKILL))
+        timer.daemon = True
+        timer.start()
+    last = -1.0
+    try:
+        for raw in proc.stdout:
+            key, _, value = raw.decode("ascii", "replace").strip().partition("=")
+            if key in ("out_time_us", "out_time_ms") and value.lstrip("-").isdigit():
+                fraction = min(1.0, max(0.0, int(value) / 1e6 / duration))
+                if fraction - last >= 0.01:
+                    last = fraction
+                    progress(fraction)
+        proc.wait()
+    finally:
+        if timer is not None:
+            timer.cancel()
+    return b""

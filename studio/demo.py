@@ -122,12 +122,14 @@ def approve(session, work_id: int) -> None:
 
 
 def publish(session, work_id: int) -> list[int]:
-    """Publish the rendered demo work; returns the delivery job ids to run."""
-    from studio.services import publishing, workflow
+    """Publish the rendered demo work; returns the ids of the jobs to run (any missing render, then delivery)."""
+    from storage.models import Job
+    from studio.services import workflow
     workflow.transition(session, Caller(_user(session, "demo-approver", ["approver", "translator"]), "demo"),
                         work_id, "publish")
     session.commit()
-    return [j.id for j in publishing.queued_jobs(session, work_id)]
+    return list(session.scalars(select(Job.id).where(Job.work_id == work_id, Job.state.in_(("queued", "waiting")))
+                                .order_by(Job.id)))
 
 
 def endpoint_token(session) -> str:

@@ -95,13 +95,17 @@ class SyncClient:
         _write_json(self.dir / "outbox.json", outbox)
 
     # -- sync ------------------------------------------------------------------------------------------
-    def sync(self) -> SyncResult:
-        """One round: feed, downloads, clean-up, reports."""
+    def sync(self, wait: int = 0) -> SyncResult:
+        """One round: feed, downloads, clean-up, reports.
+
+        With `wait` (1-60 s) the studio holds the request until this endpoint's feed changes (long poll), so
+        an emergency arrives at once instead of at the next poll.
+        """
         result = SyncResult()
         state = self._load("state.json", {"etag": "", "items": []})
         complete = all(self.media_path(f["sha256"]).exists() for i in state["items"] for f in i["files"])
         try:
-            feed = self._fetch_feed(state["etag"] if complete else "")
+            feed = self._fetch_feed(state["etag"] if complete else "", wait)
         except requests.RequestException as exc:
             log.warning("feed unreachable, keeping the last good state: %s", exc)
             result.offline = True
@@ -126,9 +130,11 @@ class SyncClient:
         self._send_reports(result)
         return result
 
-    def _fetch_feed(self, etag: str):
+    def _fetch_feed(self, etag: str, wait: int = 0):
         headers = {"If-None-Match": f'"{etag}"'} if etag else {}
-        resp = self.http.get(f"{self.url}/api/v1/feed", headers=headers, timeout=self.timeout)
+        wait = max(0, min(60, wait)) if etag else 0
+        resp = self.http.get(f"{self.url}/api/v1/feed", headers=headers, params={"wait": wait} if wait else None,
+                             timeout=self.timeout + wait)
         if resp.status_code == 304:
             return None
         if resp.status_code in (401, 403):

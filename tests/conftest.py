@@ -81,14 +81,12 @@ def app(tmp_path, store_url, model_cache):
 
 @pytest.fixture
 def live_server(app, users):
-    """The app served by waitress on a free loopback port, in a thread."""
-    from waitress import create_server
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    thread.join(timeout=10)
+    """The app served as `studio serve` serves it (uvicorn) on a free loopback port, in a thread."""
+    from studio.web.serving import serve_in_thread
+    url, server, thread = serve_in_thread(app, threads=4)
+    yield url
+    server.stop()
+    thread.join(timeout=15)
 
 
 @pytest.fixture

@@ -188,3 +188,100 @@ def test_models_install_list_and_refusals(tmp_path):
     assert studio("list").stdout.startswith("vi→en")
     offline = studio("download", "vi", "zh")
     assert offline.returncode == 2 and "offline" in offline.stderr
+
+
+def _processes_with(marker: str) -> list[int]:
+    from tests.studio.test_jobs import processes_with
+    return processes_with(marker)
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_render_stops_programs_and_store_and_the_job_completes_after_restart(tmp_path):
+    """SIGTERM while ffmpeg encodes: serve exits, no ffmpeg or SeaweedFS is left, the job waits in the queue
+    and the next start completes it (its interrupted attempt does not count)."""
+    instance, port = tmp_path / "instance", free_port()
+    env_extra = {"STUDIO_ADMIN_PASSWORD": "admin password here", "STUDIO_TTS_ENGINES": "espeak",
+                 "STUDIO_WHISPER_MODEL": ""}
+    proc, _ = start_serve(instance, port, env_extra)
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
+    env.update({"STUDIO_INSTANCE": str(instance), **env_extra})
+    try:
+        token = subprocess.run([sys.executable, "-m", "studio.cli", "token", "create", "admin", "--name", "ci"],
+                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert token.returncode == 0, token.stderr
+        assert re.fullmatch(r"st_\S+\n", token.stdout)  # the token alone on one line, for scripts
+        headers = {"Authorization": f"Bearer {token.stdout.strip()}", "Content-Type": "application/json"}
+
+        def api(method, path, body=None):
+            req = urllib.request.Request(base + path, method=method, headers=headers,
+                                         data=json.dumps(body).encode() if body is not None else None)
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, json.load(resp)
+        body = " ".join(f"Thông báo số {i}: bà con theo dõi bản tin thời tiết và mực nước suối." for i in range(40))
+        _, work = api("POST", "/api/v1/works", {"title": "Bản tin dài", "body": body})
+        status, queued = api("POST", f"/api/v1/works/{work['id']}/renders", {"channels": ["eboard"]})
+        assert status == 202
+        (job_id,) = queued["jobs"]
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            job = api("GET", f"/api/v1/jobs/{job_id}")[1]
+            if job["state"] == "running" and job["progress"] >= 76:  # the video encode is under way
+                break
+            assert job["state"] in ("queued", "running"), job
+            time.sleep(0.2)
+        assert _processes_with(str(instance / "tmp")), "ffmpeg should be encoding"
+        assert _processes_with(str(instance / "objectstore"))  # the embedded SeaweedFS
+        proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=120)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    assert f"Jobs back in the queue for the next start: [{job_id}]" in out
+    assert not _processes_with(str(instance / "tmp")) and not _processes_with(str(instance / "objectstore"))
+    from studio import create_app
+    from studio.extensions import db
+    from storage.models import Job
+    app = create_app({"ENVIRON": env, "QUEUE_URL": "memory://"})
+    with app.app_context():
+        job = db.session.get(Job, job_id)
+        assert job.state == "queued" and job.attempts == 0
+    proc, _ = start_serve(instance, port, env_extra)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            job = api("GET", f"/api/v1/jobs/{job_id}")[1]
+            if job["state"] not in ("queued", "running"):
+                break
+            time.sleep(0.5)
+        assert job["state"] == "succeeded" and job["attempts"] == 1, job
+    finally:
+        stop(proc)
+
+
+def test_endpoint_add_and_token_create_for_scripts(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
+    env.update({"STUDIO_INSTANCE": str(tmp_path / "i"), "STUDIO_ADMIN_PASSWORD": "admin password here"})
+
+    def studio(*args):
+        return subprocess.run([sys.executable, "-m", "studio.cli", *args], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=120)
+    assert studio("db", "upgrade").returncode == 0
+    out = studio("endpoint", "add", "--name", "Loa xã Tân Thanh", "--kind", "loudspeaker", "--languages", "vi,tyz",
+                 "--json")
+    assert out.returncode == 0, out.stderr
+    ep = json.loads(out.stdout)
+    assert ep["token"].startswith("ep_") and ep["languages"] == ["tyz", "vi"] and ep["area"] is None
+    plain = studio("endpoint", "add", "--name", "Bảng LED", "--kind", "eboard", "--display", "384x192")
+    assert plain.returncode == 0 and re.fullmatch(r"ep_\S+\n", plain.stdout)
+    assert studio("endpoint", "add", "--name", "X", "--kind", "eboard", "--area", "nowhere").returncode == 2
+    bad = studio("endpoint", "add", "--name", "X", "--kind", "loudspeaker", "--languages", "xx")
+    assert bad.returncode == 2 and "xx" in bad.stderr
+    assert studio("token", "create", "nobody").returncode != 0
+    from studio import create_app
+    from studio.extensions import db
+    from studio.services import endpoints
+    app = create_app({"ENVIRON": env, "QUEUE_URL": "memory://"})
+    with app.app_context():
+        assert endpoints.for_token(db.session, ep["token"]).name == "Loa xã Tân Thanh"

@@ -1,7 +1,6 @@
 """eSpeak NG: offline, Vietnamese (northern, central, southern), English and Mandarin voices."""
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from media_pipeline import tools
@@ -46,8 +45,8 @@ class EspeakEngine:
         if voice is None or voice not in {v.id for v in VOICES}:
             raise EngineError(f"espeak-ng has no voice for {req.language!r}")
         wpm = max(80, min(400, int(BASE_WPM * req.speed)))
-        cmd = [tools.find("espeak-ng"), "-v", voice, "-s", str(wpm), "-w", str(out_wav), "--stdin"]
-        proc = subprocess.run(cmd, input=req.text.encode("utf-8"), capture_output=True, timeout=120)
-        if proc.returncode != 0 or not out_wav.exists():
-            raise EngineError(f"espeak-ng failed: {proc.stderr.decode(errors='replace')[-300:]}")
+        tools.run("espeak-ng", ["-v", voice, "-s", str(wpm), "-w", str(out_wav), "--stdin"],
+                  timeout=120, input=req.text.encode("utf-8"))
+        if not out_wav.exists():
+            raise EngineError("espeak-ng wrote no audio")
         return out_wav

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import Area, Endpoint, EndpointReport, utcnow
 from studio.errors import N_, TooLarge, ValidationError
-from studio.services import Caller, audit, fetch, publishing
+from studio.services import Caller, audit, fetch, languages, publishing
 from studio.services.accounts import hash_token, require_role
 
 MAX_REPORTS = 1000  # per request
@@ -48,9 +48,14 @@ def create(session: Session, caller: Caller, data: dict) -> tuple[Endpoint, str]
     area_id = int(data["area_id"]) if str(data.get("area_id") or "").isdigit() else None
     if area_id is not None and session.get(Area, area_id) is None:
         raise ValidationError(N_("The area does not exist."), field="area_id")
+    langs = data.get("languages") or []
+    if isinstance(langs, str):
+        langs = [x.strip() for x in langs.split(",") if x.strip()]
+    for code in langs:
+        languages.get(session, code)  # NotFound names an unknown code
     token = _new_token()
     ep = Endpoint(name=name, kind=kind, area_id=area_id, display=display, contact=(data.get("contact") or "")[:300],
-                  token_prefix=token[:10], token_hash=hash_token(token))
+                  languages=sorted(set(langs)), token_prefix=token[:10], token_hash=hash_token(token))
     session.add(ep)
     session.flush()
     audit.record(session, caller, "endpoint.create", "endpoint", ep.id, name=name, kind=kind)
@@ -162,7 +167,8 @@ def record(session: Session, endpoint: Endpoint, payload) -> dict:
 
 def status(session: Session, endpoint: Endpoint) -> dict:
     """What the endpoint should hold, what it says it holds, and its recent plays."""
-    should = [p.id for p, _ in publishing.endpoint_packages(session, endpoint.kind, endpoint.area, endpoint.display)]
+    should = [p.id for p, _ in publishing.endpoint_packages(session, endpoint.kind, endpoint.area, endpoint.display,
+                                                            languages=endpoint.languages)]
     holds = (endpoint.last_heartbeat or {}).get("holds", [])
     plays = list(session.scalars(select(EndpointReport).where(EndpointReport.endpoint_id == endpoint.id,
                                                               EndpointReport.type == "play")

@@ -93,7 +93,7 @@ def capabilities(session: Session, codes: list[str], router: Router | None, tts_
         try:
             choice = voices.choose(session, code, tts_engines)
             cap.speech = choice.engine + (f" ~{choice.language}" if choice.approximate else "")
-        except EngineError:
+        except (EngineError, voices.VoiceMissing):
             cap.speech = ""
         out[code] = cap
     return out

@@ -15,10 +15,11 @@ from typing import Callable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from media_pipeline.profiles import CHANNEL_PROFILES
 from storage.models import Area, Job, Package, Rendition, Setting, Translation, Work, utcnow
 from storage.objectstore import ObjectStore
 from studio.errors import N_, Conflict, ValidationError
-from studio.services import Caller, audit, voices
+from studio.services import Caller, audit, jobs, rendering, voices
 
 SCHEMA_VERSION = 1
 SCHEMA_URL = "https://studio.invalid/schemas/manifest-1.json"  # docs/manifest.schema.json
@@ -47,28 +48,46 @@ def _renditions(session: Session, work: Work) -> list[Rendition]:
     return sorted(latest.values(), key=lambda r: (r.language != work.source_language, r.language, r.profile))
 
 
+def needed_renders(session: Session, work: Work) -> list[tuple[str, str]]:
+    """(language, profile) pairs publishing must have: every profile of the work's channels in the source
+    language. Renditions of approved translations that editors rendered are published with them."""
+    return [(work.source_language, p) for ch in work.channels or [] for p in CHANNEL_PROFILES.get(ch, [])]
+
+
 def prepare(session: Session, caller: Caller, work: Work) -> Package:
-    """Create the next package of an approved work and queue its delivery (called by the publish transition)."""
-    renditions = _renditions(session, work)  # may be none: a text-only article still reaches portals (NINJS)
+    """Create the next package of an approved work: render what its channels lack, then deliver.
+
+    The delivery job waits for the render jobs (on the work's lane: an emergency renders before anything
+    else) and lists the package only with the files its channels need.
+    """
+    have = {(r.language, r.profile) for r in _renditions(session, work)}
+    missing = [pair for pair in needed_renders(session, work) if pair not in have]
+    channels = sorted({ch for ch in work.channels or [] for p in CHANNEL_PROFILES.get(ch, [])
+                       if (work.source_language, p) in missing})
+    render_jobs = [j for j in rendering.queue(session, caller, work.id, channels, [work.source_language],
+                                              revision=work.approved_revision) if (j.language, j.profile) in missing
+                   ] if channels else []
     version = (session.scalar(select(Package.version).where(Package.work_id == work.id)
                               .order_by(Package.version.desc()).limit(1)) or 0) + 1
     package = Package(work_id=work.id, version=version, revision=work.approved_revision, state="queued",
                       priority=work.priority, valid_from=work.valid_from, valid_until=work.valid_until,
-                      area_codes=sorted(a.code for a in work.areas),
-                      channels=sorted({r.channel for r in renditions}), published_by_id=caller.user.id,
-                      manifest={"renditions": [r.id for r in renditions]})
+                      area_codes=sorted(a.code for a in work.areas), channels=[], published_by_id=caller.user.id,
+                      manifest={})
     session.add(package)
     session.flush()
-    session.add(Job(kind="publish", work_id=work.id, package_id=package.id, max_attempts=6,
-                    created_by_id=caller.user.id,
-                    log=[{"at": utcnow().isoformat(timespec="seconds"), "msg": f"package v{version} queued"}]))
+    jobs.create(session, "publish", priority=work.priority, work_id=work.id, package_id=package.id, max_attempts=6,
+                created_by_id=caller.user.id, after=[j.id for j in render_jobs], after_any_outcome=True,
+                msg=f"package v{version}: waiting for {len(render_jobs)} renders" if render_jobs
+                else f"package v{version} queued")
     return package
 
 
-def queued_jobs(session: Session, work_id: int) -> list[Job]:
-    """Delivery and feed jobs of a work waiting for a worker (the web hands them to the queue after commit)."""
-    return list(session.scalars(select(Job).where(Job.work_id == work_id, Job.kind.in_(("publish", "feeds")),
-                                                  Job.state == "queued")))
+def playback(priority: str) -> dict:
+    """How players treat the item: the normal / priority / emergency levels of Circular 39/2020 on commune
+    radio. An emergency interrupts whatever plays and plays at once, outside the time slots."""
+    emergency = priority == "emergency"
+    return {"level": priority, "interrupt": emergency, "play_immediately": emergency,
+            "ignore_time_slots": emergency}
 
 
 def _titles(session: Session, work: Work, languages: set[str]) -> dict[str, str]:
@@ -92,6 +111,7 @@ def build_manifest(session: Session, work: Work, package: Package, files: list[d
         "source_language": work.source_language, "priority": package.priority,
         "valid_from": _iso(package.valid_from), "valid_until": _iso(package.valid_until),
         "time_slots": list(work.time_slots or []), "areas": package.area_codes, "channels": package.channels,
+        "playback": playback(package.priority),
         "approved_by": approver, "published_by": package.published_by_id, "published_at": _iso(package.published_at),
         "files": files,
     }
@@ -110,6 +130,18 @@ def build_manifest(session: Session, work: Work, package: Package, files: list[d
     return item
 
 
+@jobs.handler("publish", needs=("store",), timeout=lambda _s, _j: 1800)
+def run_publish(ctx: jobs.Context, store: ObjectStore) -> None:
+    """The publish job."""
+    deliver(ctx.session, store, ctx.job, ctx.progress)
+
+
+@jobs.handler("feeds", needs=("store",), timeout=lambda _s, _j: 600)
+def run_feeds(ctx: jobs.Context, store: ObjectStore) -> None:
+    """The feeds job after a retraction."""
+    rewrite_feeds_job(ctx.session, store, ctx.job, ctx.progress)
+
+
 def deliver(session: Session, store: ObjectStore, job: Job, report: Callable[[int, str], None]) -> None:
     """The publish job: copy media to content addresses, write the manifest last, then the feeds."""
     package = session.get(Package, job.package_id)
@@ -118,12 +150,17 @@ def deliver(session: Session, store: ObjectStore, job: Job, report: Callable[[in
         return
     work = session.get(Work, package.work_id)
     profiles = voices.profiles(session)
-    renditions = [session.get(Rendition, rid) for rid in package.manifest.get("renditions", [])]
+    renditions = _renditions(session, work)
+    have = {(r.language, r.profile) for r in renditions}
+    lacking = [(lang, p) for lang, p in needed_renders(session, work) if (lang, p) not in have]
+    for lang, p in lacking:  # never list a package without its channels' files
+        raise ValidationError(N_("The %(profile)s file in %(language)s could not be made, so the package was "
+                              "not published; see the render jobs on the work's page and retry them."),
+                              profile=p, language=lang)
+    package.channels = sorted({r.channel for r in renditions})
     files = []
-    total = sum(len(r.files) for r in renditions if r) or 1
+    total = sum(len(r.files) for r in renditions) or 1
     for r in renditions:
-        if r is None:
-            raise ValidationError(N_("A rendition of this package was deleted; publish again."))
         prof = profiles.get(r.profile)
         for f in r.files:
             key = f"media/{f['sha256']}"
@@ -145,7 +182,7 @@ def deliver(session: Session, store: ObjectStore, job: Job, report: Callable[[in
     data = json.dumps(manifest, ensure_ascii=False, sort_keys=True, indent=1).encode()
     key = f"packages/{work.id}/{package.version}/manifest.json"
     store.put_bytes(key, data, "application/json")
-    package.manifest, package.manifest_key = manifest, key
+    package.manifest, package.manifest_key = {**manifest, "renditions": [r.id for r in renditions]}, key
     package.manifest_sha256 = hashlib.sha256(data).hexdigest()
     package.state = "published"
     replaced = list(session.scalars(select(Package).where(
@@ -166,8 +203,8 @@ def retract(session: Session, caller: Caller, work: Work, reason: str) -> list[P
         p.state, p.retracted_at, p.retracted_by_id, p.retract_reason = "retracted", utcnow(), caller.user.id, reason
     if withdrawn:
         _bump(session)  # every feed drops them at once
-        session.add(Job(kind="feeds", work_id=work.id, created_by_id=caller.user.id, max_attempts=6,
-                        log=[{"at": utcnow().isoformat(timespec="seconds"), "msg": "feeds to rewrite"}]))
+        jobs.create(session, "feeds", priority=work.priority, work_id=work.id, created_by_id=caller.user.id,
+                    max_attempts=6, msg="feeds to rewrite")
         audit.record(session, caller, "package.retract", "work", work.id, packages=[p.id for p in withdrawn],
                      reason=reason)
     return withdrawn
@@ -183,9 +220,10 @@ def live(session: Session, now: datetime) -> list[Package]:
     return sorted(out, key=lambda p: (PRIORITY_ORDER.get(p.priority, 9), -(p.published_at or now).timestamp(), p.id))
 
 
-def _files_for(package: Package, kind: str, display: str = "") -> list[dict]:
+def _files_for(package: Package, kind: str, display: str = "", languages: list[str] | None = None) -> list[dict]:
     channels = KIND_CHANNELS[kind]
-    files = [f for f in package.manifest.get("files", []) if f["channel"] in channels]
+    files = [f for f in package.manifest.get("files", []) if f["channel"] in channels
+             and (not languages or f["language"] in languages)]
     if display and kind in ("eboard", "kiosk"):
         w, _, h = display.partition("x")
         fitting = [f for f in files if f["channel"] != "eboard" or (str(f.get("width")), str(f.get("height"))) == (w, h)]
@@ -196,6 +234,7 @@ def _files_for(package: Package, kind: str, display: str = "") -> list[dict]:
 def _item(p: Package, files: list[dict]) -> dict:
     m = p.manifest
     return {"package_id": p.id, "work_id": p.work_id, "version": p.version, "priority": p.priority,
+            "playback": playback(p.priority),
             "valid_from": m.get("valid_from"), "valid_until": m.get("valid_until"), "time_slots": m.get("time_slots"),
             "title": m.get("title"), "manifest_key": p.manifest_key, "manifest_sha256": p.manifest_sha256,
             "files": files}
@@ -207,14 +246,16 @@ def area_chain(area: Area | None) -> set[str]:
 
 
 def endpoint_packages(session: Session, kind: str, area: Area | None, display: str = "",
-                      now: datetime | None = None) -> list[tuple[Package, list[dict]]]:
-    """What an endpoint should hold: its kind's files of live packages for its area and the areas above it."""
+                      now: datetime | None = None, languages: list[str] | None = None
+                      ) -> list[tuple[Package, list[dict]]]:
+    """What an endpoint should hold: its kind's files of live packages for its area and the areas above it
+    (an endpoint registered without an area takes every area's packages)."""
     chain = area_chain(area)
     out = []
     for p in live(session, now or utcnow()):
-        if p.area_codes and not chain & set(p.area_codes):
+        if area is not None and p.area_codes and not chain & set(p.area_codes):
             continue
-        files = _files_for(p, kind, display)
+        files = _files_for(p, kind, display, languages)
         if files or kind == "portal":  # portals also take text-only items (the manifest's NINJS)
             out.append((p, files))
     return out
@@ -224,7 +265,7 @@ _FEED_CACHE: dict[tuple, tuple[str, list[dict]]] = {}
 
 
 def feed_items(session: Session, endpoint_id: int, kind: str, area: Area | None, display: str = "",
-               now: datetime | None = None) -> tuple[str, list[dict]]:
+               now: datetime | None = None, languages: list[str] | None = None) -> tuple[str, list[dict]]:
     """The endpoint's feed items (without URLs) and their strong ETag.
 
     Cached per process by the feeds generation (bumped by every publish and retraction) and the minute, so an
@@ -232,11 +273,11 @@ def feed_items(session: Session, endpoint_id: int, kind: str, area: Area | None,
     """
     now = now or utcnow()
     key = (str(session.get_bind().url), feeds_generation(session), now.replace(second=0, microsecond=0), kind,
-           area.id if area else None, display)
+           area.id if area else None, display, tuple(languages or ()))
     hit = _FEED_CACHE.get(key)
     if hit is None:
         items = [{**_item(p, files), "manifest_key": p.manifest_key}
-                 for p, files in endpoint_packages(session, kind, area, display, now)]
+                 for p, files in endpoint_packages(session, kind, area, display, now, languages)]
         h = hashlib.sha256()
         for i in items:
             h.update(f"|{i['package_id']}:{i['manifest_sha256']}:{','.join(f['sha256'] for f in i['files'])}".encode())
@@ -269,6 +310,18 @@ def _bump(session: Session) -> None:
     gen = feeds_generation(session)
     session.execute(update(Setting).where(Setting.key == "feeds").values(value={"gen": gen + 1}))
     session.expire(session.get(Setting, "feeds"))
+
+
+def changed_areas(session: Session, since: datetime) -> tuple[list[str], str]:
+    """Static-feed codes of packages published or retracted since `since` (a few seconds' overlap is harmless:
+    an endpoint told twice gets a 304), and the most urgent priority among them."""
+    since = since - timedelta(seconds=5)
+    changed = list(session.scalars(select(Package).where(
+        (Package.published_at >= since) | (Package.retracted_at >= since))))
+    if not changed:
+        return [], ""
+    top = min((p.priority for p in changed), key=lambda x: PRIORITY_ORDER.get(x, 9))
+    return feed_codes(changed), top
 
 
 def feed_codes(packages: list[Package]) -> list[str]:

@@ -6,64 +6,39 @@ import json
 import logging
 import shutil
 import tempfile
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from media_pipeline import render, tools
-from media_pipeline.asr import ModelMissing
 from media_pipeline.audio import Cue
-from media_pipeline.errors import EngineError, InvalidMedia, ToolMissing
-from media_pipeline.profiles import CHANNEL_PROFILES, Profile, ProfileInvalid
-from media_pipeline.publication import PublicationError
-from media_pipeline.translate import Router
-from media_pipeline.tts import Engine, NoVoice
-from media_pipeline.validate import RenditionInvalid
-from storage.errors import StorageError
-from storage.models import Asset, Job, Rendition, Translation, Work, utcnow
+from media_pipeline.errors import EngineError
+from media_pipeline.profiles import CHANNEL_PROFILES, Profile
+from media_pipeline.tts import Engine
+from storage.models import Asset, Job, Rendition, Translation, Work
 from storage.objectstore import ObjectStore
-from studio.errors import N_, Conflict, StudioError, ValidationError
-from studio.services import Caller, assets, audit, editions, fetch, publishing, transcripts, translations, voices, works
+from studio.errors import N_, ValidationError
+from studio.services import Caller, assets, audit, editions, jobs, translations, voices, works
 from studio.services.accounts import require_role
+from studio.services.transcripts import Whisper
 
 log = logging.getLogger(__name__)
 PIPELINE_VERSION = "1"
-PERMANENT = (InvalidMedia, NoVoice, RenditionInvalid, ToolMissing, ProfileInvalid, StudioError, ModelMissing,
-             PublicationError)
 MAX_SENTENCES = 5000  # hours of speech; longer texts are refused before any work starts
 READING_CHARS_PER_S = 14.0  # a calm announcer, Vietnamese; used to refuse over-long texts before synthesis
 
 
-class Cancelled(Exception):
-    """The editor cancelled the job."""
-
-
 @dataclass
 class RenderConfig:
-    """Engines and paths a worker renders with."""
+    """Speech engines and paths a worker renders with."""
 
     engines: dict[str, Engine]
     workdir: str
     rules_file: str | None = None
-    whisper_model: str = ""          # empty: no speech check
-    model_cache: str = ""
-    whisper_beam: int = 1
-    cer_threshold: float = 0.35
     public_url: str = ""             # where readers find published items; QR codes on screens point there
-    translator: Router | None = None  # machine translation engines (translate jobs)
-    backoff_s: list[int] = field(default_factory=lambda: [10, 60, 300])
-
-
-@dataclass
-class Outcome:
-    """How a job run ended; `retry_in` seconds when it should be tried again."""
-
-    state: str
-    retry_in: int | None = None
 
 
 def language_text(session: Session, work: Work, language: str) -> tuple[str, list[str]]:
@@ -89,34 +64,27 @@ def profiles_for(session: Session, channels: list[str]) -> list[Profile]:
 
 
 def queue(session: Session, caller: Caller, work_id: int, channels: list[str] | None = None,
-          languages: list[str] | None = None) -> list[Job]:
-    """Create queued jobs for each language and profile; the caller hands their ids to the queue."""
-    require_role(caller, "editor")
+          languages: list[str] | None = None, revision: int | None = None) -> list[Job]:
+    """Create render jobs for each language and profile, at the work's priority; workers start after commit.
+
+    `revision` pins the text (publishing renders the approved revision even if a new draft is saved meanwhile).
+    Audio-only profiles come first, so a loudspeaker gets its bulletin before the screens get theirs.
+    """
+    require_role(caller, "editor", "approver")
     work = works.get(session, work_id)
     channels = channels or [c for c in work.channels if c in CHANNEL_PROFILES] or list(CHANNEL_PROFILES)
     languages = languages or [work.source_language]
+    revision = revision or work.current_revision
+    pinned = works.as_of(session, work, revision)
     for lang in languages:
-        language_text(session, work, lang)  # refuse early: missing translation
-    jobs = []
-    for lang in languages:
-        for prof in profiles_for(session, channels):
-            job = Job(kind="render", work_id=work.id, language=lang, profile=prof.name, created_by_id=caller.user.id,
-                      log=[{"at": utcnow().isoformat(timespec="seconds"), "msg": "queued"}])
-            session.add(job)
-            jobs.append(job)
-    session.flush()
-    audit.record(session, caller, "render.queue", "work", work.id, jobs=[j.id for j in jobs],
+        language_text(session, pinned, lang)  # refuse early: missing translation
+    profiles = sorted(profiles_for(session, channels), key=lambda p: p.kind != "audio")
+    out = [jobs.create(session, "render", priority=work.priority, work_id=work.id, language=lang,
+                       profile=prof.name, revision=revision, created_by_id=caller.user.id)
+           for prof in profiles for lang in languages]
+    audit.record(session, caller, "render.queue", "work", work.id, jobs=[j.id for j in out],
                  languages=languages, channels=channels)
-    return jobs
-
-
-def _claim(session: Session, job_id: int, worker: str) -> Job | None:
-    """Take a queued job atomically; None if another worker has it or it was cancelled."""
-    now = utcnow()
-    res = session.execute(update(Job).where(Job.id == job_id, Job.state == "queued").values(
-        state="running", worker=worker, attempts=Job.attempts + 1, started_at=now, heartbeat_at=now, error=""))
-    session.commit()
-    return session.get(Job, job_id) if res.rowcount == 1 else None
+    return out
 
 
 _FFMPEG_VERSION: str | None = None
@@ -135,20 +103,12 @@ def _key(parts: dict) -> str:
 
 
 class _Runner:
-    """The steps of one job, with progress, heartbeat and cancellation written to the job row."""
+    """The steps of one render job; progress and cancellation go through the job's context."""
 
-    def __init__(self, session: Session, store: ObjectStore, cfg: RenderConfig, job: Job):
-        self.s, self.store, self.cfg, self.job = session, store, cfg, job
+    def __init__(self, ctx: jobs.Context, store: ObjectStore, cfg: RenderConfig, whisper: Whisper):
+        self.s, self.store, self.cfg, self.whisper, self.job = ctx.session, store, cfg, whisper, ctx.job
+        self.progress = ctx.progress
         self.speech_check: dict = {}
-
-    def progress(self, pct: int, msg: str) -> None:
-        self.s.refresh(self.job, ["cancel_requested"])
-        if self.job.cancel_requested:
-            raise Cancelled()
-        self.job.progress = max(self.job.progress, min(99, pct))
-        self.job.log = [*self.job.log[-200:], {"at": utcnow().isoformat(timespec="seconds"), "msg": msg}]
-        self.job.heartbeat_at = utcnow()
-        self.s.commit()
 
     def narration(self, work: Work, sentences: list[str], workdir: Path) -> tuple[render.Narration, dict]:
         """A recorded narration for the language if one was uploaded, else synthesis (cached in the store)."""
@@ -186,23 +146,24 @@ class _Runner:
 
     def check_speech(self, wav: Path, spoken: str, language: str) -> dict:
         """Transcribe synthesized speech and compare it with the text that was synthesized."""
-        if not self.cfg.whisper_model:
-            return {}
+        if not self.whisper.model or self.job.priority == "emergency":
+            return {}  # an emergency goes out at once: the check is advice and would delay the broadcast
         from media_pipeline import asr
         self.progress(62, "checking the synthesized speech with Whisper")
         try:
-            model = asr.load_model(self.cfg.whisper_model, Path(self.cfg.model_cache))
-            heard = asr.transcribe(wav, model, language, self.cfg.whisper_beam)
+            model = asr.load_model(self.whisper.model, Path(self.whisper.cache))
+            heard = asr.transcribe(wav, model, language, self.whisper.beam, lambda _f: tools.check_stopped())
         except EngineError as exc:  # the check is advice: a missing model must not stop the render
             log.warning("speech check skipped: %s", exc)
             return {"error": str(exc)}
         cer = asr.character_error_rate(spoken, heard.text)
-        return {"cer": round(cer, 3), "threshold": self.cfg.cer_threshold, "flagged": cer > self.cfg.cer_threshold,
+        return {"cer": round(cer, 3), "threshold": self.whisper.cer_threshold,
+                "flagged": cer > self.whisper.cer_threshold,
                 "transcript": heard.text, "passages": asr.differing_passages(spoken, heard.text)[:20]}
 
     def run(self) -> Rendition:
         job, s = self.job, self.s
-        work = works.get(s, job.work_id)
+        work = works.as_of(s, works.get(s, job.work_id), job.revision)
         profile = voices.profiles(s).get(job.profile)
         if profile is None:
             raise ValidationError(N_("Unknown channel profile %(p)s."), p=job.profile)
@@ -287,105 +248,13 @@ class _Runner:
         return ordered[:profile.caption_languages - 1]
 
 
-def run_job(session: Session, store: ObjectStore, cfg: RenderConfig, job_id: int, worker: str = "") -> Outcome:
-    """Run one job (render, transcribe, translate, publish, feeds) to its end; failures are recorded, and transient ones come back with a retry delay."""
-    job = _claim(session, job_id, worker)
-    if job is None:
-        return Outcome("skipped")
-    runner = _Runner(session, store, cfg, job)
-    try:
-        rendition = None
-        if job.kind == "transcribe":
-            transcripts.run(session, store, cfg.whisper_model, cfg.model_cache, cfg.whisper_beam, cfg.workdir, job,
-                            runner.progress)
-        elif job.kind == "translate":
-            translations.fill_by_machine(session, job.work_id, job.language, cfg.translator, runner.progress)
-        elif job.kind == "publish":
-            publishing.deliver(session, store, job, runner.progress)
-        elif job.kind == "feeds":
-            publishing.rewrite_feeds_job(session, store, job, runner.progress)
-        else:
-            rendition = runner.run()
-    except Cancelled:
-        session.rollback()
-        job.state, job.finished_at = "cancelled", utcnow()
-        job.log = [*job.log, {"at": utcnow().isoformat(timespec="seconds"), "msg": "cancelled"}]
-        session.commit()
-        return Outcome("cancelled")
-    except Exception as exc:  # noqa: BLE001 - every failure is recorded on the job, none is lost
-        session.rollback()
-        session.refresh(job)
-        message = _describe(exc)
-        log.warning("job %s failed (attempt %s): %s", job.id, job.attempts, message)
-        job.error = message
-        job.log = [*job.log, {"at": utcnow().isoformat(timespec="seconds"), "msg": f"error: {message}"}]
-        transient = not isinstance(exc, PERMANENT)
-        if transient and job.attempts < job.max_attempts:
-            job.state = "queued"
-            delay = cfg.backoff_s[min(job.attempts - 1, len(cfg.backoff_s) - 1)]
-            session.commit()
-            return Outcome("queued", retry_in=delay)
-        job.state, job.finished_at = "failed", utcnow()
-        session.commit()
-        return Outcome("failed")
-    job.state, job.progress, job.finished_at = "succeeded", 100, utcnow()
-    job.rendition_id = rendition.id if rendition else None
-    job.log = [*job.log, {"at": utcnow().isoformat(timespec="seconds"),
-                          "msg": "done (reused)" if job.cached else "done"}]
-    session.commit()
-    return Outcome("succeeded")
+def _timeout(session: Session, job: Job) -> float:
+    """A render may take twice its profile's longest output, plus two minutes, and a day at most."""
+    profile = voices.profiles(session).get(job.profile)
+    return min(86400.0, 120 + 2 * (profile.max_duration_s if profile else 1800))
 
 
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, StudioError):
-        return exc.message % exc.params if exc.params else exc.message
-    if isinstance(exc, (EngineError, StorageError)):
-        return str(exc)
-    return f"{exc.__class__.__name__}: {exc}"
-
-
-def requeue_stale(session: Session, stale_after_s: int = 120) -> list[int]:
-    """Jobs whose worker stopped sending heartbeats (it died) go back to the queue, or fail when out of attempts."""
-    limit = utcnow() - timedelta(seconds=stale_after_s)
-    ids = []
-    for job in session.scalars(select(Job).where(Job.state == "running", Job.heartbeat_at < limit)):
-        note = f"worker {job.worker or '?'} stopped responding"
-        job.log = [*job.log, {"at": utcnow().isoformat(timespec="seconds"), "msg": note}]
-        if job.attempts < job.max_attempts:
-            job.state = "queued"
-            ids.append(job.id)
-        else:
-            job.state, job.error, job.finished_at = "failed", note, utcnow()
-    session.commit()
-    return ids
-
-
-def get_job(session: Session, job_id: int) -> Job:
-    """A job by id, or NotFound."""
-    return fetch(session, Job, job_id, N_("Job %(id)s does not exist."))
-
-
-def cancel(session: Session, caller: Caller, job_id: int) -> Job:
-    """Ask a job to stop; a queued job stops at once, a running one at its next step."""
-    require_role(caller, "editor")
-    job = get_job(session, job_id)
-    if job.state == "queued":
-        job.state, job.finished_at = "cancelled", utcnow()
-    elif job.state == "running":
-        job.cancel_requested = True
-    else:
-        raise Conflict(N_("The job has already ended (%(state)s)."), state=job.state)
-    audit.record(session, caller, "job.cancel", "job", job.id, work_id=job.work_id)
-    return job
-
-
-def retry(session: Session, caller: Caller, job_id: int) -> Job:
-    """Put a failed or cancelled job back in the queue with fresh attempts."""
-    require_role(caller, "editor")
-    job = get_job(session, job_id)
-    if job.state not in ("failed", "cancelled"):
-        raise Conflict(N_("Only failed or cancelled jobs can be retried."))
-    job.state, job.attempts, job.cancel_requested, job.error, job.progress = "queued", 0, False, "", 0
-    job.log = [*job.log, {"at": utcnow().isoformat(timespec="seconds"), "msg": "retry requested"}]
-    audit.record(session, caller, "job.retry", "job", job.id, work_id=job.work_id)
-    return job
+@jobs.handler("render", needs=("store", "render", "whisper"), timeout=_timeout)
+def run_render(ctx: jobs.Context, store: ObjectStore, render: RenderConfig, whisper: Whisper) -> int:
+    """The render job: one (language, profile) of a work, reused from the cache when nothing changed."""
+    return _Runner(ctx, store, render, whisper).run().id

@@ -4,21 +4,32 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
 from media_pipeline import asr, captions
 from media_pipeline.audio import Cue
-from storage.models import Asset, Job, utcnow
+from storage.models import Asset, Job
 from storage.objectstore import ObjectStore
 from studio.errors import N_, ValidationError
-from studio.services import Caller, audit, fetch, languages
+from studio.services import Caller, audit, fetch, jobs, languages
 from studio.services.accounts import require_role
 
 MAX_SEGMENT = 2000
+
+
+@dataclass
+class Whisper:
+    """Speech recognition settings: a model spec ("" turns recognition off), its cache and the beam size."""
+
+    model: str = ""
+    cache: str = ""
+    beam: int = 1
+    cer_threshold: float = 0.35      # the speech check's flag on synthesized narration
+    workdir: str = ""
 
 
 def _asset(session: Session, asset_id: int) -> Asset:
@@ -33,18 +44,23 @@ def queue(session: Session, caller: Caller, asset_id: int, language: str) -> Job
         raise ValidationError(N_("Only audio and video can be transcribed."), field="asset")
     if language:
         languages.get(session, language)
-    job = Job(kind="transcribe", work_id=asset.work_id, asset_id=asset.id, language=language or "",
-              created_by_id=caller.user.id, max_attempts=2,
-              log=[{"at": utcnow().isoformat(timespec="seconds"), "msg": "queued"}])
-    session.add(job)
-    session.flush()
+    job = jobs.create(session, "transcribe", work_id=asset.work_id, asset_id=asset.id, language=language or "",
+                      created_by_id=caller.user.id, max_attempts=2)
     audit.record(session, caller, "transcript.queue", "asset", asset.id, job=job.id, language=language)
     return job
 
 
-def run(session: Session, store: ObjectStore, model_spec: str, model_cache: str, beam: int, workdir: str,
-        job: Job, progress: Callable[[int, str], None]) -> None:
+def _timeout(session: Session, job: Job) -> float:
+    """Recognition may take as long as the recording plays, plus five minutes to load the model."""
+    asset = session.get(Asset, job.asset_id)
+    return 300 + ((asset.duration_s if asset else None) or 3600)
+
+
+@jobs.handler("transcribe", needs=("store", "whisper"), timeout=_timeout)
+def run(ctx: jobs.Context, store: ObjectStore, whisper: Whisper) -> None:
     """The job's work: download, recognise chunk by chunk with progress, store the timed segments on the asset."""
+    session, job, progress = ctx.session, ctx.job, ctx.progress
+    model_spec, model_cache, beam, workdir = whisper.model, whisper.cache, whisper.beam, whisper.workdir
     if not model_spec:
         raise ValidationError(N_("Speech recognition is off on this studio (STUDIO_WHISPER_MODEL is empty)."))
     asset = _asset(session, job.asset_id)

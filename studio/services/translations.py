@@ -25,7 +25,7 @@ from media_pipeline.translate import Router
 from media_pipeline.translate import glossary as mt_glossary
 from storage.models import Job, Translation, Work, utcnow
 from studio.errors import N_, Conflict, NotFound, ValidationError
-from studio.services import Caller, audit, glossary, languages, memory, works
+from studio.services import Caller, audit, glossary, jobs, languages, memory, works
 from studio.services.accounts import require_role
 
 STATUSES = ("empty", "machine", "memory", "edited", "approved", "stale")
@@ -114,10 +114,8 @@ def queue_machine(session: Session, caller: Caller, work_id: int, language: str,
     tr = get(session, work_id, language)
     work = works.get(session, work_id)
     how = _route(router, work.source_language, language)
-    job = Job(kind="translate", work_id=work_id, language=language, created_by_id=caller.user.id,
-              log=[{"at": utcnow().isoformat(timespec="seconds"), "msg": f"queued ({how})"}])
-    session.add(job)
-    session.flush()
+    job = jobs.create(session, "translate", work_id=work_id, language=language, created_by_id=caller.user.id,
+                      msg=f"queued ({how})")
     audit.record(session, caller, "translation.machine", "work", work_id, language=language, job=job.id,
                  empty=progress(tr)["empty"])
     return job
@@ -153,6 +151,12 @@ def fill_by_machine(session: Session, work_id: int, language: str, router: Route
         if report:
             report(int(100 * (n + len(part)) / len(todo)), f"{n + len(part)} of {len(todo)} segments translated")
     return filled
+
+
+@jobs.handler("translate", needs=("translator",), timeout=lambda _s, _j: 3600)
+def run_machine(ctx: jobs.Context, translator: Router) -> None:
+    """The translate job: fill the empty segments batch by batch."""
+    fill_by_machine(ctx.session, ctx.job.work_id, ctx.job.language, translator, ctx.progress)
 
 
 def _title(work: Work, segments: list[dict]) -> str:

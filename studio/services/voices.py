@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 from media_pipeline.errors import EngineError
 from media_pipeline.profiles import DEFAULTS, Profile
 from media_pipeline.render import VoiceChoice
-from media_pipeline.tts import Engine, NoVoice
+from media_pipeline.tts import Engine
 from storage.models import Setting
 from studio.errors import N_, ValidationError
 from studio.services import Caller, audit
@@ -95,8 +95,14 @@ def set_mapping(session: Session, caller: Caller, language: str, read_as: str | 
     _put(session, caller, "voice_map", table)
 
 
+class VoiceMissing(ValidationError):
+    """No configured voice speaks the language (a person can act on it: record, or map the language)."""
+
+    code = "no_voice"
+
+
 def choose(session: Session, language: str, engines: dict[str, Engine]) -> VoiceChoice:
-    """The voice for a language, through a mapping if needed; NoVoice says what can be done instead."""
+    """The voice for a language, through a mapping if needed; VoiceMissing says what can be done instead."""
     table = voice_table(session)
     spoken_as, approximate = language, False
     if language not in table and language in mappings(session):
@@ -106,9 +112,10 @@ def choose(session: Session, language: str, engines: dict[str, Engine]) -> Voice
         return VoiceChoice(entry["engine"], entry.get("voice"), spoken_as, float(entry.get("speed", 1.0)),
                            approximate)
     speakable = sorted(lang for lang, e in table.items() if e["engine"] in engines)
-    raise NoVoice(f"no speech engine speaks {language!r}. Languages that can be synthesized: "
-                  f"{', '.join(speakable)}. Upload a recorded narration for {language!r}, or ask an admin to "
-                  "map it to a voice of a related language")
+    raise VoiceMissing(N_("No voice speaks %(language)s. Languages that can be synthesized: %(available)s. "
+                          "Upload a recorded narration for %(language)s, or ask an admin to map it to a voice of "
+                          "a related language."), field="language", language=language,
+                       available=", ".join(speakable))
 
 
 RULE_SECTIONS = ("abbreviations", "document_types", "units", "currencies", "letters")

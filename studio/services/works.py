@@ -185,6 +185,28 @@ def revision(session: Session, work_id: int, number: int) -> Revision:
     return rev
 
 
+class _WorkAt:
+    """A work as it was at one revision: its text fields from that revision's snapshot, the rest live."""
+
+    _SNAPSHOT = ("kind", "title", "summary", "body", "source_language", "topics", "channels", "priority", "meta",
+                 "chapters", "time_slots")
+
+    def __init__(self, work: Work, snapshot: dict, number: int):
+        self._work, self._snap, self.current_revision = work, snapshot, number
+
+    def __getattr__(self, name: str):
+        if name in self._SNAPSHOT and name in self._snap:
+            return self._snap[name]
+        return getattr(self._work, name)
+
+
+def as_of(session: Session, work: Work, number: int | None) -> Work:
+    """The work at revision `number` (renders of a published revision ignore a newer draft)."""
+    if number is None or number == work.current_revision:
+        return work
+    return _WorkAt(work, revision(session, work.id, number).snapshot, number)  # type: ignore[return-value]
+
+
 def _text(value) -> list[str]:
     if isinstance(value, list):
         if value and isinstance(value[0], dict):

@@ -504,4 +504,42 @@ VI = {
     'Narrated e-book (EPUB)': 'Sách điện tử có lời đọc (EPUB)',
     'Print edition (PDF)': 'Bản in (PDF)',
     '%(where)s must be a number of bytes.': '%(where)s phải là số byte.',
+    'This studio cannot run jobs of kind %(kind)s.':
+        'Studio này không chạy được tác vụ loại %(kind)s.',
+    'The job took longer than its limit of %(minutes)s minutes and was stopped.':
+        'Tác vụ chạy quá giới hạn %(minutes)s phút nên đã bị dừng.',
+    'No installed voice speaks this language; install a voice or map the language to another voice on the voices page.':
+        'Chưa có giọng đọc nào cho ngôn ngữ này; hãy cài giọng đọc hoặc gán ngôn ngữ này cho một giọng khác ở trang giọng đọc.',
+    'A program the studio needs is not installed on the server; ask the administrator.':
+        'Máy chủ thiếu một chương trình mà studio cần; hãy báo quản trị viên.',
+    'A media file of this work cannot be read; upload it again.':
+        'Không đọc được một tệp đa phương tiện của tác phẩm này; hãy tải lên lại.',
+    'The rendered file did not meet its channel profile; an administrator can find the details in the server log.':
+        'Tệp đã dựng không đạt cấu hình của kênh; quản trị viên xem chi tiết trong nhật ký máy chủ.',
+    'The speech recognition model is not installed on the server.':
+        'Máy chủ chưa cài mô hình nhận dạng tiếng nói.',
+    'The publication could not be built from this text.':
+        'Không dựng được ấn phẩm từ văn bản này.',
+    'The channel profile cannot be used: %(why)s. An administrator must correct it on the media settings page.':
+        'Không dùng được cấu hình kênh: %(why)s. Quản trị viên cần sửa ở trang cài đặt đa phương tiện.',
+    'The object store could not be reached.':
+        'Không kết nối được kho lưu trữ đối tượng.',
+    'A media program failed while working on this job; an administrator can find the details in the server log.':
+        'Một chương trình xử lý đa phương tiện bị lỗi khi chạy tác vụ này; quản trị viên xem chi tiết trong nhật ký máy chủ.',
+    'An unexpected error stopped this job; an administrator can find the details in the server log.':
+        'Tác vụ dừng vì một lỗi không lường trước; quản trị viên xem chi tiết trong nhật ký máy chủ.',
+    'Job %(job)s, which this one waited for, did not succeed.':
+        'Tác vụ %(job)s mà tác vụ này chờ đã không thành công.',
+    'The worker running this job stopped responding.':
+        'Tiến trình đang chạy tác vụ này đã ngừng phản hồi.',
+    'No voice speaks %(language)s. Languages that can be synthesized: %(available)s. Upload a recorded narration for %(language)s, or ask an admin to map it to a voice of a related language.':
+        'Chưa có giọng đọc cho %(language)s. Các ngôn ngữ đọc được: %(available)s. Hãy tải lên bản thu giọng đọc cho %(language)s, hoặc nhờ quản trị viên gán ngôn ngữ này cho giọng của một ngôn ngữ gần gũi.',
+    "The %(profile)s file in %(language)s could not be made, so the package was not published; see the render jobs on the work's page and retry them.":
+        'Không tạo được tệp %(profile)s bằng %(language)s nên gói chưa được phát hành; hãy xem các tác vụ dựng ở trang tác phẩm và chạy lại.',
+    'wait must be a whole number of seconds from 0 to %(max)s.':
+        'wait phải là số giây nguyên từ 0 đến %(max)s.',
+    '%(field)s must be a list of strings.':
+        '%(field)s phải là một danh sách chuỗi.',
+    'waiting for other jobs':
+        'đang chờ tác vụ khác',
 }

@@ -68,6 +68,14 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
     return render_template("error.html", status=status, message=message), status
 
 
+def job_error(job) -> str:
+    """A job's failure in the reader's language (stored as a message id and its parameters)."""
+    from flask_babel import gettext
+
+    from studio.services import jobs
+    return jobs.error_text(job, gettext)
+
+
 def register(app: Flask) -> None:
     """Attach blueprints, error handlers and template helpers."""
     from studio.extensions import db, login_manager
@@ -116,7 +124,8 @@ def register(app: Flask) -> None:
         from flask_babel import get_locale
 
         from studio.services.markup import render as markdown
-        return {"markdown": markdown, "languages": app.config["LANGUAGES"], "get_locale": get_locale}
+        return {"markdown": markdown, "languages": app.config["LANGUAGES"], "get_locale": get_locale,
+                "job_error": job_error}
 
     @app.template_filter("detail")
     def detail_filter(value) -> str:

@@ -6,16 +6,19 @@ from datetime import timedelta
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 
-from storage.models import Asset, Revision, Work, utcnow
+from sqlalchemy import select
+
+from storage.models import Asset, Job, Revision, Work, utcnow
 from studio.errors import N_, PermissionDenied, TooLarge, ValidationError
 from studio.extensions import csrf, db
-from studio.jobs import enqueue, mt_router
-from studio.services import Caller, accounts, endpoints, languages, publishing, translations
+from studio.services import Caller, accounts, endpoints, jobs, languages, publishing, rendering, translations
 from studio.services import assets as asset_service
 from studio.services import works as work_service
 from studio.services import workflow
-from studio.web import client_ip, error_response, receive_upload
+from studio.web import client_ip, error_response, job_error, receive_upload
 from studio.web.openapi import spec
+from studio.web.serving import MAX_WAIT_S, parse_wait
+from studio.worker import mt_router
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # Tokens, not cookies, authenticate here, so a forged cross-site request carries no credentials.
@@ -173,7 +176,6 @@ def transition(work_id: int):
     work = workflow.transition(db.session, g.caller, work_id, data.get("action", ""), data.get("reason", ""),
                                data.get("version"))
     db.session.commit()
-    enqueue(current_app._get_current_object(), [j.id for j in publishing.queued_jobs(db.session, work_id)])
     return jsonify(work_json(work))
 
 
@@ -200,6 +202,65 @@ def get_asset(asset_id: int):
     store = current_app.extensions["objectstore"]
     return jsonify({**asset_json(asset),
                     "download_url": store.presign_get(asset.object_key, timedelta(hours=1))})
+
+
+# ---- jobs (automation clients) ----------------------------------------------------------------------------
+
+def job_api_json(job) -> dict:
+    """A job as automation clients see it; the error in the caller's language."""
+    def iso(dt):
+        return dt.isoformat(timespec="seconds") + "Z" if dt else None
+    return {"id": job.id, "kind": job.kind, "work_id": job.work_id, "language": job.language,
+            "profile": job.profile, "priority": job.priority, "state": job.state, "progress": job.progress,
+            "attempts": job.attempts, "rendition_id": job.rendition_id, "cached": job.cached,
+            "error": {"code": job.error_code or "error", "message": job_error(job)} if job.error else None,
+            "created_at": iso(job.created_at), "started_at": iso(job.started_at), "finished_at": iso(job.finished_at),
+            "url": url_for("api.get_job", job_id=job.id)}
+
+
+def _string_list(data: dict, key: str) -> list[str] | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValidationError(N_("%(field)s must be a list of strings."), field=key)
+    return value or None
+
+
+@bp.post("/works/<int:work_id>/renders")
+@api_auth("editor")
+def queue_renders(work_id: int):
+    """Queue renders of a work; 202 with the job ids (follow them at /api/v1/jobs/{id})."""
+    data = body()
+    queued = rendering.queue(db.session, g.caller, work_id, _string_list(data, "channels"),
+                             _string_list(data, "languages"))
+    db.session.commit()
+    return jsonify(jobs=[j.id for j in queued]), 202
+
+
+@bp.get("/works/<int:work_id>/jobs")
+@api_auth(*READERS)
+def work_jobs(work_id: int):
+    """A work's jobs, newest first."""
+    work_service.get(db.session, work_id)
+    items = db.session.scalars(select(Job).where(Job.work_id == work_id).order_by(Job.id.desc()).limit(200))
+    return jsonify(items=[job_api_json(j) for j in items])
+
+
+@bp.get("/jobs/<int:job_id>")
+@api_auth(*READERS)
+def get_job(job_id: int):
+    """One job."""
+    return jsonify(job_api_json(jobs.get_job(db.session, job_id)))
+
+
+@bp.post("/jobs/<int:job_id>/cancel")
+@api_auth("editor", "approver")
+def cancel_job(job_id: int):
+    """Cancel a job."""
+    job = jobs.cancel(db.session, g.caller, job_id)
+    db.session.commit()
+    return jsonify(job_api_json(job))
 
 
 # ---- translations --------------------------------------------------------------------------------------
@@ -248,7 +309,6 @@ def start_translation(work_id: int):
     if mt_router(current_app).can(work.source_language, language):
         job = translations.queue_machine(db.session, g.caller, work_id, language, mt_router(current_app))
         db.session.commit()
-        enqueue(current_app._get_current_object(), [job.id])
         out["machine_job"] = job.id
     return jsonify(out), 201
 
@@ -304,7 +364,12 @@ def endpoint_auth(view):
 def feed():
     """The packages that apply to this endpoint, with presigned download URLs; 304 when unchanged."""
     ep = g.endpoint
-    etag, items = publishing.feed_items(db.session, ep.id, ep.kind, ep.area, ep.display)
+    try:
+        parse_wait(request.args.get("wait"))  # the server held the request that long (studio/web/serving.py)
+    except ValueError:
+        raise ValidationError(N_("wait must be a whole number of seconds from 0 to %(max)s."), field="wait",
+                              max=MAX_WAIT_S) from None
+    etag, items = publishing.feed_items(db.session, ep.id, ep.kind, ep.area, ep.display, languages=ep.languages)
     now = utcnow()
     if ep.last_seen_at is None or now - ep.last_seen_at > timedelta(seconds=60):  # one write a minute at most
         ep.last_seen_at = now

@@ -5,7 +5,6 @@ from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
 from studio.extensions import db
-from studio.queue import check as check_queue
 
 bp = Blueprint("health", __name__)
 
@@ -29,7 +28,7 @@ def healthz():
         except Exception as exc:  # noqa: BLE001
             status["storage"] = f"down: {exc}"
     try:
-        check_queue(current_app.extensions["huey"])
+        current_app.extensions["jobs"].check()
         status["queue"] = "ok"
     except Exception as exc:  # noqa: BLE001
         status["queue"] = f"down: {exc}"

@@ -10,11 +10,10 @@ from media_pipeline.profiles import CHANNEL_PROFILES
 from storage.models import Job, Package, Rendition, Translation, Work
 from studio.errors import N_, NotFound, StudioError
 from studio.extensions import db
-from studio.jobs import enqueue
 from studio.services import assets as asset_service
 from studio.services import languages as language_service
-from studio.services import rendering, transcripts
-from studio.web import caller, form_error, role_required
+from studio.services import jobs, rendering, transcripts
+from studio.web import caller, form_error, job_error, role_required
 
 bp = Blueprint("media", __name__)
 READERS = ("editor", "translator", "approver")
@@ -36,10 +35,16 @@ def media_context(work: Work) -> dict:
                                            .order_by(Package.version.desc())).all()}
 
 
+JOB_STATES = {"waiting": N_("waiting for other jobs"), "queued": N_("queued"), "running": N_("running"),
+              "succeeded": N_("succeeded"), "failed": N_("failed"), "cancelled": N_("cancelled")}
+
+
 def job_json(job: Job) -> dict:
     """A job as the page's progress poller sees it."""
     return {"id": job.id, "state": job.state, "progress": job.progress, "language": job.language,
-            "profile": job.profile, "error": job.error, "attempts": job.attempts, "cached": job.cached,
+            "profile": job.profile, "error": job_error(job), "error_code": job.error_code,
+            "state_label": _(JOB_STATES[job.state]) + (" (" + _("reused") + ")" if job.cached else ""),
+            "attempts": job.attempts, "cached": job.cached,
             "log": job.log[-5:]}
 
 
@@ -55,7 +60,6 @@ def render(work_id: int):
         db.session.rollback()
         form_error(exc)
         return redirect(url_for("works.view", work_id=work_id))
-    enqueue(current_app._get_current_object(), [j.id for j in jobs])
     flash(_("Queued %(n)s render jobs.", n=len(jobs)), "info")
     return redirect(url_for("works.view", work_id=work_id) + "#jobs")
 
@@ -72,12 +76,12 @@ def jobs_json(work_id: int):
 @role_required("editor")
 def job_action(job_id: int, action: str):
     """Cancel or retry a job."""
-    work_id = rendering.get_job(db.session, job_id).work_id
+    work_id = jobs.get_job(db.session, job_id).work_id
     try:
         if action == "cancel":
-            rendering.cancel(db.session, caller(), job_id)
+            jobs.cancel(db.session, caller(), job_id)
         elif action == "retry":
-            rendering.retry(db.session, caller(), job_id)
+            jobs.retry(db.session, caller(), job_id)
         else:
             raise NotFound(N_("Unknown action: %(a)s."), a=action)
         db.session.commit()
@@ -85,8 +89,6 @@ def job_action(job_id: int, action: str):
         db.session.rollback()
         form_error(exc)
         return redirect(url_for("works.view", work_id=work_id))
-    if action == "retry":
-        enqueue(current_app._get_current_object(), [job_id])
     return redirect(url_for("works.view", work_id=work_id) + "#jobs")
 
 
@@ -129,7 +131,6 @@ def transcribe(asset_id: int):
         db.session.rollback()
         form_error(exc)
         return redirect(url_for("works.view", work_id=asset.work_id))
-    enqueue(current_app._get_current_object(), [job.id])
     flash(_("Transcription queued."), "info")
     return redirect(url_for("works.view", work_id=asset.work_id) + "#jobs")
 

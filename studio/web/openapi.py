@@ -26,13 +26,13 @@ def _p(name: str) -> dict:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
 
 
+CHANNELS = ["loudspeaker", "eboard", "border_screen", "web", "epub"]
 WORK_FIELDS = {
     "kind": {"type": "string", "enum": ["article", "radio_bulletin", "video_report", "eboard_notice", "publication"]},
     "title": {"type": "string", "maxLength": 300}, "summary": {"type": "string"},
     "body": {"type": "string", "description": "Markdown; rendered and sanitised"},
     "source_language": {"type": "string", "default": "vi"}, "topics": {"type": "array", "items": {"type": "string"}},
-    "channels": {"type": "array", "items": {"type": "string",
-                                            "enum": ["loudspeaker", "eboard", "border_screen", "web", "epub"]}},
+    "channels": {"type": "array", "items": {"type": "string", "enum": CHANNELS}},
     "priority": {"type": "string", "enum": ["normal", "priority", "emergency"]},
     "valid_from": {"type": ["string", "null"], "format": "date-time"},
     "valid_until": {"type": ["string", "null"], "format": "date-time"},
@@ -53,6 +53,7 @@ def spec() -> dict:
                                 "(Account → API tokens) as `Authorization: Bearer st_...`. Errors are "
                                 "`{\"error\": {\"code\", \"message\", \"field\"?}}`."},
         "components": {
+            "x-channels": CHANNELS,
             "securitySchemes": {"token": {"type": "http", "scheme": "bearer"},
                                 "endpoint_token": {"type": "http", "scheme": "bearer",
                                                    "description": "a distribution endpoint's token (ep_...)"}},
@@ -96,9 +97,24 @@ def spec() -> dict:
             "/api/v1/assets/{asset_id}": {"get": _op("Asset metadata with a one-hour download URL",
                                                      params=[_p("asset_id")])},
             "/api/v1/feed": {"get": {**_op("The endpoint's feed: live packages for its kind and area, emergencies "
-                                           "first, each file with a presigned URL (Range works), sha256 and size. "
-                                           "Send If-None-Match with the last ETag: 304 when unchanged.",
-                                           errors=(401,)), "security": [{"endpoint_token": []}]}},
+                                           "first (their `playback` says they interrupt and play at once), each "
+                                           "file with a presigned URL (Range works), sha256 and size. Send "
+                                           "If-None-Match with the last ETag: 304 when unchanged. With ?wait=N "
+                                           "(1-60) and If-None-Match, the answer comes as soon as this endpoint's "
+                                           "feed changes, or as 304 after N seconds.",
+                                           params=[{"name": "wait", "in": "query", "required": False,
+                                                    "schema": {"type": "integer", "minimum": 0, "maximum": 60}}],
+                                           errors=(304, 400, 401)), "security": [{"endpoint_token": []}]}},
+            "/api/v1/works/{work_id}/renders": {
+                "post": _op("Queue renders: {\"channels\": [...], \"languages\": [...]} (both optional: the work's "
+                            "channels, its source language). Answers 202 with {\"jobs\": [ids]}", "202", "json",
+                            [wid], errors=(400, 401, 403, 404))},
+            "/api/v1/works/{work_id}/jobs": {"get": _op("A work's jobs, newest first", params=[wid])},
+            "/api/v1/jobs/{job_id}": {"get": _op("A job: kind, state (waiting, queued, running, succeeded, failed, "
+                                                 "cancelled), progress, error {code, message}",
+                                                 params=[_p("job_id")])},
+            "/api/v1/jobs/{job_id}/cancel": {"post": _op("Cancel a job; a running one stops within seconds",
+                                                         params=[_p("job_id")], errors=(401, 403, 404, 409))},
             "/api/v1/reports": {"post": {**_op("Playback reports and heartbeats, each with a client-chosen id "
                                                "(a resent id is stored once)", body="json", errors=(400, 401, 413)),
                                          "security": [{"endpoint_token": []}]}},

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from media_pipeline.profiles import Profile
 from studio.errors import N_, StudioError, ValidationError
 from studio.extensions import db
-from studio.jobs import render_config
+from studio.worker import resources
 from studio.services import voices
 from studio.web import caller, form_error, role_required
 
@@ -17,7 +17,7 @@ PROFILE_FIELDS = ("width", "height", "fps", "sample_rate", "channels", "audio_bi
 
 
 def _page(status: int = 200, rules_text: str | None = None):
-    engines = render_config(current_app).engines
+    engines = resources(current_app)("render").engines
     return render_template(
         "settings/media.html", voice_table=voices.voice_table(db.session), mappings=voices.mappings(db.session),
         profiles=voices.profiles(db.session), engines={n: e.voices() for n, e in engines.items()},

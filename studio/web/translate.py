@@ -11,7 +11,7 @@ from media_pipeline import asr
 from storage.models import Job
 from studio.errors import N_, StudioError, ValidationError
 from studio.extensions import db
-from studio.jobs import enqueue, mt_router, render_config
+from studio.worker import mt_router, resources
 from studio.services import glossary, languages, memory, translations, works
 from studio.web import caller, form_error, message_of, role_required, wants_json
 
@@ -23,7 +23,7 @@ def capability_table(codes: list[str] | None = None) -> dict:
     """What each registered language can do with the engines this studio runs."""
     codes = codes or [lang.code for lang in languages.all_languages(db.session)]
     asr_langs = asr.languages() if current_app.config["WHISPER_MODEL"] else set()
-    return languages.capabilities(db.session, codes, mt_router(current_app), render_config(current_app).engines,
+    return languages.capabilities(db.session, codes, mt_router(current_app), resources(current_app)("render").engines,
                                   asr_langs)
 
 
@@ -42,7 +42,6 @@ def queue_machine_job(work_id: int, language: str) -> Job:
     """Queue machine translation of the empty segments and hand it to the workers (after commit)."""
     job = translations.queue_machine(db.session, caller(), work_id, language, mt_router(current_app))
     db.session.commit()
-    enqueue(current_app._get_current_object(), [job.id])
     return job
 
 

@@ -9,7 +9,6 @@ from flask_login import current_user
 from storage.models import CHANNELS, PRIORITIES, STATES, WORK_KINDS
 from studio.errors import StudioError
 from studio.extensions import db
-from studio.jobs import enqueue
 from studio.services import areas as area_service
 from studio.services import languages as language_service
 from studio.services import assets as asset_service
@@ -160,7 +159,6 @@ def transition(work_id: int):
         workflow.transition(db.session, caller(), work_id, action, request.form.get("reason", ""),
                             request.form.get("version", type=int))
         db.session.commit()
-        enqueue(current_app._get_current_object(), [j.id for j in publishing.queued_jobs(db.session, work_id)])
         flash(_("Done: %(action)s.", action=_(ACTION_LABELS[action])), "info")
     except StudioError as exc:
         db.session.rollback()

@@ -269,8 +269,8 @@ def test_object_store_down_during_publish(app, make_web, users, province, tmp_pa
     from storage.objectstore import ObjectStore
     from storage.seaweed import EmbeddedSeaweed
     from studio.extensions import db
-    from studio.jobs import render_config
-    from studio.services import publishing, rendering
+    from studio.services import jobs, publishing
+    from studio.worker import resources
     weed = EmbeddedSeaweed(tmp_path / "weed").start()
     try:
         app.extensions["objectstore"] = ObjectStore.from_url(weed.url)
@@ -283,7 +283,8 @@ def test_object_store_down_during_publish(app, make_web, users, province, tmp_pa
         assert approver.post(f"/works/{wid}/transition", {"action": "publish"}).status_code == 302
         job = db_session.scalar(select(Job).where(Job.work_id == wid, Job.kind == "publish"))
         package = db_session.get(Package, job.package_id)
-        assert job.state == "queued" and job.attempts == 1 and "unreachable" in job.error  # will retry
+        assert job.state == "queued" and job.attempts == 1 and job.error_code == "storage_unavailable"  # retries
+        assert job.run_after is not None  # after a backoff
         assert package.state == "queued"
         with app.app_context():
             area = db.session.get(Area, province["commune"])
@@ -291,8 +292,10 @@ def test_object_store_down_during_publish(app, make_web, users, province, tmp_pa
         weed.start()
         app.extensions["objectstore"] = store2 = ObjectStore.from_url(weed.url)
         with app.app_context():
-            outcome = rendering.run_job(db.session, store2, render_config(app), job.id)
-            assert outcome.state == "succeeded"
+            db.session.get(Job, job.id).run_after = None  # the backoff has passed
+            db.session.commit()
+            app.extensions["job_resources"].pop("store", None)
+            assert jobs.run_here(db.session, job.id, resources(app)) == "succeeded"
             listed = publishing.endpoint_packages(db.session, "loudspeaker", db.session.get(Area, province["commune"]))
             assert [p.id for p, _ in listed] == [package.id]
             for _, files in listed:
@@ -318,8 +321,8 @@ def test_expired_url_is_refetched_and_expired_packages_leave_the_feed(app, make_
     client = SyncClient(live_server, token, tmp_path / "box")
     real_fetch = client._fetch_feed
 
-    def slow_fetch(etag):  # the box was too slow: its URLs expired before it downloaded
-        out = real_fetch(etag)
+    def slow_fetch(etag, wait=0):  # the box was too slow: its URLs expired before it downloaded
+        out = real_fetch(etag, wait)
         time.sleep(2.5)
         return out
     client._fetch_feed = slow_fetch

@@ -46,7 +46,6 @@ def test_two_workers_share_a_redis_queue(tmp_path, store_url, redis_url, model_c
 
     from studio import create_app
     from studio.extensions import db
-    from studio.jobs import enqueue
     from studio.services import Caller, accounts, rendering, works
     env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
     env.update({"STUDIO_INSTANCE": str(tmp_path / "instance"), "STUDIO_S3_URL": store_url,
@@ -56,6 +55,10 @@ def test_two_workers_share_a_redis_queue(tmp_path, store_url, redis_url, model_c
         upgrade()
         health = app.test_client().get("/healthz").get_json()
         assert health["queue"] == "ok"
+        # Committing a job wakes workers in other processes at once over Redis (they also poll the database).
+        import redis
+        listener = redis.Redis.from_url(redis_url).pubsub(ignore_subscribe_messages=True)
+        listener.subscribe("studio:jobs:wake")
         user = accounts.create_user(db.session, Caller(None), "editor", "long password!", ["editor"], system=True)
         wid = works.create(db.session, Caller(user), {"title": "Bản tin", "body": "Xin chào bà con."}).id
         db.session.commit()
@@ -64,7 +67,11 @@ def test_two_workers_share_a_redis_queue(tmp_path, store_url, redis_url, model_c
         db.session.commit()
         ids = [j.id for j in jobs]
         engine = db.engine
-    enqueue(app, ids)
+        deadline, message = time.monotonic() + 10, None
+        while message is None and time.monotonic() < deadline:
+            message = listener.get_message(timeout=1)  # None for the subscription's own confirmation
+        assert message is not None and message["data"] == b"3"  # the normal lane's rank
+        listener.close()
     workers = [subprocess.Popen([sys.executable, "-m", "studio.cli", "worker", "--workers", "1"], cwd=ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(2)]
     check = Session(engine)
@@ -87,6 +94,6 @@ def test_two_workers_share_a_redis_queue(tmp_path, store_url, redis_url, model_c
     done = check.scalars(select(Job).where(Job.id.in_(ids))).all()
     assert [j.state for j in done] == ["succeeded"] * len(ids), [j.error for j in done]
     pids = {w.pid for w in workers}
-    ran_on = {int(j.worker.rsplit(":", 1)[1]) for j in done}
+    ran_on = {int(j.worker.split(":")[1]) for j in done}
     assert ran_on <= pids  # run by the worker processes, not by this one
     check.close()

@@ -76,7 +76,8 @@ def test_language_without_engine_tells_what_can_be_done(web, users, db_session, 
     assert "Languages that can be synthesized: en, vi, zh" in job.error
     assert "Upload a recorded narration" in job.error
     page = web.get(f"/works/{wid}").get_data(as_text=True)
-    assert "Upload a recorded narration" in page and "lỗi" in page
+    # Shown in the reader's language (Vietnamese here), with what can be done.
+    assert "Hãy tải lên bản thu giọng đọc cho hmn" in page and "Các ngôn ngữ đọc được: en, vi, zh" in page
 
 
 def test_mapped_language_is_marked_approximate(web, make_web, users, db_session, app):
@@ -176,14 +177,13 @@ def test_missing_translation_is_refused_when_queueing(web, users, db_session):
 
 
 def test_cancel_and_retry(web, users, db_session, app):
-    from studio.extensions import db
     from studio.services import Caller, rendering
     web.login("editor")
     wid = new_work(web, body=BODY)
-    with app.app_context():
-        jobs = rendering.queue(db.session, Caller(db.session.get(User, users["editor"])), wid, ["loudspeaker"])
-        db.session.commit()
-        job_id = jobs[0].id
+    # Queued outside the app (no worker hears of it), so it is still waiting when the editor cancels.
+    jobs = rendering.queue(db_session, Caller(db_session.get(User, users["editor"])), wid, ["loudspeaker"])
+    db_session.commit()
+    job_id = jobs[0].id
     assert web.post(f"/jobs/{job_id}/cancel").status_code == 302
     assert jobs_of(db_session, wid)[0].state == "cancelled"
     assert web.post(f"/jobs/{job_id}/cancel").status_code == 302  # already ended: told, nothing breaks

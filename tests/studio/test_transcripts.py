@@ -77,7 +77,7 @@ def test_silent_recording_and_pictures(web, users, db_session, tmp_path):
 
 def test_speech_recognition_turned_off_fails_the_job_with_its_reason(app, web, users, db_session):
     app.config["WHISPER_MODEL"] = ""
-    app.extensions.pop("render_config", None)
+    app.extensions.get("job_resources", {}).pop("whisper", None)
     web.login("editor")
     wid = new_work(web)
     _upload(web, wid, SAMPLES / "vi_north_male_1.wav", "x.wav")

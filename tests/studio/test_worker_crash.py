@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import Job, Rendition, User
 from tests.conftest import ROOT
+from tests.studio.test_jobs import processes_with, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -22,26 +23,16 @@ def start_worker(env):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def wait_for(predicate, timeout=120, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_killed_worker_job_completes_on_retry(tmp_path, store_url):
     from flask_migrate import upgrade
 
     from studio import create_app
     from studio.extensions import db
-    from studio.jobs import enqueue
     from studio.services import Caller, accounts, rendering, works
     env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
     env.update({"STUDIO_INSTANCE": str(tmp_path / "instance"), "STUDIO_S3_URL": store_url,
                 "STUDIO_QUEUE_URL": f"sqlite:///{tmp_path / 'queue.db'}", "STUDIO_JOB_STALE_SECONDS": "3",
+                "STUDIO_JOB_HEARTBEAT_SECONDS": "0.5",
                 "STUDIO_TTS_ENGINES": "espeak", "STUDIO_WHISPER_MODEL": ""})  # recovery, not the speech check
     app = create_app({"ENVIRON": env, "S3_URL": store_url, "QUEUE_URL": env["STUDIO_QUEUE_URL"],
                       "JOB_STALE_SECONDS": 3})
@@ -51,10 +42,9 @@ def test_killed_worker_job_completes_on_retry(tmp_path, store_url):
         user = accounts.create_user(db.session, Caller(None), "editor", "long password!", ["editor"], system=True)
         work = works.create(db.session, Caller(user), {"title": "Bản tin dài", "body": body})
         db.session.commit()
-        job_id = rendering.queue(db.session, Caller(db.session.get(User, user.id)), work.id, ["loudspeaker"])[0].id
+        job_id = rendering.queue(db.session, Caller(db.session.get(User, user.id)), work.id, ["eboard"])[0].id
         db.session.commit()
         engine = db.engine
-    enqueue(app, [job_id])
     check = Session(engine)
 
     def job() -> Job:
@@ -63,18 +53,23 @@ def test_killed_worker_job_completes_on_retry(tmp_path, store_url):
 
     first = start_worker(env)
     try:
-        wait_for(lambda: job().state == "running" and job().progress >= 5, what="the first worker to start")
+        wait_for(lambda: job().state == "running" and job().progress >= 76, what="the video encode to start")
+        encoder = processes_with(str(tmp_path / "instance" / "tmp"))
+        assert encoder, "ffmpeg should be encoding in the job's folder"
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
     finally:
         if first.poll() is None:
             first.kill()
+    # The worker's ffmpeg dies with it (it would otherwise encode for a minute more, an orphan).
+    wait_for(lambda: not processes_with(str(tmp_path / "instance" / "tmp")), timeout=5, what="ffmpeg to die")
     died = job()
     assert died.state == "running" and died.attempts == 1 and died.progress < 100
     time.sleep(3.5)  # no heartbeat for longer than STUDIO_JOB_STALE_SECONDS
     second = start_worker(env)
     try:
-        done = wait_for(lambda: job().state in ("succeeded", "failed") and job(), what="the job to finish")
+        done = wait_for(lambda: job().state in ("succeeded", "failed") and job(), timeout=600,
+                        what="the job to finish")
     finally:
         second.send_signal(signal.SIGTERM)
         out = second.communicate(timeout=30)[0]

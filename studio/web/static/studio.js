@@ -34,8 +34,8 @@ document.addEventListener("DOMContentLoaded", () => {
 document.addEventListener("DOMContentLoaded", () => {
   const table = document.querySelector("table[data-jobs-url]");
   if (!table) return;
-  const active = () => [...table.querySelectorAll("tr[data-job]")].some(
-    (tr) => tr.dataset.last === "queued" || tr.dataset.last === "running");
+  const isActive = (state) => state === "waiting" || state === "queued" || state === "running";
+  const active = () => [...table.querySelectorAll("tr[data-job]")].some((tr) => isActive(tr.dataset.last));
   const poll = async () => {
     const resp = await fetch(table.dataset.jobsUrl, { headers: { Accept: "application/json" } });
     if (!resp.ok) return;
@@ -47,8 +47,9 @@ document.addEventListener("DOMContentLoaded", () => {
       if (!row) { running = true; continue; }
       row.querySelector("progress").value = job.progress;
       row.querySelector(".job-error").textContent = job.error || "";
-      const wasActive = row.dataset.last === "queued" || row.dataset.last === "running";
-      if (job.state === "queued" || job.state === "running") running = true;
+      row.querySelector(".job-state").textContent = job.state_label;
+      const wasActive = isActive(row.dataset.last);
+      if (isActive(job.state)) running = true;
       else if (wasActive) finishedNow = true;
       row.dataset.last = job.state;
     }

@@ -1,0 +1,309 @@
+"""The emergency path, measured side by side in one run against a real `studio serve` (uvicorn, worker pool,
+espeak-ng, ffmpeg) and a real SeaweedFS, on this machine's cores.
+
+1. From the approver's publish of an emergency (API) to a verified MP3 (sha256, ffprobe) in a loudspeaker's
+   folder, synced with the reference client's long poll: with an idle queue, and while routine renders of a
+   five-minute bulletin (1080p board video, web video, loudspeaker) keep every general worker busy.
+   Target: median of 5 under load <= 30 s.
+2. 1,000 simulated endpoints long-polling their feed on loopback (one asyncio connection each, bounded in
+   count and time): from the publish until every one has the emergency in a 200 answer. Target <= 60 s.
+   Beside it, an editor's page (GET /login) with no waiting endpoints and with 1,000 waiting.
+3. Cancel: from the API call to the running ffmpeg gone (target <= 5 s). SIGTERM during a render: from the
+   signal to the process's exit, object store stopped (target <= 30 s).
+
+Run: .venv/bin/python bench/bench_emergency.py [--rounds 5] [--endpoints 1000]
+Traffic goes to 127.0.0.1 only; every loop is bounded by count and time.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from storage.seaweed import EmbeddedSeaweed  # noqa: E402
+
+EMERGENCY = ("Cảnh báo lũ quét khẩn cấp. Mưa lớn kéo dài gây lũ quét trên suối Nậm Mu trong đêm nay. "
+             "Người dân ven suối di chuyển ngay lên chỗ cao và không qua ngầm tràn.")
+ROUTINE = " ".join(f"Mục {i}: xã tổ chức tiêm chủng cho trẻ em dưới năm tuổi tại trạm y tế, bà con mang theo sổ "
+                   "tiêm chủng và đến đúng giờ hẹn." for i in range(1, 45))  # about five minutes read aloud
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def processes_with(marker: str) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "cmdline").read_bytes():
+                    out.append(int(entry.name))
+            except OSError:
+                pass
+    return out
+
+
+def seed(instance: Path, s3_url: str, n_endpoints: int) -> dict:
+    """Users, their API tokens, one real loudspeaker and n simulated endpoints (tokens kept for the load)."""
+    from flask_migrate import upgrade
+
+    from studio import create_app
+    from studio.extensions import db
+    from studio.services import Caller, accounts, endpoints
+    app = create_app({"ENVIRON": {"STUDIO_INSTANCE": str(instance), "STUDIO_S3_URL": s3_url}, "QUEUE_URL": ""})
+    with app.app_context():
+        upgrade()
+        s = db.session
+        ed = accounts.create_user(s, Caller(None), "bientap", "bench-password-1", ["editor"], system=True)
+        ap = accounts.create_user(s, Caller(None), "duyet", "bench-password-1", ["approver", "admin"], system=True)
+        s.commit()
+        out = {"editor": accounts.create_token(s, Caller(ed), "bench")[1],
+               "approver": accounts.create_token(s, Caller(ap), "bench")[1]}
+        out["loudspeaker"] = endpoints.create(s, Caller(ap), {"name": "Loa xã", "kind": "loudspeaker",
+                                                              "languages": "vi"})[1]
+        out["fleet"] = [endpoints.create(s, Caller(ap), {"name": f"Loa {i}", "kind": "loudspeaker"})[1]
+                        for i in range(n_endpoints)]
+        s.commit()
+    return out
+
+
+class Studio:
+    """`studio serve` in a subprocess on a loopback port, with an API helper."""
+
+    def __init__(self, instance: Path, s3_url: str):
+        self.instance, self.port = instance, free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
+        env.update({"STUDIO_INSTANCE": str(instance), "STUDIO_S3_URL": s3_url, "STUDIO_TTS_ENGINES": "espeak"})
+        self.proc = subprocess.Popen([sys.executable, "-m", "studio.cli", "serve", "--port", str(self.port)],
+                                     cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for line in self.proc.stdout:
+            if "Studio running at" in line:
+                break
+        else:
+            raise RuntimeError("studio serve did not start")
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.http = requests.Session()
+
+    def api(self, method: str, path: str, token: str, body: dict | None = None) -> dict:
+        r = self.http.request(method, self.base + path, json=body, timeout=60,
+                              headers={"Authorization": f"Bearer {token}"})
+        if r.status_code >= 400:
+            raise RuntimeError(f"{method} {path}: {r.status_code} {r.text[:300]}")
+        return r.json()
+
+    def stop(self) -> float:
+        """SIGTERM; seconds until the process exited."""
+        t = time.perf_counter()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return float("inf")
+        return time.perf_counter() - t
+
+
+def approved_work(studio: Studio, tokens: dict, title: str, body: str, priority: str, channels: list[str]) -> int:
+    wid = studio.api("POST", "/api/v1/works", tokens["editor"], {"kind": "radio_bulletin", "title": title,
+                                                                 "body": body, "priority": priority,
+                                                                 "channels": channels})["id"]
+    studio.api("POST", f"/api/v1/works/{wid}/transitions", tokens["editor"], {"action": "submit"})
+    studio.api("POST", f"/api/v1/works/{wid}/transitions", tokens["approver"], {"action": "approve"})
+    return wid
+
+
+def emergency_round(studio: Studio, tokens: dict, box: Path, n: int) -> float:
+    """Seconds from the publish call to a verified MP3 of this emergency in the loudspeaker's folder."""
+    from studio.endpoint_client import SyncClient
+    client = SyncClient(studio.base, tokens["loudspeaker"], box)
+    client.sync()  # in step before the emergency
+    wid = approved_work(studio, tokens, f"Khẩn cấp {n}", EMERGENCY, "emergency", ["loudspeaker"])
+    t = time.perf_counter()
+    studio.api("POST", f"/api/v1/works/{wid}/transitions", tokens["approver"], {"action": "publish"})
+    deadline = t + 300
+    while time.perf_counter() < deadline:
+        client.sync(wait=60)
+        state = json.loads((box / "state.json").read_text())
+        item = next((i for i in state["items"] if i["work_id"] == wid), None)
+        if item:
+            mp3 = client.media_path(item["files"][0]["sha256"])
+            probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "json",
+                                    str(mp3)], capture_output=True, text=True, check=True)
+            if json.loads(probe.stdout)["streams"][0]["codec_name"] != "mp3":
+                raise RuntimeError("the file is not an MP3")
+            return time.perf_counter() - t
+    raise RuntimeError("the emergency never reached the loudspeaker")
+
+
+def keep_busy(studio: Studio, tokens: dict, state: dict) -> None:
+    """Make sure routine renders are queued or running (a new five-minute bulletin when the last is done)."""
+    busy = any(j["state"] in ("queued", "running") for wid in state.setdefault("works", [])
+               for j in studio.api("GET", f"/api/v1/works/{wid}/jobs", tokens["editor"])["items"])
+    if not busy:
+        wid = approved_work(studio, tokens, f"Bản tin định kỳ {len(state['works'])}", ROUTINE, "normal",
+                            ["loudspeaker", "eboard", "web"])
+        studio.api("POST", f"/api/v1/works/{wid}/renders", tokens["editor"],
+                   {"channels": ["eboard", "web", "loudspeaker"]})
+        state["works"].append(wid)
+    deadline = time.perf_counter() + 120
+    while time.perf_counter() < deadline:
+        jobs = [j for wid in state["works"] for j in studio.api("GET", f"/api/v1/works/{wid}/jobs",
+                                                                tokens["editor"])["items"]]
+        if sum(j["state"] == "running" for j in jobs) >= 2:  # every general worker renders
+            return
+        time.sleep(0.3)
+
+
+async def _get(reader, writer, path: str, token: str, etag: str = "") -> tuple[int, dict, bytes]:
+    head = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+    if etag:
+        head += f"If-None-Match: {etag}\r\n"
+    writer.write((head + "\r\n").encode())
+    await writer.drain()
+    status = int((await reader.readline()).split()[1])
+    headers = {}
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        k, _, v = line.decode("latin-1").partition(":")
+        headers[k.strip().lower()] = v.strip()
+    body = await reader.readexactly(int(headers.get("content-length", "0")))
+    return status, headers, body
+
+
+async def fleet(port: int, tokens: list[str], ready: asyncio.Event, published: dict, work: dict) -> list[float]:
+    """Each endpoint: fetch its feed, then long-poll until a 200 lists the emergency; seconds after the publish."""
+    waiting = 0
+    done: list[float] = []
+
+    async def one(token: str) -> None:
+        nonlocal waiting
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            _, headers, _ = await _get(reader, writer, "/api/v1/feed", token)
+            etag = headers["etag"]
+            waiting += 1
+            if waiting == len(tokens):
+                ready.set()
+            for _ in range(5):
+                status, headers, body = await _get(reader, writer, "/api/v1/feed?wait=60", token, etag)
+                if status == 200:
+                    etag = headers["etag"]
+                    if any(i["work_id"] == work.get("id") for i in json.loads(body)["items"]):
+                        done.append(time.perf_counter() - published["at"])
+                        return
+        finally:
+            writer.close()
+    await asyncio.wait_for(asyncio.gather(*(one(t) for t in tokens)), timeout=300)
+    return done
+
+
+def page_latency(base: str, n: int = 20) -> float:
+    """Median seconds of an editor's page (the login form)."""
+    times = []
+    with requests.Session() as s:
+        for _ in range(n):
+            t = time.perf_counter()
+            s.get(f"{base}/login", timeout=30).raise_for_status()
+            times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--endpoints", type=int, default=1000)
+    args = ap.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4 * args.endpoints + 1024)), hard))
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        weed = EmbeddedSeaweed(tmp / "weed").start()
+        studio = None
+        try:
+            tokens = seed(tmp / "instance", weed.url, args.endpoints)
+            studio = Studio(tmp / "instance", weed.url)
+            print(f"studio serve on {studio.base} (2 workers + 1 reserved), {os.cpu_count()} cores")
+            idle = [emergency_round(studio, tokens, tmp / "box", n) for n in range(3)]
+            state: dict = {}
+            loaded = []
+            for n in range(args.rounds):
+                keep_busy(studio, tokens, state)
+                loaded.append(emergency_round(studio, tokens, tmp / "box", 100 + n))
+            print("1. approver's publish -> verified MP3 in the loudspeaker's folder (long poll):")
+            print(f"   idle queue           median {statistics.median(idle):6.2f} s  "
+                  f"({', '.join(f'{x:.1f}' for x in idle)})")
+            print(f"   routine renders busy median {statistics.median(loaded):6.2f} s  "
+                  f"({', '.join(f'{x:.1f}' for x in loaded)})  target <= 30 s; "
+                  f"ratio busy/idle {statistics.median(loaded) / statistics.median(idle):.2f}")
+
+            quiet_page = page_latency(studio.base)
+            keep_busy(studio, tokens, state)
+
+            async def phase2() -> tuple[list[float], float]:
+                ready, published, work = asyncio.Event(), {}, {}
+                task = asyncio.create_task(fleet(studio.port, tokens["fleet"], ready, published, work))
+                await asyncio.wait_for(ready.wait(), 300)
+                await asyncio.sleep(2)  # every endpoint's second request is in the server's hands
+                loop = asyncio.get_running_loop()
+                busy_page = await loop.run_in_executor(None, page_latency, studio.base)
+                wid = await loop.run_in_executor(None, approved_work, studio, tokens, "Khẩn cấp toàn tỉnh",
+                                                 EMERGENCY, "emergency", ["loudspeaker"])
+                work["id"] = wid
+                published["at"] = time.perf_counter()
+                await loop.run_in_executor(None, lambda: studio.api(
+                    "POST", f"/api/v1/works/{wid}/transitions", tokens["approver"], {"action": "publish"}))
+                return await task, busy_page
+            seen, busy_page = asyncio.run(phase2())
+            print(f"2. {args.endpoints} endpoints long-polling: {len(seen)} saw the emergency; the last after "
+                  f"{max(seen):.2f} s (median {statistics.median(seen):.2f} s), target <= 60 s")
+            print(f"   editor's page median: {1000 * quiet_page:.1f} ms with none waiting, "
+                  f"{1000 * busy_page:.1f} ms with {args.endpoints} waiting (ratio {busy_page / quiet_page:.2f})")
+
+            keep_busy(studio, tokens, state)
+            running = [j for wid in state["works"] for j in studio.api("GET", f"/api/v1/works/{wid}/jobs",
+                                                                       tokens["editor"])["items"]
+                       if j["state"] == "running"]
+            marker = str(tmp / "instance" / "tmp")
+            before = set(processes_with(marker))
+            t = time.perf_counter()
+            studio.api("POST", f"/api/v1/jobs/{running[0]['id']}/cancel", tokens["editor"])
+            while time.perf_counter() - t < 60:
+                job = studio.api("GET", f"/api/v1/jobs/{running[0]['id']}", tokens["editor"])
+                if job["state"] == "cancelled":
+                    break
+                time.sleep(0.05)
+            cancel_s = time.perf_counter() - t
+            print(f"3. cancel of a running render ({running[0]['profile']}): job cancelled after {cancel_s:.2f} s "
+                  f"(target <= 5 s); its programs before: {len(before)}")
+            keep_busy(studio, tokens, state)
+            exit_s = studio.stop()
+            left = processes_with(marker) + processes_with(str(tmp / "instance" / "objectstore"))
+            print(f"   SIGTERM during renders: exited after {exit_s:.2f} s with code {studio.proc.returncode} "
+                  f"(target <= 30 s); programs left behind: {len(left)}")
+            studio = None
+        finally:
+            if studio is not None:
+                studio.stop()
+            weed.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""HTTP serving for `studio serve`, the tests and the benchmarks.
+
+uvicorn runs the Flask app through a2wsgi's thread pool, and holds endpoints' long polls of their feed
+(`GET /api/v1/feed?wait=N`) in its event loop: a waiting endpoint costs a coroutine and a socket, not a thread,
+so a thousand loudspeakers waiting for the next bulletin leave every thread to the editors' pages (waitress,
+used before, gives each request a thread until it ends). When the request's If-None-Match still matches the
+endpoint's feed, the wait ends as soon as the feeds generation moves and the endpoint's ETag changes, or at
+the timeout; then the Flask view answers as for any request (200 with the new feed, or 304).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+from urllib.parse import parse_qs
+
+import uvicorn
+from a2wsgi import WSGIMiddleware
+from flask import Flask
+
+log = logging.getLogger(__name__)
+MAX_WAIT_S = 60
+FEED_PATH = "/api/v1/feed"
+
+
+def parse_wait(raw: str | None) -> int:
+    """Seconds an endpoint asks to wait (0 when absent); ValueError outside 0..MAX_WAIT_S."""
+    if raw is None or raw == "":
+        return 0
+    value = int(raw)
+    if not 0 <= value <= MAX_WAIT_S:
+        raise ValueError(raw)
+    return value
+
+
+class FeedWaiter:
+    """Watches the feeds generation and lets requests wait until their endpoint's feed changes."""
+
+    def __init__(self, app: Flask, interval_s: float = 0.25):
+        self.app, self.interval_s = app, interval_s
+        self.executor = ThreadPoolExecutor(4, thread_name_prefix="feed-wait")
+        self.generation: int | None = None
+        self.changed: asyncio.Event | None = None
+        self.closing: asyncio.Event | None = None
+        self.listeners: list[Callable[[int], None]] = []
+        self._task: asyncio.Task | None = None
+
+    def _read_generation(self) -> int:
+        from studio.extensions import db
+        from studio.services import publishing
+        with self.app.app_context():
+            return publishing.feeds_generation(db.session)
+
+    def _etag(self, token: str) -> str | None:
+        from studio.extensions import db
+        from studio.services import endpoints, publishing
+        with self.app.app_context():
+            ep = endpoints.for_token(db.session, token)
+            if ep is None:
+                return None
+            return publishing.feed_items(db.session, ep.id, ep.kind, ep.area, ep.display,
+                                         languages=ep.languages)[0]
+
+    def start(self) -> None:
+        """Start watching in the running loop (once)."""
+        if self._task is None:
+            self.changed, self.closing = asyncio.Event(), asyncio.Event()
+            self._task = asyncio.get_running_loop().create_task(self._watch())
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self.closing.is_set():
+            try:
+                gen = await loop.run_in_executor(self.executor, self._read_generation)
+            except Exception:  # noqa: BLE001 - the database may be briefly unavailable
+                log.warning("reading the feeds generation failed", exc_info=True)
+                gen = self.generation
+            if gen != self.generation:
+                first = self.generation is None
+                self.generation = gen
+                event, self.changed = self.changed, asyncio.Event()
+                event.set()
+                if not first:
+                    for fn in self.listeners:
+                        loop.run_in_executor(self.executor, fn, gen)
+            try:
+                await asyncio.wait_for(self.closing.wait(), self.interval_s)
+            except asyncio.TimeoutError:
+                pass
+
+    async def wait(self, token: str, if_none_match: str, seconds: int) -> None:
+        """Return when the endpoint's feed no longer matches `if_none_match`, at the timeout, or on shutdown."""
+        self.start()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while not self.closing.is_set():
+            event = self.changed  # taken before reading, so a change during the read is not missed
+            etag = await loop.run_in_executor(self.executor, self._etag, token)
+            if etag is None or f'"{etag}"' not in if_none_match:
+                return
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            closing = asyncio.ensure_future(self.closing.wait())
+            changed = asyncio.ensure_future(event.wait())
+            try:
+                await asyncio.wait({closing, changed}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                closing.cancel()
+                changed.cancel()
+
+    def close(self) -> None:
+        if self.closing is not None:
+            self.closing.set()
+
+
+class StudioASGI:
+    """The Flask app as ASGI, with feed long polls held in the event loop."""
+
+    def __init__(self, app: Flask, threads: int = 8):
+        self.wsgi = WSGIMiddleware(app, workers=threads)
+        self.waiter = FeedWaiter(app)
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"] == FEED_PATH and scope["method"] == "GET":
+            await self._hold(scope)
+        await self.wsgi(scope, receive, send)
+
+    async def _hold(self, scope) -> None:
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        try:
+            seconds = parse_wait((query.get("wait") or [None])[0])
+        except ValueError:
+            return  # the view answers 400
+        headers = {k.lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        auth, inm = headers.get(b"authorization", ""), headers.get(b"if-none-match", "")
+        if seconds and inm and auth.lower().startswith("bearer "):
+            await self.waiter.wait(auth[7:].strip(), inm, seconds)
+
+
+class StudioServer(uvicorn.Server):
+    """uvicorn's server that also releases waiting endpoints and tells the caller when asked to exit."""
+
+    def __init__(self, config: uvicorn.Config, asgi: StudioASGI, on_exit: Callable[[], None] | None):
+        super().__init__(config)
+        self.asgi, self.on_exit = asgi, on_exit
+
+    def handle_exit(self, sig, frame) -> None:
+        if self.on_exit is not None:
+            self.on_exit()
+        self._release()
+        super().handle_exit(sig, frame)
+
+    def _release(self) -> None:
+        loop = getattr(self, "_loop", None)
+        if loop is not None:
+            loop.call_soon_threadsafe(self.asgi.waiter.close)
+
+    async def serve(self, sockets=None) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.asgi.waiter.start()  # watch from the start: MQTT notices do not wait for a long poll
+        await super().serve(sockets)
+
+    def stop(self) -> None:
+        """Ask the server to finish (from another thread)."""
+        self._release()
+        self.should_exit = True
+
+
+def make_server(app: Flask, host: str, port: int, threads: int = 8,
+                on_exit: Callable[[], None] | None = None) -> StudioServer:
+    """The server for `studio serve`; `on_exit` runs as soon as a stop signal arrives."""
+    asgi = StudioASGI(app, threads)
+    if app.config.get("MQTT_URL", "").startswith("mqtt://"):
+        from studio.mqtt import Announcer
+        asgi.waiter.listeners.append(Announcer(app, app.config["MQTT_URL"]))
+    config = uvicorn.Config(asgi, host=host, port=port, lifespan="off", log_level="warning", access_log=False,
+                            timeout_graceful_shutdown=10, timeout_keep_alive=30, backlog=4096)
+    return StudioServer(config, asgi, on_exit)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket, bound before the server runs (so "running at" is true when printed; port 0 works)."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(4096)
+    return sock
+
+
+def serve_in_thread(app: Flask, threads: int = 8) -> tuple[str, StudioServer, threading.Thread]:
+    """Serve on a free loopback port in a thread (tests, benchmarks); returns (base URL, server, thread)."""
+    sock = bind("127.0.0.1", 0)
+    server = make_server(app, "127.0.0.1", sock.getsockname()[1], threads)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started and thread.is_alive():
+        threading.Event().wait(0.02)
+    return f"http://127.0.0.1:{sock.getsockname()[1]}", server, thread
