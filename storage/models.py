@@ -86,7 +86,13 @@ class User(Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        """The session's user id with a stamp of the password: a new password ends every session."""
+        return f"{self.id}:{self.session_stamp}"
+
+    @property
+    def session_stamp(self) -> str:
+        import hashlib
+        return hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
 
 
 class LoginAttempt(Base):

@@ -115,8 +115,16 @@ class ObjectStore:
         return self.put_stream(key, io.BytesIO(data), len(data), content_type=content_type)
 
     def get(self, key: str, offset: int = 0, length: int = 0) -> Iterator[bytes]:
-        """Yield the object's bytes in chunks, optionally from a byte range."""
+        """The object's bytes in chunks, optionally from a byte range.
+
+        The request is made here, before anything is yielded, so a missing object or an unreachable store
+        raises at the call (a web response can still become a proper error) rather than mid-body.
+        """
         resp = self._call(f"get {key}", self.client.get_object, self.bucket, key, offset=offset, length=length)
+        return self._chunks(resp)
+
+    @staticmethod
+    def _chunks(resp) -> Iterator[bytes]:
         try:
             yield from resp.stream(256 * 1024)
         finally:

@@ -43,6 +43,22 @@ def select_locale() -> str:
     return request.accept_languages.best_match(langs) or "vi"
 
 
+def _private_instance(config: dict) -> None:
+    """The instance folder (0700) and a SQLite database file (0600) readable by this account alone: they hold
+    drafts, citizens' details and password hashes. SQLite gives its -wal and -shm files the same mode."""
+    import os
+    instance = Path(config["INSTANCE"])
+    instance.mkdir(parents=True, exist_ok=True)
+    os.chmod(instance, 0o700)
+    uri = config.get("SQLALCHEMY_DATABASE_URI", "")
+    if uri.startswith("sqlite:///") and uri != "sqlite:///:memory:":
+        db_file = Path(uri[len("sqlite:///"):])
+        if not db_file.exists():
+            db_file.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(db_file, os.O_WRONLY | os.O_CREAT, 0o600))
+        os.chmod(db_file, 0o600)
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app from STUDIO_* settings, overridden by `test_config`."""
     from studio.config import load_config
@@ -52,7 +68,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(load_config(test_config.get("ENVIRON") if test_config else None))
     if test_config:
         app.config.update({k: v for k, v in test_config.items() if k != "ENVIRON"})
-    Path(app.config["INSTANCE"]).mkdir(parents=True, exist_ok=True)
+    _private_instance(app.config)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(PACKAGE_DIR / "translations")
 
     db.init_app(app)

@@ -97,7 +97,6 @@ def cmd_serve(args) -> int:
             _stop_on_signals(server)
             print(f"Studio running at http://{args.host}:{port}/  (Ctrl+C stops it)", flush=True)
             server.run(sockets=[sock])
-            return 0
         finally:
             if pool:
                 back = pool.stop()
@@ -105,6 +104,18 @@ def cmd_serve(args) -> int:
                     print(f"Jobs back in the queue for the next start: {back}", flush=True)
             if broker:
                 broker.stop()
+    _exit_if_stuck(pool)
+    return 0
+
+
+def _exit_if_stuck(pool) -> None:
+    """Jobs are back in the queue and the store is stopped; a thread still inside a native library (Whisper,
+    CTranslate2) would crash the interpreter's finalisation, so leave at once instead."""
+    if pool is not None and pool.stuck():
+        log.warning("a job thread did not stop in time; exiting without waiting for it")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def _stop_on_signals(server) -> None:
@@ -138,6 +149,7 @@ def cmd_worker(args) -> int:
     back = pool.stop()
     if back:
         print(f"Jobs back in the queue for the next start: {back}", flush=True)
+    _exit_if_stuck(pool)
     return 0
 
 
@@ -416,6 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `studio` console script."""
+    os.umask(0o077)  # whatever the studio writes (database, media, logs, models) is this account's alone
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
     return args.func(args)

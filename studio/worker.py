@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -240,6 +241,10 @@ class WorkerPool:
                 log.warning("Redis wake-up channel lost", exc_info=True)
                 self.stopping.wait(2.0)
 
+    def stuck(self) -> bool:
+        """True if a thread is still inside native code (a model) after stop(): exit without finalising."""
+        return any(t.is_alive() for t in self.threads)
+
     def stop_async(self) -> None:
         """Begin stop() in a thread (from a signal handler: programs are stopped at once)."""
         self.stopping.set()
@@ -260,8 +265,9 @@ class WorkerPool:
             run.stop("shutdown")
         with self.runtime.wake:
             self.runtime.wake.notify_all()
+        deadline = time.monotonic() + timeout
         for t in self.threads:
-            t.join(timeout=timeout / max(1, len(self.threads)))
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
         from studio.extensions import db
         with self.app.app_context(), Session(db.engine) as session:
             left = jobs.requeue_running(session, [owner for owner, _ in running])

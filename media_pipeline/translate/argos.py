@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import tempfile
 import threading
@@ -23,6 +24,7 @@ from media_pipeline.text.sentences import split_sentences
 from media_pipeline.translate import register
 
 log = logging.getLogger(__name__)
+LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?")  # folder names are built from these
 
 # Languages written without spaces between sentences.
 _NO_SPACE = {"zh", "ja", "th", "lo", "km", "my"}
@@ -65,8 +67,8 @@ def read_metadata(folder: Path) -> dict:
     if meta.get("type", "translate") != "translate":
         raise PackageInvalid(f"this is a {meta.get('type')!r} package, not a translation package")
     for key in ("from_code", "to_code"):
-        if not isinstance(meta.get(key), str) or not meta[key].isascii() or not 2 <= len(meta[key]) <= 8:
-            raise PackageInvalid(f"metadata.json has no valid {key}")
+        if not isinstance(meta.get(key), str) or not LANGUAGE_CODE.fullmatch(meta[key]):
+            raise PackageInvalid(f"metadata.json has no valid {key} (a language code such as vi or zh-Hant)")
     if meta["from_code"] == meta["to_code"]:
         raise PackageInvalid("metadata.json translates a language into itself")
     return meta

@@ -88,7 +88,8 @@ def update_user(session: Session, caller: Caller, user_id: int, roles=None, acti
         user.area_id = area_id or None
     if password:
         _check_password(password)
-        user.password_hash = generate_password_hash(password)
+        user.password_hash = generate_password_hash(password)  # ends the user's sessions (User.get_id)
+        revoke_all_tokens(session, caller, user.id)
         changes["password"] = "changed"
     if changes:
         action = "user.roles" if "roles" in changes else "user.update"
@@ -148,6 +149,18 @@ def revoke_token(session: Session, caller: Caller, token_id: int) -> None:
     if tok.revoked_at is None:
         tok.revoked_at = utcnow()
         audit.record(session, caller, "token.revoke", "token", tok.id, name=tok.name)
+
+
+def revoke_all_tokens(session: Session, caller: Caller, user_id: int) -> int:
+    """Revoke every token of a user in one action (the user, or an admin); returns how many were revoked."""
+    if caller.user is None or (caller.user.id != user_id and not caller.user.has_role("admin")):
+        raise PermissionDenied(N_("This needs the role: %(roles)s."), roles="admin")
+    live = list(session.scalars(select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))))
+    for tok in live:
+        tok.revoked_at = utcnow()
+    if live:
+        audit.record(session, caller, "token.revoke_all", "user", user_id, count=len(live))
+    return len(live)
 
 
 def user_for_token(session: Session, plain: str) -> User | None:

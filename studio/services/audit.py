@@ -46,6 +46,17 @@ def query(session: Session, action: str = "", username: str = "", target_type: s
 CSV_COLUMNS = ["id", "at", "username", "action", "target_type", "target_id", "ip", "detail"]
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value):
+    """A spreadsheet cell that cannot run as a formula: text starting with = + - @ tab or CR gets a leading
+    apostrophe (OWASP's advice for CSV injection); numbers and other values pass unchanged."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def to_csv_rows(events: Iterable[AuditEvent]) -> Iterator[str]:
     """Yield CSV text, header first, one line per event (streams; never builds the file whole)."""
     import json
@@ -53,8 +64,9 @@ def to_csv_rows(events: Iterable[AuditEvent]) -> Iterator[str]:
     w = csv.writer(buf)
     w.writerow(CSV_COLUMNS)
     for ev in events:
-        w.writerow([ev.id, ev.at.isoformat(timespec="seconds") + "Z", ev.username, ev.action, ev.target_type,
-                    ev.target_id, ev.ip, json.dumps(ev.detail, ensure_ascii=False, default=str)])
+        w.writerow([safe_cell(v) for v in (ev.id, ev.at.isoformat(timespec="seconds") + "Z", ev.username, ev.action,
+                                           ev.target_type, ev.target_id, ev.ip,
+                                           json.dumps(ev.detail, ensure_ascii=False, default=str))])
         yield buf.getvalue()
         buf.seek(0)
         buf.truncate()

@@ -41,9 +41,11 @@ def _check(work: Work, caller: Caller, action: str) -> str:
     if work.state not in sources:
         raise Conflict(N_("A work in state '%(state)s' cannot be %(action)s."), state=work.state, action=action)
     if action == "approve":
-        last = work.revisions[-1] if work.revisions else None
-        if work.author_id == caller.user.id or (last and last.author_id == caller.user.id):
-            raise PermissionDenied(N_("You cannot approve a work you wrote or last edited; "
+        # Everyone who wrote a revision since the last approval is an author of what is being approved.
+        since = work.approved_revision or work.published_revision or 0
+        writers = {r.author_id for r in work.revisions if r.number > since}
+        if work.author_id == caller.user.id or caller.user.id in writers:
+            raise PermissionDenied(N_("You cannot approve a work you wrote or edited since its last approval; "
                                       "another approver must do it."))
     return target
 

@@ -16,6 +16,12 @@ VI = {
     'Log in first.': 'Hãy đăng nhập trước.',
     'Give the token a name.': 'Hãy đặt tên cho mã truy cập.',
     'No such token.': 'Không có mã truy cập này.',
+    'The object store is not available. Nothing was saved; try again in a moment, and tell an administrator if it persists.':
+        'Kho lưu trữ đối tượng không sẵn sàng. Chưa có gì được lưu; hãy thử lại sau ít phút và báo quản trị viên nếu lỗi vẫn còn.',
+    'You cannot approve a work you wrote or edited since its last approval; another approver must do it.':
+        'Bạn không thể duyệt tác phẩm mà mình đã viết hoặc sửa từ lần duyệt trước; cần một người duyệt khác.',
+    '%(n)s tokens revoked.': 'Đã thu hồi %(n)s mã truy cập.',
+    'Revoke all my tokens': 'Thu hồi mọi mã truy cập của tôi',
     "An area code has 1 to 32 letters, digits, '.', '_' or '-'.":
         "Mã địa bàn gồm 1 đến 32 chữ cái, chữ số, '.', '_' hoặc '-'.",
     'The area needs a name.': 'Địa bàn cần có tên.',

@@ -86,9 +86,11 @@ def register(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
+        """The session's user, if still active and the password has not changed since the login."""
         from storage.models import User
-        user = db.session.get(User, int(user_id))
-        return user if user and user.active else None
+        uid, _, stamp = user_id.partition(":")
+        user = db.session.get(User, int(uid)) if uid.isdigit() else None
+        return user if user and user.active and stamp == user.session_stamp else None
 
     @app.errorhandler(StudioError)
     def studio_error(exc: StudioError):
@@ -99,10 +101,10 @@ def register(app: Flask) -> None:
     def storage_error(exc: StorageError):
         db.session.rollback()
         log.error("object store: %s", exc)
+        # The details (addresses, the client library's words) go to the server log, not to the reader.
         return error_response(503, "storage_unavailable",
-                              gettext("The object store is not available (%(why)s). Nothing was saved; "
-                                      "try again in a moment, and tell an administrator if it persists.",
-                                      why=str(exc)))
+                              gettext("The object store is not available. Nothing was saved; try again in a "
+                                      "moment, and tell an administrator if it persists."))
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):

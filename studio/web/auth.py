@@ -69,7 +69,10 @@ def tokens():
     new_token = None
     if request.method == "POST":
         try:
-            if request.form.get("revoke"):
+            if request.form.get("revoke_all"):
+                n = accounts.revoke_all_tokens(db.session, caller(), current_user.id)
+                flash(_("%(n)s tokens revoked.", n=n), "info")
+            elif request.form.get("revoke"):
                 accounts.revoke_token(db.session, caller(), int(request.form["revoke"]))
                 flash(_("Token revoked."), "info")
             else:

@@ -108,7 +108,12 @@ def stream_object(key: str, size: int, mime: str) -> Response:
     store = current_app.extensions["objectstore"]
     rng = request.range
     if rng and rng.units == "bytes" and len(rng.ranges) == 1:
-        start, stop = rng.range_for_length(size) or (0, size)
+        bounds = rng.range_for_length(size)
+        if bounds is None:  # starts past the end: nothing to send (RFC 9110 15.5.17)
+            resp = Response(status=416)
+            resp.headers["Content-Range"] = f"bytes */{size}"
+            return resp
+        start, stop = bounds
         resp = Response(store.get(key, offset=start, length=stop - start), status=206, mimetype=mime)
         resp.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
         resp.headers["Content-Length"] = str(stop - start)

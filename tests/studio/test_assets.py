@@ -116,5 +116,6 @@ def test_failed_store_leaves_nothing_behind(web, users, tmp_path, app, db_sessio
     app.extensions["objectstore"] = ObjectStore("127.0.0.1:9", "a", "b", "bucket", timeout=1)
     resp = upload(web, wid, make_png(tmp_path / "a.png"), xhr=True)
     assert resp.status_code == 503
-    assert "không kết nối được" in resp.get_json()["error"]["message"]
+    message = resp.get_json()["error"]["message"]
+    assert "Kho lưu trữ đối tượng không sẵn sàng" in message and "127.0.0.1" not in message  # no server details
     assert db_session.scalar(select(func.count()).select_from(Asset)) == 0

