@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask, request, session
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.routing import IntegerConverter
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,14 @@ def select_locale() -> str:
     if getattr(current_user, "is_authenticated", False) and current_user.locale in langs:
         return current_user.locale
     return request.accept_languages.best_match(langs) or "vi"
+
+
+class Int64Converter(IntegerConverter):
+    """<int:...> limited to what the database's integer columns hold."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def _private_instance(config: dict) -> None:
@@ -85,6 +94,12 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from studio import worker
     worker.init_app(app)
+
+    app.url_map.converters["int"] = Int64Converter  # ids beyond 64 bits do not match: 404, not a 500
+    if app.config.get("TRUSTED_PROXIES"):  # the client address behind that many proxies (X-Forwarded-For)
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        n = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
     from studio.web import register
     register(app)

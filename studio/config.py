@@ -41,6 +41,10 @@ def load_config(environ: dict | None = None) -> dict:
         "MAX_IMAGE_PIXELS": int(env.get("STUDIO_MAX_IMAGE_PIXELS", str(60_000_000))),
         "LOGIN_MAX_FAILURES": int(env.get("STUDIO_LOGIN_MAX_FAILURES", "5")),
         "LOGIN_WINDOW_MINUTES": int(env.get("STUDIO_LOGIN_WINDOW_MINUTES", "15")),
+        # Failures from one address, whatever the user names, before it is throttled (offices share a NAT).
+        "LOGIN_MAX_FAILURES_PER_ADDRESS": int(env.get("STUDIO_LOGIN_MAX_FAILURES_PER_ADDRESS", "100")),
+        # Reverse proxies in front of the studio whose X-Forwarded-For is trusted (0: use the peer address).
+        "TRUSTED_PROXIES": int(env.get("STUDIO_TRUSTED_PROXIES", "0")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": secure,

@@ -98,14 +98,16 @@ def update_user(session: Session, caller: Caller, user_id: int, roles=None, acti
 
 
 def authenticate(session: Session, username: str, password: str, ip: str, max_failures: int = 5,
-                 window_minutes: int = 15) -> User:
-    """Check a login; throttle after `max_failures` failures per user name or address in the window."""
+                 window_minutes: int = 15, max_per_address: int = 100) -> User:
+    """Check a login; throttle after `max_failures` failures of one user name from one address in the window,
+    or `max_per_address` failures from one address whatever the names (a commune office behind one NAT
+    shares an address: one person's typos, or a made-up name, must not lock everyone else out)."""
     username = (username or "").strip().lower()
     since = utcnow() - timedelta(minutes=window_minutes)
-    failures = session.scalar(select(func.count()).select_from(LoginAttempt).where(
-        LoginAttempt.success.is_(False), LoginAttempt.at >= since,
-        (LoginAttempt.username == username) | (LoginAttempt.ip == ip)))
-    if failures >= max_failures:
+    recent = select(func.count()).select_from(LoginAttempt).where(LoginAttempt.success.is_(False),
+                                                                  LoginAttempt.at >= since, LoginAttempt.ip == ip)
+    pair = session.scalar(recent.where(LoginAttempt.username == username))
+    if pair >= max_failures or session.scalar(recent) >= max_per_address:
         audit.record(session, Caller(None, ip), "login.throttled", "user", "", username=username)
         session.commit()
         raise TooManyRequests(N_("Too many failed logins. Wait %(m)s minutes and try again."), m=window_minutes)

@@ -63,7 +63,7 @@ def transition(session: Session, caller: Caller, work_id: int, action: str, reas
                expected_version: int | None = None) -> Work:
     """Move a work to its next state, recording who, why and which revision."""
     work = works.get(session, work_id)
-    if expected_version is not None and int(expected_version) != work.version:
+    if expected_version is not None and works.as_version(expected_version) != work.version:
         raise Conflict(N_("This work changed since you opened it; reload and try again."))
     target = _check(work, caller, action)
     reason = (reason or "").strip()

@@ -6,6 +6,7 @@ import re
 from datetime import datetime
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from storage.models import Area, CHANNELS, Language, PRIORITIES, Revision, STATES, User, WORK_KINDS, Work
@@ -149,11 +150,8 @@ def update(session: Session, caller: Caller, work_id: int, data: dict, expected_
     if expected_version is None:
         raise ValidationError(N_("The save is missing the version it was based on; reload the page."),
                               field="version")
-    if int(expected_version) != work.version:
-        last = work.revisions[-1] if work.revisions else None
-        raise Conflict(N_("This work was changed by %(who)s (revision %(rev)s) after you opened it. "
-                          "Your text is kept below: copy your changes, reload, and save again."),
-                       who=last.author.display_name if last else "?", rev=work.current_revision)
+    if as_version(expected_version) != work.version:
+        raise _changed_meanwhile(work)
     before = snapshot(work)
     fields = normalize(session, data, base=before)
     if fields == before:
@@ -168,13 +166,32 @@ def update(session: Session, caller: Caller, work_id: int, data: dict, expected_
     session.add(Revision(work_id=work.id, number=work.current_revision, snapshot=fields,
                          author_id=caller.user.id, note=note[:300]))
     changed = [k for k in FIELDS if fields.get(k) != before.get(k)]
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # another save of the same version took this revision number first
+        session.rollback()  # nothing of this save may stay; the caller's transaction had nothing else
+        raise _changed_meanwhile(get(session, work_id)) from None
     from studio.services import translations  # translations builds on works
     stale = translations.source_changed(session, work)
     audit.record(session, caller, action, "work", work.id, revision=work.current_revision, fields=changed,
                  state=[previous_state, work.state] if previous_state != work.state else previous_state,
                  **({"translations_changed": stale} if stale else {}))
     return work
+
+
+def as_version(value) -> int:
+    """A `version` sent by a client, or ValidationError naming the field (never a 500)."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip().isdigit() \
+            or int(value) > 2**63 - 1:
+        raise ValidationError(N_("version must be the whole number you read with the work."), field="version")
+    return int(value)
+
+
+def _changed_meanwhile(work: Work) -> Conflict:
+    last = work.revisions[-1] if work.revisions else None
+    return Conflict(N_("This work was changed by %(who)s (revision %(rev)s) after you opened it. "
+                       "Your text is kept below: copy your changes, reload, and save again."),
+                    who=last.author.display_name if last else "?", rev=work.current_revision)
 
 
 def revision(session: Session, work_id: int, number: int) -> Revision:

@@ -16,6 +16,7 @@ VI = {
     'Log in first.': 'Hãy đăng nhập trước.',
     'Give the token a name.': 'Hãy đặt tên cho mã truy cập.',
     'No such token.': 'Không có mã truy cập này.',
+    'version must be the whole number you read with the work.': 'version phải là số nguyên bạn đã đọc cùng tác phẩm.',
     'The object store is not available. Nothing was saved; try again in a moment, and tell an administrator if it persists.':
         'Kho lưu trữ đối tượng không sẵn sàng. Chưa có gì được lưu; hãy thử lại sau ít phút và báo quản trị viên nếu lỗi vẫn còn.',
     'You cannot approve a work you wrote or edited since its last approval; another approver must do it.':

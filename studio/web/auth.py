@@ -32,7 +32,8 @@ def login():
             user = accounts.authenticate(db.session, request.form.get("username", ""),
                                          request.form.get("password", ""), client_ip(),
                                          current_app.config["LOGIN_MAX_FAILURES"],
-                                         current_app.config["LOGIN_WINDOW_MINUTES"])
+                                         current_app.config["LOGIN_WINDOW_MINUTES"],
+                                         current_app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"])
         except StudioError as exc:
             form_error(exc)
             return render_template("login.html", username=request.form.get("username", "")), exc.status

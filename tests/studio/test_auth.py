@@ -1,6 +1,7 @@
 """Login, logout, throttling, CSRF, secure cookies and server-side role checks."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from storage.models import AuditEvent
@@ -34,6 +35,33 @@ def test_failed_logins_are_throttled(web, users, app):
     resp = web.login("editor", PASSWORD)
     assert resp.status_code == 429
     assert "Đăng nhập sai quá nhiều lần" in resp.get_data(as_text=True)
+
+
+def test_throttling_is_per_name_and_address_with_a_ceiling_per_address(web, make_web, users, app):
+    """A made-up name failing five times from a commune's one NAT address does not lock out its colleagues;
+    the address is throttled only past its own, higher ceiling."""
+    app.config.update(LOGIN_MAX_FAILURES=3, LOGIN_MAX_FAILURES_PER_ADDRESS=6)
+    stranger = make_web()
+    for _ in range(3):
+        assert stranger.login("no-such-person", "guess guess").status_code == 403
+    assert stranger.login("no-such-person", "guess guess").status_code == 429
+    assert web.login("editor", PASSWORD).status_code == 302  # same address, another name: let in
+    for _ in range(3):  # 3 + 3 failures from this address
+        assert make_web().login("approver", "nope nope nope").status_code == 403
+    assert make_web().login("translator", PASSWORD).status_code == 429  # the address's ceiling (6) is reached
+
+
+@pytest.mark.parametrize("proxies, expected", [("0", "127.0.0.1"), ("1", "203.0.113.7")])
+def test_client_address_comes_from_trusted_proxies_only(tmp_path, store_url, proxies, expected):
+    """X-Forwarded-For is believed only with STUDIO_TRUSTED_PROXIES set (else anyone could pick an address)."""
+    from studio import create_app
+    from studio.web import client_ip
+    app = create_app({"ENVIRON": {"STUDIO_INSTANCE": str(tmp_path / "p"), "STUDIO_TRUSTED_PROXIES": proxies},
+                      "S3_URL": store_url, "QUEUE_URL": "memory://"})
+    seen = {}
+    app.add_url_rule("/_ip", "_ip", lambda: seen.setdefault("ip", client_ip()))
+    app.test_client().get("/_ip", headers={"X-Forwarded-For": "203.0.113.7"})
+    assert seen["ip"] == expected
 
 
 def test_post_without_csrf_token_is_refused(web, users):

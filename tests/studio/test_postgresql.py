@@ -138,3 +138,29 @@ def test_full_flow_on_postgresql(pg_app):
                                     "version": version})
     with pg_app.app_context():
         assert [s["status"] for s in translations.get(db.session, wid, "tyz").segments] == ["edited", "stale"]
+
+
+def test_concurrent_saves_answer_409_never_500_on_postgresql(pg_app):
+    from sqlalchemy import func, select
+
+    from storage.models import Revision
+    from studio.extensions import db
+    from studio.services import Caller, accounts
+    from studio.web.serving import serve_in_thread
+    from tests.studio.test_security import race_saves
+    with pg_app.app_context():
+        user = accounts.create_user(db.session, Caller(None), "editor", "long password!", ["editor"], system=True)
+        db.session.commit()
+        token = accounts.create_token(db.session, Caller(user), "race")[1]
+        db.session.commit()
+    url, server, thread = serve_in_thread(pg_app, threads=4)
+    try:
+        wid, statuses = race_saves(url, token)
+    finally:
+        server.stop()
+        thread.join(timeout=15)
+    assert set(statuses) <= {200, 409} and statuses.count(200) >= 1, sorted(set(statuses))
+    with pg_app.app_context():
+        count = db.session.scalar(select(func.count()).select_from(Revision).where(Revision.work_id == wid))
+        db.session.remove()
+    assert count == 1 + statuses.count(200)

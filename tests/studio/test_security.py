@@ -124,3 +124,52 @@ def test_translation_packages_must_name_language_codes(tmp_path, code):
         argos.read_metadata(folder)
     (folder / "metadata.json").write_text(json.dumps({"type": "translate", "from_code": "zh-Hant", "to_code": "en"}))
     assert argos.read_metadata(folder)["from_code"] == "zh-Hant"
+
+
+def test_api_refuses_bad_ids_and_versions_with_4xx(web, make_web, users):
+    ed = token_for(make_web(), "editor")
+    wid = web.client.post("/api/v1/works", json={"title": "Thông báo", "body": "Nội dung."},
+                          headers=auth(ed)).json["id"]
+    assert web.client.get("/api/v1/works/18850708888012668911348613120", headers=auth(ed)).status_code == 404
+    assert web.client.get("/api/v1/jobs/99999999999999999999", headers=auth(ed)).status_code == 404
+    for bad in ({}, [], "x", -1, True, 1.5, "99999999999999999999"):
+        r = web.client.put(f"/api/v1/works/{wid}", json={"title": "Mới", "version": bad}, headers=auth(ed))
+        assert r.status_code == 400 and r.json["error"]["field"] == "version", (bad, r.status_code)
+        r = web.client.post(f"/api/v1/works/{wid}/transitions", json={"action": "submit", "version": bad},
+                            headers=auth(ed))
+        assert r.status_code == 400 and r.json["error"]["field"] == "version", (bad, r.status_code)
+
+
+def race_saves(base: str, token: str, clients: int = 8, saves: int = 10) -> tuple[int, list[int]]:
+    """`clients` API clients each save one work `saves` times, each from the version it just read."""
+    import threading
+
+    import requests
+    h = auth(token)
+    wid = requests.post(f"{base}/api/v1/works", json={"title": "Đua", "body": "0"}, headers=h,
+                        timeout=30).json()["id"]
+    statuses: list[int] = []
+
+    def client(n: int) -> None:
+        with requests.Session() as s:
+            for i in range(saves):
+                version = s.get(f"{base}/api/v1/works/{wid}", headers=h, timeout=30).json()["version"]
+                r = s.put(f"{base}/api/v1/works/{wid}", json={"body": f"{n}-{i}", "version": version},
+                          headers=h, timeout=30)
+                statuses.append(r.status_code)
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return wid, statuses
+
+
+def test_concurrent_saves_of_one_work_answer_409_never_500(make_web, users, live_server, db_session):
+    """Eight clients save the same work 80 times over HTTP: each answer is 200 or 409, and every 200 is one
+    revision in the history (nothing accepted is lost, nothing refused is half-written)."""
+    wid, statuses = race_saves(live_server, token_for(make_web(), "editor"))
+    assert set(statuses) <= {200, 409} and statuses.count(200) >= 1, sorted(set(statuses))
+    from storage.models import Revision
+    revisions = db_session.scalars(select(Revision).where(Revision.work_id == wid)).all()
+    assert len(revisions) == 1 + statuses.count(200)
