@@ -58,11 +58,13 @@ def _classify(path: str, max_pixels: int) -> dict:
     except MediaTooLarge as exc:
         raise TooLarge(N_("The picture is too large: %(why)s."), field="file", why=str(exc)) from exc
     except ToolMissing as exc:
-        raise StudioError(N_("Cannot check audio and video: %(why)s."), why=str(exc)) from exc
-    except InvalidMedia as exc:
-        raise UnsupportedMedia(N_("This file is not a picture, audio or video the studio can read (%(why)s). "
-                                  "Upload JPEG, PNG, WebP or GIF pictures, or audio/video that ffmpeg plays."),
-                               field="file", why=str(exc)) from exc
+        log.error("upload check: %s", exc)
+        raise StudioError(N_("The server cannot check audio and video now; tell an administrator.")) from exc
+    except InvalidMedia as exc:  # what the tools said (paths, their words) stays in the server log
+        log.info("upload refused: %s", exc)
+        raise UnsupportedMedia(N_("This file is not a picture, audio or video the studio can read. Upload JPEG, "
+                                  "PNG, WebP or GIF pictures, or audio/video that ffmpeg plays."),
+                               field="file") from exc
     table = _VIDEO_EXT if m.kind == "video" else _AUDIO_EXT
     ext = table.get(m.format_name, m.format_name.split(",")[0][:8])
     v = m.video[0] if m.video else {}

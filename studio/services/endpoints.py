@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models import Area, Endpoint, EndpointReport, utcnow
+from storage.models import Area, Endpoint, EndpointReport, Package, utcnow
 from studio.errors import N_, TooLarge, ValidationError
 from studio.services import Caller, audit, fetch, languages, publishing
 from studio.services.accounts import hash_token, require_role
@@ -149,6 +149,13 @@ def record(session: Session, endpoint: Endpoint, payload) -> dict:
     if len(items) > MAX_REPORTS:
         raise TooLarge(N_("At most %(n)s reports per request."), field="reports", n=MAX_REPORTS)
     checked = [_check(item, i) for i, item in enumerate(items)]
+    refused = []
+    for i, c in enumerate(checked):
+        if c["type"] == "play" and not _was_sent(session, endpoint, c["package_id"], c["file_sha256"]):
+            refused.append({"index": i, "id": c["client_id"], "code": "not_sent",
+                            "reason": "this endpoint was never sent that package's file"})
+    skip = {r["index"] for r in refused}
+    checked = [c for i, c in enumerate(checked) if i not in skip]
     ids = [c["client_id"] for c in checked]
     seen = set(session.scalars(select(EndpointReport.client_id).where(
         EndpointReport.endpoint_id == endpoint.id, EndpointReport.client_id.in_(ids))))
@@ -162,7 +169,18 @@ def record(session: Session, endpoint: Endpoint, payload) -> dict:
         if c["type"] == "heartbeat":
             endpoint.last_heartbeat = {**c["data"], "at": utcnow().isoformat(timespec="seconds")}
     endpoint.last_seen_at = utcnow()
-    return {"stored": stored, "duplicates": len(checked) - stored}
+    return {"stored": stored, "duplicates": len(checked) - stored, "refused": refused}
+
+
+def _was_sent(session: Session, endpoint: Endpoint, package_id: int, sha256: str) -> bool:
+    """Could the endpoint have been sent this file of this package (its kind, its area chain, published)?"""
+    p = session.get(Package, package_id)
+    if p is None or p.published_at is None:
+        return False
+    chain = publishing.area_chain(endpoint.area)
+    if endpoint.area is not None and p.area_codes and not chain & set(p.area_codes):
+        return False
+    return any(f["sha256"] == sha256 for f in publishing.files_for(p, endpoint.kind))
 
 
 def status(session: Session, endpoint: Endpoint) -> dict:

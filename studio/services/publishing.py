@@ -220,7 +220,7 @@ def live(session: Session, now: datetime) -> list[Package]:
     return sorted(out, key=lambda p: (PRIORITY_ORDER.get(p.priority, 9), -(p.published_at or now).timestamp(), p.id))
 
 
-def _files_for(package: Package, kind: str, display: str = "", languages: list[str] | None = None) -> list[dict]:
+def files_for(package: Package, kind: str, display: str = "", languages: list[str] | None = None) -> list[dict]:
     channels = KIND_CHANNELS[kind]
     files = [f for f in package.manifest.get("files", []) if f["channel"] in channels
              and (not languages or f["language"] in languages)]
@@ -255,7 +255,7 @@ def endpoint_packages(session: Session, kind: str, area: Area | None, display: s
     for p in live(session, now or utcnow()):
         if area is not None and p.area_codes and not chain & set(p.area_codes):
             continue
-        files = _files_for(p, kind, display, languages)
+        files = files_for(p, kind, display, languages)
         if files or kind == "portal":  # portals also take text-only items (the manifest's NINJS)
             out.append((p, files))
     return out
@@ -339,7 +339,7 @@ def write_feeds(session: Session, store: ObjectStore, area_codes: list[str]) -> 
         for kind in ENDPOINT_KINDS:
             items = [_item(p, files) for p in packages
                      if (code in p.area_codes if code != "all" else not p.area_codes)
-                     for files in [_files_for(p, kind)] if files or kind == "portal"]
+                     for files in [files_for(p, kind)] if files or kind == "portal"]
             body = {"area": code, "kind": kind, "generated_at": _iso(now), "items": items}
             key = f"feeds/{kind}/{code}.json"
             store.put_bytes(key, json.dumps(body, ensure_ascii=False, sort_keys=True).encode(), "application/json")

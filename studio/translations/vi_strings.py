@@ -549,4 +549,8 @@ VI = {
         '%(field)s phải là một danh sách chuỗi.',
     'waiting for other jobs':
         'đang chờ tác vụ khác',
+    'The server cannot check audio and video now; tell an administrator.':
+        'Máy chủ hiện không kiểm tra được âm thanh và video; hãy báo quản trị viên.',
+    'This file is not a picture, audio or video the studio can read. Upload JPEG, PNG, WebP or GIF pictures, or audio/video that ffmpeg plays.':
+        'Tệp này không phải ảnh, âm thanh hay video mà studio đọc được. Hãy tải lên ảnh JPEG, PNG, WebP hoặc GIF, hoặc âm thanh/video mà ffmpeg phát được.',
 }

@@ -116,7 +116,10 @@ def spec() -> dict:
             "/api/v1/jobs/{job_id}/cancel": {"post": _op("Cancel a job; a running one stops within seconds",
                                                          params=[_p("job_id")], errors=(401, 403, 404, 409))},
             "/api/v1/reports": {"post": {**_op("Playback reports and heartbeats, each with a client-chosen id "
-                                               "(a resent id is stored once)", body="json", errors=(400, 401, 413)),
+                                               "(a resent id is stored once). Answers {stored, duplicates, "
+                                               "refused: [{index, id, code, reason}]}: a play of a package or file "
+                                               "this endpoint was never sent is refused", body="json",
+                                               errors=(400, 401, 413)),
                                          "security": [{"endpoint_token": []}]}},
             "/api/v1/languages": {"get": _op("Language registry with machine translation, speech and speech "
                                              "recognition per language", errors=(401, 403))},

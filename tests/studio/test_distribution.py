@@ -194,11 +194,14 @@ def test_tokens_and_reports_validation(app, make_web, users, province, live_serv
     assert big.status_code == 413
     play = {"id": "p-1", "type": "play", "package": 1, "file": "a" * 64, "start": "2026-11-23T07:00:00Z",
             "end": "2026-11-23T07:01:00Z", "outcome": "played"}
-    assert requests.post(f"{url}/reports", json={"reports": [play]}, headers=auth, timeout=30).json() == {
-        "stored": 1, "duplicates": 0}
-    assert requests.post(f"{url}/reports", json={"reports": [play, play]}, headers=auth, timeout=30).json() == {
-        "stored": 0, "duplicates": 2}
-    assert db_session.scalar(select(EndpointReport).where(EndpointReport.client_id == "p-1")).outcome == "played"
+    never_sent = requests.post(f"{url}/reports", json={"reports": [play]}, headers=auth, timeout=30).json()
+    assert never_sent["stored"] == 0 and never_sent["refused"][0]["id"] == "p-1"  # no such package was sent
+    beat = {"id": "h-1", "type": "heartbeat", "holds": [], "free_bytes": 10**9}
+    assert requests.post(f"{url}/reports", json={"reports": [beat]}, headers=auth, timeout=30).json() == {
+        "stored": 1, "duplicates": 0, "refused": []}
+    assert requests.post(f"{url}/reports", json={"reports": [beat, beat]}, headers=auth, timeout=30).json() == {
+        "stored": 0, "duplicates": 2, "refused": []}
+    assert db_session.scalar(select(EndpointReport).where(EndpointReport.client_id == "h-1")).type == "heartbeat"
     admin = _login(make_web, "admin")
     page = admin.post("/admin/endpoints/1/rotate").get_data(as_text=True)
     new = page.split('id="new-endpoint-token">')[1].split("<")[0]

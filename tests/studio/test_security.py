@@ -173,3 +173,55 @@ def test_concurrent_saves_of_one_work_answer_409_never_500(make_web, users, live
     from storage.models import Revision
     revisions = db_session.scalars(select(Revision).where(Revision.work_id == wid)).all()
     assert len(revisions) == 1 + statuses.count(200)
+
+
+def _real_mp3(tmp_path):
+    from tests.conftest import make_tone
+    return make_tone(tmp_path / "tone.mp3", 2.0).read_bytes()
+
+
+BAD_UPLOADS = {  # name: (content maker, expected status) — the catalogue later changes run against
+    "empty.mp3": (lambda tmp: b"", 415),
+    "forged.png": (lambda tmp: b"\x89PNG\r\n\x1a\n" + b"not really a picture" * 50, 415),
+    "truncated.mp3": (lambda tmp: _real_mp3(tmp)[:200], 415),
+    "script.mp4": (lambda tmp: b"<?php system($_GET['c']); ?>" * 20, 415),
+    "polyglot.jpg": (lambda tmp: b"GIF89a<script>alert(document.cookie)</script>" + b"\x00" * 64, 415),
+    "tên tệp ../../etc/passwd.wav": (lambda tmp: b"RIFF\x00\x00\x00\x00WAVEfmt " + b"\x01" * 40, 415),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_UPLOADS))
+def test_refused_uploads_say_what_is_wrong_without_server_details(web, users, tmp_path, name):
+    make, status = BAD_UPLOADS[name]
+    path = tmp_path / "upload.bin"
+    path.write_bytes(make(tmp_path))
+    web.login("editor")
+    wid = new_work(web)
+    with open(path, "rb") as f:
+        resp = web.post(f"/works/{wid}/assets", {"file": (f, name)}, content_type="multipart/form-data",
+                        headers={"X-Requested-With": "XMLHttpRequest"})
+    assert resp.status_code == status
+    message = resp.get_json()["error"]["message"]
+    assert message and not any(leak in message for leak in ("/tmp", str(tmp_path), "ffprobe", "Invalid data",
+                                                            "cannot identify", "Traceback", "moov atom"))
+    assert any(word in message for word in ("Tệp", "tệp"))  # said in the user's language (Vietnamese)
+
+
+def test_reports_for_packages_the_endpoint_was_never_sent_are_refused_per_item(web, make_web, users, app,
+                                                                               db_session):
+    from storage.models import Package
+    from tests.studio.test_emergency import loudspeaker_token, publish
+    web.login("editor")
+    wid = new_work(web, title="Loa", body="Thông báo lịch tiêm chủng.", channels=["loudspeaker"])
+    publish(make_web, wid)
+    package = db_session.scalar(select(Package).where(Package.work_id == wid))
+    sha = package.manifest["files"][0]["sha256"]
+    token = loudspeaker_token(app)
+    play = {"type": "play", "outcome": "played", "start": "2026-11-23T01:00:00Z", "end": "2026-11-23T01:01:00Z"}
+    body = {"reports": [{**play, "id": "a", "package": package.id, "file": sha},
+                        {**play, "id": "b", "package": package.id + 1000, "file": sha},
+                        {**play, "id": "c", "package": package.id, "file": "0" * 64}]}
+    r = web.client.post("/api/v1/reports", json=body, headers=auth(token))
+    assert r.status_code == 200
+    assert r.json["stored"] == 1
+    assert [(x["id"], x["code"]) for x in r.json["refused"]] == [("b", "not_sent"), ("c", "not_sent")]
