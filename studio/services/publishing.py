@@ -19,7 +19,7 @@ from media_pipeline.profiles import CHANNEL_PROFILES
 from storage.models import Area, Job, Package, Rendition, Setting, Translation, Work, utcnow
 from storage.objectstore import ObjectStore
 from studio.errors import N_, Conflict, ValidationError
-from studio.services import Caller, audit, jobs, rendering, voices
+from studio.services import Caller, audit, jobs, rendering, voices, works
 
 SCHEMA_VERSION = 1
 SCHEMA_URL = "https://studio.invalid/schemas/manifest-1.json"  # docs/manifest.schema.json
@@ -90,19 +90,24 @@ def playback(priority: str) -> dict:
             "ignore_time_slots": emergency}
 
 
-def _titles(session: Session, work: Work, languages: set[str]) -> dict[str, str]:
-    titles = {work.source_language: work.title}
+def approved_texts(session: Session, work: Work) -> dict[str, dict]:
+    """Every approved translation's title and sentences (aligned with the source's), frozen into the package:
+    readers see what was approved, never a translator's later draft."""
+    out = {}
     for tr in session.scalars(select(Translation).where(Translation.work_id == work.id,
-                                                        Translation.language.in_(languages))):
-        if tr.title:
-            titles[tr.language] = tr.title
-    return titles
+                                                        Translation.state == "approved")):
+        if tr.language != work.source_language:
+            out[tr.language] = {"title": tr.title or work.title,
+                                "sentences": [s.get("target", "") for s in tr.segments]}
+    return out
 
 
 def build_manifest(session: Session, work: Work, package: Package, files: list[dict]) -> dict:
-    """The package's manifest (schema version 1, docs/manifest.schema.json) with a NINJS item for portals."""
-    languages = {f["language"] for f in files}
-    titles = _titles(session, work, languages)
+    """The package's manifest (schema version 1, docs/manifest.schema.json) with a NINJS item for portals.
+
+    `work` is the work at the package's revision; `texts` carries the approved translations' text."""
+    texts = approved_texts(session, work)
+    titles = {work.source_language: work.title, **{lang: t["title"] for lang, t in texts.items()}}
     approver = work.approved_by_id
     item = {
         "schema": SCHEMA_URL, "schema_version": SCHEMA_VERSION,
@@ -111,7 +116,7 @@ def build_manifest(session: Session, work: Work, package: Package, files: list[d
         "source_language": work.source_language, "priority": package.priority,
         "valid_from": _iso(package.valid_from), "valid_until": _iso(package.valid_until),
         "time_slots": list(work.time_slots or []), "areas": package.area_codes, "channels": package.channels,
-        "playback": playback(package.priority),
+        "playback": playback(package.priority), "texts": texts,
         "approved_by": approver, "published_by": package.published_by_id, "published_at": _iso(package.published_at),
         "files": files,
     }
@@ -178,7 +183,7 @@ def deliver(session: Session, store: ObjectStore, job: Job, report: Callable[[in
             files.append(entry)
             report(5 + int(80 * len(files) / total), f"media {len(files)} of {total} in place")
     package.published_at = utcnow()
-    manifest = build_manifest(session, work, package, files)
+    manifest = build_manifest(session, works.as_of(session, work, package.revision), package, files)
     data = json.dumps(manifest, ensure_ascii=False, sort_keys=True, indent=1).encode()
     key = f"packages/{work.id}/{package.version}/manifest.json"
     store.put_bytes(key, data, "application/json")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import Asset, Package, Revision, Translation, Work
 from studio.errors import N_, NotFound, ValidationError
-from studio.services import Caller, audit, editions, publishing
+from studio.services import Caller, audit, editions, publishing, works
 from studio.services.markup import render as markdown
 
 
@@ -42,9 +42,15 @@ def edition(session: Session, work: Work, package: Package, language: str) -> di
         chapters = [{"title": c.get("title", ""), "html": markdown(c.get("body", ""))} for c in snap.get("chapters", [])]
         return {"language": language, "title": snap["title"], "summary": snap.get("summary", ""),
                 "html": markdown(snap.get("body", "")), "chapters": chapters}
-    tr = session.scalar(select(Translation).where(Translation.work_id == work.id, Translation.language == language))
-    sentences = [s.get("target", "") for s in tr.segments] if tr else []
-    book = editions.book_for(work, language, package.manifest["title"][language], sentences, [], None)
+    text = package.manifest.get("texts", {}).get(language)
+    if text is None:  # packages published before translations were frozen into them
+        tr = session.scalar(select(Translation).where(Translation.work_id == work.id,
+                                                      Translation.language == language))
+        if tr is None or tr.state != "approved":
+            raise NotFound(N_("This item is not published in %(lang)s."), lang=language)
+        text = {"sentences": [s.get("target", "") for s in tr.segments]}
+    book = editions.book_for(works.as_of(session, work, package.revision), language,
+                             package.manifest["title"][language], text["sentences"], [], None)
     chapters = [{"title": c.title, "paragraphs": [" ".join(t for _, t in b.sentences) for b in c.blocks
                                                   if b.kind == "p"]} for c in book.chapters]
     return {"language": language, "title": package.manifest["title"][language], "summary": "", "html": "",

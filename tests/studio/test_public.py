@@ -89,3 +89,31 @@ def test_public_page_media_languages_rss_ninjs_and_retraction(app, published, ma
 def test_unpublished_work_has_no_public_page(app, make_web, users):
     wid = new_work(_login(make_web, "editor"))
     assert app.test_client().get(f"/p/{wid}").status_code == 404
+
+
+def test_readers_see_the_approved_translation_never_a_later_draft(app, make_web, users, db_session):
+    """A translation with no media still has its page; a translator's edit after publishing is not shown."""
+    from studio.extensions import db
+    from studio.services import Caller, translations
+    editor, approver = _login(make_web, "editor"), _login(make_web, "approver")
+    wid = new_work(editor, title="Thông báo", body="Xã tổ chức họp dân.", channels="web")
+    with app.app_context():
+        tr = Caller(db.session.get(User, users["translator"]))
+        translations.start(db.session, tr, wid, "en")
+        for i, t in enumerate(["Notice", "The commune holds a meeting."]):
+            translations.save_segment(db.session, tr, wid, "en", i, t, approve=True)
+        translations.approve(db.session, Caller(db.session.get(User, users["approver"])), wid, "en")
+        db.session.commit()
+    editor.post(f"/works/{wid}/transition", {"action": "submit"})
+    approver.post(f"/works/{wid}/transition", {"action": "approve"})
+    assert approver.post(f"/works/{wid}/transition", {"action": "publish"}).status_code == 302  # renders vi only
+    reader = app.test_client()
+    page = reader.get(f"/p/{wid}?lang=en")
+    assert page.status_code == 200 and "The commune holds a meeting." in page.get_data(as_text=True)
+    with app.app_context():  # after publishing, a translator changes a sentence (the translation is a draft)
+        translations.save_segment(db.session, Caller(db.session.get(User, users["translator"])), wid, "en", 1,
+                                  "UNAPPROVED DRAFT TEXT")
+        db.session.commit()
+        assert translations.get(db.session, wid, "en").state != "approved"
+    html = reader.get(f"/p/{wid}?lang=en").get_data(as_text=True)
+    assert "UNAPPROVED DRAFT TEXT" not in html and "The commune holds a meeting." in html
