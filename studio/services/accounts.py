@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from media_pipeline.text.unicode import nfc
 from storage.models import ROLES, ApiToken, LoginAttempt, User, utcnow
 from studio.errors import N_, Conflict, NotFound, PermissionDenied, TooManyRequests, ValidationError
 from studio.services import Caller, audit
@@ -52,6 +53,7 @@ def create_user(session: Session, caller: Caller, username: str, password: str, 
     if session.scalar(select(User).where(User.username == username)):
         raise Conflict(N_("The user name %(name)s is taken."), name=username)
     _check_password(password)
+    display_name = nfc(display_name or "").strip()
     user = User(username=username, display_name=display_name or username, roles=_clean_roles(roles),
                 password_hash=generate_password_hash(password), area_id=area_id)
     session.add(user)
@@ -80,6 +82,7 @@ def update_user(session: Session, caller: Caller, user_id: int, roles=None, acti
             raise ValidationError(N_("You cannot deactivate your own account."), field="active")
         changes["active"] = [user.active, active]
         user.active = active
+    display_name = nfc(display_name).strip() if display_name is not None else None
     if display_name is not None and display_name != user.display_name:
         changes["display_name"] = [user.display_name, display_name]
         user.display_name = display_name

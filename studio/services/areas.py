@@ -6,6 +6,7 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from media_pipeline.text.unicode import nfc
 from storage.models import AREA_LEVELS, Area
 from studio.errors import N_, Conflict, NotFound, ValidationError
 from studio.services import Caller, audit
@@ -18,7 +19,7 @@ _PARENT_LEVELS = {"province": (), "district": ("province",), "commune": ("provin
 def create(session: Session, caller: Caller, code: str, name: str, level: str, parent_id: int | None) -> Area:
     """Add an area under its parent (admins only); communes may hang from a province or a district."""
     require_role(caller, "admin")
-    code, name = (code or "").strip(), (name or "").strip()
+    code, name = (code or "").strip(), nfc(name or "").strip()
     if not CODE_RE.match(code):
         raise ValidationError(N_("An area code has 1 to 32 letters, digits, '.', '_' or '-'."), field="code")
     if not name:

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from media_pipeline.text.unicode import nfc
 from storage.models import Area, Endpoint, EndpointReport, Package, utcnow
 from studio.errors import N_, TooLarge, ValidationError
 from studio.services import Caller, audit, fetch, languages, publishing
@@ -36,7 +37,7 @@ def _new_token() -> str:
 def create(session: Session, caller: Caller, data: dict) -> tuple[Endpoint, str]:
     """Register an endpoint (admins); returns it and its token, which is shown this once and stored hashed."""
     require_role(caller, "admin")
-    name = (data.get("name") or "").strip()
+    name = nfc(data.get("name") or "").strip()
     if not name or len(name) > 200:
         raise ValidationError(N_("Give the endpoint a name (at most 200 characters)."), field="name")
     kind = data.get("kind") or ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from media_pipeline.text.unicode import nfc
 from media_pipeline.translate.glossary import Term
 from storage.models import GlossaryTerm
 from studio.errors import N_, Conflict, ValidationError
@@ -30,7 +31,7 @@ def add(session: Session, caller: Caller, source_lang: str, target_lang: str, so
         note: str = "") -> GlossaryTerm:
     """Add an entry (translators and editors); an empty target means "keep as written"."""
     require_role(caller, "translator", "editor")
-    source, target = (source or "").strip(), (target or "").strip()
+    source, target, note = nfc(source or "").strip(), nfc(target or "").strip(), nfc(note or "")
     if not source or len(source) > 300 or len(target) > 300:
         raise ValidationError(N_("A glossary term needs its source text (at most 300 characters)."), field="source")
     if source_lang == target_lang:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from media_pipeline.text.unicode import nfc
 from media_pipeline.errors import EngineError
 from media_pipeline.translate import Router
 from media_pipeline.tts import Engine
@@ -36,6 +37,7 @@ def get(session: Session, code: str) -> Language:
 def add(session: Session, caller: Caller, data: dict) -> Language:
     """Register a language (admins)."""
     require_role(caller, "admin")
+    data = nfc(dict(data))
     code = (data.get("code") or "").strip().lower()
     if not CODE_RE.match(code):
         raise ValidationError(N_("A language code is an ISO 639 code of 2 or 3 letters, e.g. vi, en, tyz."),

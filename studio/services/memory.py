@@ -14,6 +14,7 @@ from defusedxml import DefusedXmlException
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from media_pipeline.text.unicode import nfc
 from storage.models import MemoryUnit
 from studio.errors import N_, ValidationError
 from studio.services import Caller, audit
@@ -44,6 +45,7 @@ class Match:
 def add(session: Session, source_lang: str, target_lang: str, source: str, target: str,
         origin: str = "approved") -> MemoryUnit | None:
     """Store a pair unless the same source already has this very translation; empty sides are ignored."""
+    source, target = nfc(source), nfc(target)
     if not source.strip() or not target.strip():
         return None
     norm = normalize(source)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from media_pipeline.errors import EngineError
 from media_pipeline.text.sentences import split_sentences
+from media_pipeline.text.unicode import nfc
 from media_pipeline.translate import Router
 from media_pipeline.translate import glossary as mt_glossary
 from storage.models import Job, Translation, Work, utcnow
@@ -201,7 +202,7 @@ def save_segment(session: Session, caller: Caller, work_id: int, language: str, 
                  approve: bool = False) -> dict:
     """Store a translator's text for one segment (and approve it if asked); returns the segment."""
     require_role(caller, "translator", "editor")
-    target = (target or "").strip()
+    target = nfc(target or "").strip()
     if len(target) > MAX_TARGET:
         raise ValidationError(N_("A segment can hold at most %(n)s characters."), field="target", n=MAX_TARGET)
     if approve and not target:

@@ -9,6 +9,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from media_pipeline.text.unicode import nfc
+
 from storage.models import Area, CHANNELS, Language, PRIORITIES, Revision, STATES, User, WORK_KINDS, Work
 from studio.errors import N_, Conflict, NotFound, ValidationError
 from studio.services import Caller, audit, fetch
@@ -45,7 +47,7 @@ def _as_datetime(value, field: str) -> datetime | None:
 def normalize(session: Session, data: dict, base: dict | None = None) -> dict:
     """Validate editable fields; `base` supplies the values the caller did not send."""
     d = dict(base or {})
-    d.update({k: v for k, v in data.items() if k in FIELDS})
+    d.update({k: nfc(v) for k, v in data.items() if k in FIELDS})
     out: dict = {}
     out["kind"] = d.get("kind") or "article"
     if out["kind"] not in WORK_KINDS:
@@ -264,7 +266,7 @@ def search(session: Session, q: str = "", state: str = "", kind: str = "", langu
     """Works matching the filters, newest change first: (items, total)."""
     stmt = select(Work)
     if q:
-        like = f"%{q.strip()}%"
+        like = f"%{nfc(q).strip()}%"
         stmt = stmt.where(or_(Work.title.ilike(like), Work.summary.ilike(like), Work.body.ilike(like)))
     if state:
         if state not in STATES:

@@ -225,3 +225,36 @@ def test_reports_for_packages_the_endpoint_was_never_sent_are_refused_per_item(w
     assert r.status_code == 200
     assert r.json["stored"] == 1
     assert [(x["id"], x["code"]) for x in r.json["refused"]] == [("b", "not_sent"), ("c", "not_sent")]
+
+
+def test_decomposed_text_is_stored_composed_and_found(web, make_web, users, app, db_session):
+    """Titles, bodies, segments, glossary terms and names typed in NFD (some keyboards, pasted PDFs) are stored
+    in NFC, so a search typed the usual way finds them."""
+    import unicodedata
+
+    from storage.models import Area, GlossaryTerm, Translation, Work
+    nfd = lambda s: unicodedata.normalize("NFD", s)  # noqa: E731
+    web.login("editor")
+    wid = new_work(web, title=nfd("Phòng chống bệnh sởi"), body=nfd("Tiêm vắc-xin sởi cho trẻ."))
+    work = db_session.get(Work, wid)
+    assert work.title == "Phòng chống bệnh sởi" and unicodedata.is_normalized("NFC", work.body)
+    assert "Phòng chống bệnh sởi" in web.get("/works?q=bệnh sởi").get_data(as_text=True)
+    assert "Phòng chống bệnh sởi" in web.get("/works?q=" + nfd("bệnh sởi")).get_data(as_text=True)
+    from studio.extensions import db
+    from studio.services import Caller, accounts, areas, glossary, translations
+    with app.app_context():
+        tr = Caller(db.session.get(User, users["translator"]))
+        translations.start(db.session, tr, wid, "tyz")
+        translations.save_segment(db.session, tr, wid, "tyz", 0, nfd("Phòng bệnh sởi (Tày)"))
+        glossary.add(db.session, tr, "vi", "en", nfd("Ủy ban nhân dân"), "People's Committee")
+        admin = Caller(db.session.get(User, users["admin"]))
+        areas.create(db.session, admin, "ls", nfd("Lạng Sơn"), "province", None)
+        user = accounts.create_user(db.session, admin, "bientap2", "long password!", ["editor"],
+                                    nfd("Nguyễn Thị Hằng"))
+        db.session.commit()
+        assert user.display_name == "Nguyễn Thị Hằng"
+    db_session.expire_all()
+    seg = db_session.scalar(select(Translation).where(Translation.work_id == wid)).segments[0]["target"]
+    assert seg == "Phòng bệnh sởi (Tày)"
+    assert db_session.scalar(select(GlossaryTerm)).source == "Ủy ban nhân dân"
+    assert db_session.scalar(select(Area).where(Area.code == "ls")).name == "Lạng Sơn"
