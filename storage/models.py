@@ -148,6 +148,9 @@ class Work(Base):
     # Publication metadata and ordered chapters ([{"title":..., "body":...}]).
     meta: Mapped[dict] = mapped_column(JSON, default=dict)
     chapters: Mapped[list] = mapped_column(JSON, default=list)
+    # Title, summary, body, topics and chapters folded for search (lower case, no diacritics, đ as d);
+    # indexed by trigrams (SQLite FTS5 table works_search, PostgreSQL pg_trgm GIN index).
+    search_text: Mapped[str] = mapped_column(Text, default="")
     cover_asset_id: Mapped[int | None] = mapped_column(Integer)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     author: Mapped[User] = relationship(foreign_keys=[author_id])

@@ -10,6 +10,13 @@ import unicodedata
 from typing import Any
 
 
+def fold(text: str) -> str:
+    """Text as search compares it: lower case, without diacritics, đ as d ("Sởi" and "SOI" fold alike)."""
+    decomposed = unicodedata.normalize("NFD", (text or "").lower())
+    bare = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+    return bare.replace("đ", "d")
+
+
 def nfc(value: Any) -> Any:
     """`value` with every string in it (inside dicts and lists too) in NFC; other values unchanged."""
     if isinstance(value, str):

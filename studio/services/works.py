@@ -5,11 +5,11 @@ import difflib
 import re
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from media_pipeline.text.unicode import nfc
+from media_pipeline.text.unicode import fold, nfc
 
 from storage.models import Area, CHANNELS, Language, PRIORITIES, Revision, STATES, User, WORK_KINDS, Work
 from studio.errors import N_, Conflict, NotFound, ValidationError
@@ -120,6 +120,9 @@ def _apply(session: Session, work: Work, fields: dict) -> None:
     for key in ("kind", "title", "summary", "body", "source_language", "topics", "channels", "priority",
                 "time_slots", "meta", "chapters"):
         setattr(work, key, fields[key])
+    work.search_text = fold("\n".join([fields["title"], fields["summary"] or "", fields["body"] or "",
+                                        " ".join(fields["topics"] or [])] +
+                                       [f"{c.get('title', '')}\n{c.get('body', '')}" for c in fields["chapters"] or []]))
     work.valid_from = _as_datetime(fields["valid_from"], "valid_from")
     work.valid_until = _as_datetime(fields["valid_until"], "valid_until")
     work.areas = list(session.scalars(select(Area).where(Area.id.in_(fields["area_ids"])))) if fields["area_ids"] else []
@@ -261,13 +264,22 @@ def restore(session: Session, caller: Caller, work_id: int, number: int, expecte
                   note=f"restore r{number}", action="work.restore")
 
 
+def _matches(session: Session, q: str):
+    """Works whose text contains `q`, ignoring case and Vietnamese diacritics (đ/d); trigram-indexed."""
+    folded = fold(nfc(q).strip())
+    like = "%" + folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    if session.get_bind().dialect.name == "sqlite" and len(folded) >= 3:  # FTS5 trigram table (migration)
+        return Work.id.in_(text("SELECT rowid FROM works_search WHERE search_text LIKE :q ESCAPE '\\'")
+                           .bindparams(q=like))
+    return Work.search_text.like(like, escape="\\")  # PostgreSQL: the pg_trgm GIN index serves LIKE
+
+
 def search(session: Session, q: str = "", state: str = "", kind: str = "", language: str = "",
            area_id: int | None = None, author: str = "", page: int = 1, per_page: int = 20):
     """Works matching the filters, newest change first: (items, total)."""
     stmt = select(Work)
     if q:
-        like = f"%{nfc(q).strip()}%"
-        stmt = stmt.where(or_(Work.title.ilike(like), Work.summary.ilike(like), Work.body.ilike(like)))
+        stmt = stmt.where(_matches(session, q))
     if state:
         if state not in STATES:
             raise ValidationError(N_("Unknown state: %(s)s."), field="state", s=state)

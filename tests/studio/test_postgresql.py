@@ -164,3 +164,21 @@ def test_concurrent_saves_answer_409_never_500_on_postgresql(pg_app):
         count = db.session.scalar(select(func.count()).select_from(Revision).where(Revision.work_id == wid))
         db.session.remove()
     assert count == 1 + statuses.count(200)
+
+
+def test_search_ignores_case_and_diacritics_with_a_trigram_index_on_postgresql(pg_app):
+    from sqlalchemy import text
+
+    from studio.extensions import db
+    from studio.services import Caller, accounts, works
+    with pg_app.app_context():
+        user = accounts.create_user(db.session, Caller(None), "editor", "long password!", ["editor"], system=True)
+        works.create(db.session, Caller(user), {"title": "Phòng chống bệnh sởi ở Đồng Đăng", "body": "x"})
+        works.create(db.session, Caller(user), {"title": "Lịch cắt điện", "body": "y"})
+        db.session.commit()
+        for q in ("SỞI", "soi", "dong dang", "ĐỒNG"):
+            found, total = works.search(db.session, q=q)
+            assert [w.title for w in found] == ["Phòng chống bệnh sởi ở Đồng Đăng"], q
+        index = db.session.execute(text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_works_search_trgm'"))
+        assert "gin_trgm_ops" in index.scalar()
+        db.session.remove()

@@ -258,3 +258,22 @@ def test_decomposed_text_is_stored_composed_and_found(web, make_web, users, app,
     assert seg == "Phòng bệnh sởi (Tày)"
     assert db_session.scalar(select(GlossaryTerm)).source == "Ủy ban nhân dân"
     assert db_session.scalar(select(Area).where(Area.code == "ls")).name == "Lạng Sơn"
+
+
+@pytest.mark.parametrize("query", ["sởi", "SỞI", "soi", "Sởi", "BỆNH SOI", "đồng đăng", "dong dang", "DONG"])
+def test_search_ignores_case_and_vietnamese_diacritics(web, users, db_session, query):
+    web.login("editor")
+    new_work(web, title="Phòng chống bệnh sởi ở Đồng Đăng", body="Tiêm vắc-xin.")
+    new_work(web, title="Lịch cắt điện", body="Điện lực thông báo.")
+    page = web.get(f"/works?q={query}").get_data(as_text=True)
+    assert "Phòng chống bệnh sởi" in page and "Lịch cắt điện" not in page
+
+
+def test_search_uses_the_trigram_index_on_sqlite(app, users):
+    from sqlalchemy import text
+
+    from studio.extensions import db
+    with app.app_context():
+        plan = db.session.execute(text("EXPLAIN QUERY PLAN SELECT rowid FROM works_search "
+                                       "WHERE search_text LIKE '%benh soi%'")).fetchall()
+    assert any("VIRTUAL TABLE INDEX" in str(row) for row in plan)
