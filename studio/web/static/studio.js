@@ -86,6 +86,7 @@ document.addEventListener("DOMContentLoaded", () => {
       { headers: { Accept: "application/json" } });
     if (!resp.ok || active !== row) return;
     const data = await resp.json();
+    if (active !== row) return;  // the translator moved on while the body was arriving
     fill(panel.querySelector("[data-memory]"), data.memory, (m) => {
       const li = document.createElement("li");
       const use = document.createElement("button");
