@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -99,8 +100,16 @@ class Studio:
                 break
         else:
             raise RuntimeError("studio serve did not start")
+        # Keep reading its log: a pipe nobody reads fills up (64 KiB) and then blocks every thread that logs.
+        self.log = instance.parent / "serve.log"
+        threading.Thread(target=self._drain, daemon=True).start()
         self.base = f"http://127.0.0.1:{self.port}"
         self.http = requests.Session()
+
+    def _drain(self) -> None:
+        with open(self.log, "a", encoding="utf-8") as f:
+            for line in self.proc.stdout:
+                f.write(line)
 
     def api(self, method: str, path: str, token: str, body: dict | None = None) -> dict:
         r = self.http.request(method, self.base + path, json=body, timeout=60,
@@ -151,7 +160,8 @@ def emergency_round(studio: Studio, tokens: dict, box: Path, n: int) -> float:
             if json.loads(probe.stdout)["streams"][0]["codec_name"] != "mp3":
                 raise RuntimeError("the file is not an MP3")
             return time.perf_counter() - t
-    raise RuntimeError("the emergency never reached the loudspeaker")
+    jobs = studio.api("GET", f"/api/v1/works/{wid}/jobs", tokens["editor"])["items"]
+    raise RuntimeError(f"the emergency never reached the loudspeaker: {json.dumps(jobs, ensure_ascii=False)}")
 
 
 def keep_busy(studio: Studio, tokens: dict, state: dict) -> None:

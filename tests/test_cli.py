@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -38,6 +39,10 @@ def start_serve(instance: Path, port: int, env_extra: dict | None = None):
             break
         lines.append(line)
         if "Studio running at" in line:
+            # Keep reading: a full pipe (64 KiB of log) would block every thread of the server that logs.
+            proc.lines = lines
+            proc.drain = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+            proc.drain.start()
             return proc, "".join(lines)
     proc.kill()
     raise AssertionError("studio serve did not start:\n" + "".join(lines))
@@ -233,7 +238,9 @@ def test_sigterm_during_a_render_stops_programs_and_store_and_the_job_completes_
         assert _processes_with(str(instance / "tmp")), "ffmpeg should be encoding"
         assert _processes_with(str(instance / "objectstore"))  # the embedded SeaweedFS
         proc.send_signal(signal.SIGTERM)
-        out = proc.communicate(timeout=120)[0]
+        proc.wait(timeout=120)
+        proc.drain.join(timeout=10)
+        out = "".join(proc.lines)
     finally:
         if proc.poll() is None:
             proc.kill()
