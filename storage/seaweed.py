@@ -1,6 +1,17 @@
-"""Embedded SeaweedFS (`weed mini`) on loopback, with generated credentials kept in the instance folder."""
+"""Embedded SeaweedFS (`weed mini`) on loopback, with generated credentials kept in the instance folder.
+
+Only the S3 port answers without a certificate, and it refuses unsigned requests. `weed mini` also opens
+master, volume, filer and admin ports (HTTP and gRPC) that would serve and change every object for anyone
+on the machine; they are closed with SeaweedFS's own security configuration: a `security.toml` in weed's
+working directory turns on mutual TLS for every gRPC port and HTTPS with a required client certificate for
+the master, volume, filer and admin HTTP ports. The certificates come from a private CA generated here
+(the `cryptography` package) and kept, with its key, in `objectstore/tls` (0700, keys 0600); only weed
+holds them. weed's Unix sockets go to `objectstore/run` (0700) instead of /tmp. See docs/SECURITY.md.
+"""
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import json
 import logging
 import os
@@ -78,6 +89,83 @@ def load_or_create_credentials(path: Path) -> dict:
     return {"access_key": access, "secret_key": secret}
 
 
+def _write_private(path: Path, data: bytes) -> None:
+    """Write a file only this account may read (0600), replacing it atomically."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def ensure_certificates(folder: Path, days: int = 3650) -> dict[str, Path]:
+    """A private CA and one certificate (server and client use, for 127.0.0.1) signed by it, made once.
+
+    Made again when missing or when less than 30 days of validity remain. Returns the paths of
+    `ca`, `cert` and `key`.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    paths = {"ca": folder / "ca.crt", "cert": folder / "node.crt", "key": folder / "node.key"}
+    now = datetime.datetime.now(datetime.timezone.utc)
+    if all(p.exists() for p in paths.values()):
+        try:
+            cert = x509.load_pem_x509_certificate(paths["cert"].read_bytes())
+            if cert.not_valid_after_utc - now > datetime.timedelta(days=30):
+                return paths
+        except ValueError:
+            pass  # unreadable: make new ones
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    start, end = now - datetime.timedelta(hours=1), now + datetime.timedelta(days=days)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "studio object store CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(start).not_valid_after(end)
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    node = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "studio object store")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(start).not_valid_after(end)
+            .add_extension(x509.SubjectAlternativeName([
+                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
+                                                  ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    pem = serialization.Encoding.PEM
+    _write_private(paths["key"], key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
+                                                   serialization.NoEncryption()))
+    _write_private(paths["cert"], node.public_bytes(pem))
+    _write_private(paths["ca"], ca.public_bytes(pem))
+    # The CA's key is not kept: nothing else is ever signed with it.
+    return paths
+
+
+# Components whose gRPC servers and clients use mutual TLS, and whose HTTP ports require a client certificate.
+_GRPC_COMPONENTS = ("master", "volume", "filer", "s3", "admin", "client", "worker",
+                    "msg_broker", "msg_agent", "mq")
+_HTTPS_COMPONENTS = ("master", "volume", "filer", "admin")
+
+
+def security_toml(tls: dict[str, Path]) -> str:
+    """weed's security.toml: mutual TLS on every gRPC port, client certificates on every HTTP port but S3's."""
+    def q(p: Path) -> str:
+        return json.dumps(str(p))  # a TOML basic string
+    pair = f"cert = {q(tls['cert'])}\nkey = {q(tls['key'])}\n"
+    parts = [f"[grpc]\nca = {q(tls['ca'])}\n"]
+    parts += [f"[grpc.{c}]\n{pair}" for c in _GRPC_COMPONENTS]
+    parts.append(f"[https.client]\nenabled = true\n{pair}ca = {q(tls['ca'])}\n")
+    parts += [f"[https.{c}]\n{pair}ca = {q(tls['ca'])}\n" for c in _HTTPS_COMPONENTS]
+    parts.append("[access]\nui = false\n")
+    return "\n".join(parts)
+
+
 class EmbeddedSeaweed:
     """A `weed mini` process serving S3 on a loopback port, with data under `root`."""
 
@@ -88,6 +176,8 @@ class EmbeddedSeaweed:
         self.proc: subprocess.Popen | None = None
         self.s3_port: int | None = None
         self.credentials: dict = {}
+        self.run_dir = self.root / "run"
+        self.ports: dict[str, int] = {}
 
     @property
     def url(self) -> str:
@@ -105,17 +195,33 @@ class EmbeddedSeaweed:
         data = self.root / "data"
         data.mkdir(parents=True, exist_ok=True)
         self.credentials = load_or_create_credentials(self.root / "s3-identities.json")
+        tls = ensure_certificates(self.root / "tls")
+        _write_private(self.root / "security.toml", security_toml(tls).encode())
+        self.run_dir = self.root / "run"  # weed's Unix sockets (it puts them in $TMPDIR)
+        self.run_dir.mkdir(exist_ok=True)
+        os.chmod(self.run_dir, 0o700)
         ports = dict(zip(_PORT_FLAGS, _free_ports(len(_PORT_FLAGS))))
         self.s3_port = ports["s3.port"]
         cmd = [find_weed(), "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
                f"-s3.config={self.root / 's3-identities.json'}", "-webdav=false", "-admin.ui=false",
                "-s3.port.iceberg=0", "-s3.port.lance=0", f"-bucket={self.bucket}"]
         cmd += [f"-{flag}={port}" for flag, port in ports.items()]
+        self.ports = ports
+        for name in ("filer", "s3"):  # the two sockets weed lets us place; its gRPC ones stay in /tmp
+            sock = self.run_dir / f"{name}.sock"
+            if len(str(sock)) < 100:  # sun_path holds 108 bytes
+                cmd.append(f"-{name}.localSocket={sock}")
         self.log_path = self.root / "weed.log"
         log.info("starting SeaweedFS: %s", " ".join(cmd))
         logf = open(self.log_path, "ab")
         # Own process group, so stop() takes weed's children down with it.
-        self.proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+        # weed reads ./security.toml first; the WEED_* variables that would override it are not passed on.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WEED_")}
+        env["TMPDIR"] = str(self.run_dir)
+        # umask 077: the Unix sockets weed creates (some in /tmp, serving gRPC without TLS) accept only this
+        # account, since connecting needs write permission on the socket file.
+        self.proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True,
+                                     cwd=self.root, env=env, umask=0o077)
         logf.close()
         self._wait_ready(timeout)
         return self
@@ -164,6 +270,46 @@ class EmbeddedSeaweed:
             except ProcessLookupError:
                 pass
         self.proc = None
+        self._remove_stale_sockets()
+
+    def _remove_stale_sockets(self) -> None:
+        """Delete the /tmp sockets a killed weed of ours left behind (weed names them after its ports)."""
+        for port in getattr(self, "ports", {}).values():
+            for path in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):
+                try:
+                    if path.is_socket() and path.lstat().st_uid == os.getuid():
+                        path.unlink()
+                except OSError:
+                    pass
+
+    def listening(self) -> dict[str, list]:
+        """What weed listens on now: {"tcp": [port, ...], "unix": [path, ...]} (read from /proc)."""
+        if not self.proc or self.proc.poll() is not None:
+            return {"tcp": [], "unix": []}
+        inodes = set()
+        for fd in Path(f"/proc/{self.proc.pid}/fd").iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+        tcp = set()
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                rows = Path(table).read_text().splitlines()[1:]
+            except OSError:
+                continue
+            for row in rows:
+                f = row.split()
+                if f[3] == "0A" and f[9] in inodes:  # 0A: LISTEN
+                    tcp.add(int(f[1].rsplit(":", 1)[1], 16))
+        unix = []
+        for row in Path("/proc/net/unix").read_text().splitlines()[1:]:
+            f = row.split()
+            if len(f) >= 8 and f[6] in inodes and f[3] == "00010000":  # __SO_ACCEPTCON: a listening socket
+                unix.append(f[7])
+        return {"tcp": sorted(tcp), "unix": sorted(set(unix))}
 
     def __enter__(self) -> "EmbeddedSeaweed":
         return self.start()
