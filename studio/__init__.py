@@ -45,11 +45,17 @@ def select_locale() -> str:
 
 
 class Int64Converter(IntegerConverter):
-    """<int:...> limited to what the database's integer columns hold."""
+    """<int:...> limited to what the database's integer columns hold: a larger number is a 404.
 
-    def __init__(self, url_map, *args, **kwargs):
-        kwargs.setdefault("max", 2**63 - 1)
-        super().__init__(url_map, *args, **kwargs)
+    (Werkzeug's own `max` makes the rule not match, after which another rule of the same path can answer 405.)
+    """
+
+    def to_python(self, value: str) -> int:
+        number = super().to_python(value)
+        if number > 2**63 - 1:
+            from werkzeug.exceptions import NotFound
+            raise NotFound()
+        return number
 
 
 def _private_instance(config: dict) -> None:

@@ -26,6 +26,8 @@ class ValidationError(StudioError):
     code = "validation_error"
 
     def __init__(self, message: str, field: str | None = None, **params):
+        if field is not None and "%(field)s" in message:
+            params["field"] = field
         super().__init__(message, **params)
         self.field = field
 

@@ -86,7 +86,17 @@ def normalize(session: Session, data: dict, base: dict | None = None) -> dict:
         if not SLOT_RE.match(slot) or slot[:5] >= slot[6:]:
             raise ValidationError(N_("Time slot %(slot)s is not of the form 06:00-06:30."), field="time_slots",
                                   slot=slot)
-    ids = sorted({int(i) for i in _as_list(d.get("area_ids"))})
+    raw_ids = d.get("area_ids")
+    ids = []
+    for i in (raw_ids if isinstance(raw_ids, list) else _as_list(raw_ids)):
+        if isinstance(i, float) and i.is_integer():
+            i = int(i)
+        if isinstance(i, str) and re.fullmatch(r"\s*[0-9]{1,19}\s*", i):
+            i = int(i)
+        if isinstance(i, bool) or not isinstance(i, int) or not 0 < i < 2**63:
+            raise ValidationError(N_("Unknown area."), field="area_ids")
+        ids.append(i)
+    ids = sorted(set(ids))
     if ids:
         found = set(session.scalars(select(Area.id).where(Area.id.in_(ids))))
         if found != set(ids):

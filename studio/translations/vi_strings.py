@@ -553,4 +553,22 @@ VI = {
         'Máy chủ hiện không kiểm tra được âm thanh và video; hãy báo quản trị viên.',
     'This file is not a picture, audio or video the studio can read. Upload JPEG, PNG, WebP or GIF pictures, or audio/video that ffmpeg plays.':
         'Tệp này không phải ảnh, âm thanh hay video mà studio đọc được. Hãy tải lên ảnh JPEG, PNG, WebP hoặc GIF, hoặc âm thanh/video mà ffmpeg phát được.',
+    '%(field)s is required.':
+        'Cần có %(field)s.',
+    '%(field)s must be a whole number from %(min)s to %(max)s.':
+        '%(field)s phải là số nguyên từ %(min)s đến %(max)s.',
+    '%(field)s must be one of: %(choices)s.':
+        '%(field)s phải là một trong: %(choices)s.',
+    '%(field)s has the wrong type: it must be %(expected)s.':
+        '%(field)s sai kiểu: phải là %(expected)s.',
+    '%(field)s is too long.':
+        '%(field)s quá dài.',
+    '%(field)s must not be empty.':
+        '%(field)s không được để trống.',
+    '%(field)s is not in the expected form.':
+        '%(field)s không đúng dạng quy định.',
+    '%(field)s has too many items.':
+        '%(field)s có quá nhiều mục.',
+    '%(field)s is not valid.':
+        '%(field)s không hợp lệ.',
 }

@@ -119,7 +119,12 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        return error_response(exc.code or 500, exc.name.lower().replace(" ", "_"), exc.description or exc.name)
+        resp = app.make_response(error_response(exc.code or 500, exc.name.lower().replace(" ", "_"),
+                                                exc.description or exc.name))
+        for name, value in exc.get_headers():  # Allow on 405, as RFC 9110 requires
+            if name.lower() != "content-type":
+                resp.headers[name] = value
+        return resp
 
     @app.context_processor
     def helpers():

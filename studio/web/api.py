@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import functools
+import re
 from datetime import timedelta
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 
 from sqlalchemy import select
 
-from storage.models import Asset, Job, Revision, Work, utcnow
+from storage.models import STATES, WORK_KINDS, Asset, Job, Revision, Work, utcnow
 from studio.errors import N_, PermissionDenied, TooLarge, ValidationError
 from studio.extensions import csrf, db
 from studio.services import Caller, accounts, endpoints, jobs, languages, publishing, rendering, translations
@@ -16,7 +17,7 @@ from studio.services import assets as asset_service
 from studio.services import works as work_service
 from studio.services import workflow
 from studio.web import client_ip, error_response, job_error, receive_upload
-from studio.web.openapi import spec
+from studio.web.openapi import spec, validate_body
 from studio.web.serving import MAX_WAIT_S, parse_wait
 from studio.worker import mt_router
 
@@ -50,12 +51,19 @@ def api_auth(*roles: str):
     return deco
 
 
-def body() -> dict:
-    """The request's JSON object, or a 400 that says so."""
+def body(schema: str | None = None) -> dict:
+    """The request's JSON object, checked against the OpenAPI schema `schema`, or a 400 that says what is wrong."""
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise ValidationError(N_("The request body must be a JSON object (Content-Type: application/json)."))
+    if schema:
+        validate_body(data, schema, language_codes() if schema.startswith("Work") else None)
     return data
+
+
+def language_codes() -> list[str]:
+    """The registry's language codes (the OpenAPI's choices for a work's source language)."""
+    return [lang.code for lang in languages.all_languages(db.session)]
 
 
 def work_json(w: Work, full: bool = True) -> dict:
@@ -85,12 +93,38 @@ def asset_json(a: Asset) -> dict:
 
 
 READERS = ("editor", "translator", "approver")
+INT64_MAX = 2**63 - 1
+
+
+def int_arg(name: str, default: int | None = None, minimum: int = 1, maximum: int = INT64_MAX,
+            required: bool = False) -> int | None:
+    """A whole-number query parameter as the OpenAPI states it, or a 400 naming it."""
+    raw = request.args.get(name)
+    if raw is None:
+        if required:
+            raise ValidationError(N_("%(field)s is required."), field=name)
+        return default
+    value = int(raw) if re.fullmatch(r"-?[0-9]{1,20}", raw) else None
+    if value is None or not minimum <= value <= maximum:
+        raise ValidationError(N_("%(field)s must be a whole number from %(min)s to %(max)s."), field=name,
+                              min=minimum, max=maximum)
+    return value
+
+
+def choice_arg(name: str, choices) -> str:
+    """A query parameter that must be one of `choices` when given."""
+    value = request.args.get(name)
+    if value is None:
+        return ""
+    if value not in choices:
+        raise ValidationError(N_("%(field)s must be one of: %(choices)s."), field=name, choices=", ".join(choices))
+    return value
 
 
 @bp.get("/openapi.json")
 def openapi():
     """The OpenAPI 3.1 description of this API."""
-    return jsonify(spec())
+    return jsonify(spec(language_codes()))
 
 
 @bp.get("/works")
@@ -98,11 +132,11 @@ def openapi():
 def list_works():
     """Search works."""
     a = request.args
-    per_page = min(100, max(1, a.get("per_page", 20, type=int)))
-    page = max(1, a.get("page", 1, type=int))
-    items, total = work_service.search(db.session, q=a.get("q", ""), state=a.get("state", ""),
-                                       kind=a.get("kind", ""), language=a.get("language", ""),
-                                       area_id=a.get("area", type=int), author=a.get("author", ""),
+    per_page = int_arg("per_page", 20, maximum=100)
+    page = int_arg("page", 1, maximum=10**6)
+    items, total = work_service.search(db.session, q=a.get("q", ""), state=choice_arg("state", STATES),
+                                       kind=choice_arg("kind", WORK_KINDS), language=a.get("language", ""),
+                                       area_id=int_arg("area"), author=a.get("author", ""),
                                        page=page, per_page=per_page)
     return jsonify(items=[work_json(w, full=False) for w in items], total=total, page=page, per_page=per_page)
 
@@ -111,7 +145,7 @@ def list_works():
 @api_auth("editor")
 def create_work():
     """Create a work in draft."""
-    work = work_service.create(db.session, g.caller, body())
+    work = work_service.create(db.session, g.caller, body("WorkCreate"))
     db.session.commit()
     return jsonify(work_json(work)), 201
 
@@ -127,7 +161,7 @@ def get_work(work_id: int):
 @api_auth("editor")
 def update_work(work_id: int):
     """Save a new revision; `version` must be the one you read (409 otherwise)."""
-    data = body()
+    data = body("WorkUpdate")
     work = work_service.update(db.session, g.caller, work_id, data, data.get("version"), data.get("note", ""))
     db.session.commit()
     return jsonify(work_json(work))
@@ -152,7 +186,7 @@ def get_revision(work_id: int, number: int):
 @api_auth("editor")
 def restore_revision(work_id: int, number: int):
     """Make a new revision equal to revision `number`."""
-    work = work_service.restore(db.session, g.caller, work_id, number, body().get("version"))
+    work = work_service.restore(db.session, g.caller, work_id, number, body("Restore").get("version"))
     db.session.commit()
     return jsonify(work_json(work))
 
@@ -161,9 +195,9 @@ def restore_revision(work_id: int, number: int):
 @api_auth(*READERS)
 def diff(work_id: int):
     """Field-by-field diff between revisions ?a= and ?b=."""
-    a, b = request.args.get("a", type=int), request.args.get("b", type=int)
-    if not a or not b:
+    if not request.args.get("a") or not request.args.get("b"):
         raise ValidationError(N_("Give two revision numbers: ?a=1&b=2."), field="a")
+    a, b = int_arg("a", required=True), int_arg("b", required=True)
     changes = work_service.diff(db.session, work_id, a, b)
     return jsonify(a=a, b=b, changes=[{"field": c["field"], "lines": [t for _, t in c["lines"]]} for c in changes])
 
@@ -172,7 +206,7 @@ def diff(work_id: int):
 @api_auth(*READERS)
 def transition(work_id: int):
     """Apply a workflow action: submit, request_changes, approve, publish, retract."""
-    data = body()
+    data = body("Transition")
     work = workflow.transition(db.session, g.caller, work_id, data.get("action", ""), data.get("reason", ""),
                                data.get("version"))
     db.session.commit()
@@ -231,7 +265,7 @@ def _string_list(data: dict, key: str) -> list[str] | None:
 @api_auth("editor")
 def queue_renders(work_id: int):
     """Queue renders of a work; 202 with the job ids (follow them at /api/v1/jobs/{id})."""
-    data = body()
+    data = body("RenderRequest")
     queued = rendering.queue(db.session, g.caller, work_id, _string_list(data, "channels"),
                              _string_list(data, "languages"))
     db.session.commit()
@@ -301,7 +335,7 @@ def list_translations(work_id: int):
 @api_auth("translator", "editor")
 def start_translation(work_id: int):
     """Start a translation into {"language": ...}: memory matches now, machine translation as a job."""
-    language = str(body().get("language", ""))
+    language = body("TranslationStart")["language"]
     tr = translations.start(db.session, g.caller, work_id, language)
     db.session.commit()
     out = translation_json(tr)
@@ -324,7 +358,7 @@ def get_translation(work_id: int, language: str):
 @api_auth("translator", "editor")
 def put_segment(work_id: int, language: str, number: int):
     """Save one segment's target ({"target": ..., "approve": bool})."""
-    data = body()
+    data = body("SegmentSave")
     seg = translations.save_segment(db.session, g.caller, work_id, language, number - 1,
                                     str(data.get("target", "")), approve=bool(data.get("approve")))
     db.session.commit()
@@ -389,9 +423,6 @@ def reports():
     """Playback reports and heartbeats: {"reports": [{"id", "type": "play"|"heartbeat", ...}]}."""
     if (request.content_length or 0) > MAX_REPORT_BYTES:
         raise TooLarge(N_("At most %(n)s reports per request."), field="reports", n=endpoints.MAX_REPORTS)
-    payload = request.get_json(silent=True)
-    if not isinstance(payload, dict):
-        raise ValidationError(N_("The request body must be a JSON object (Content-Type: application/json)."))
-    counts = endpoints.record(db.session, g.endpoint, payload)
+    counts = endpoints.record(db.session, g.endpoint, body("Reports"))
     db.session.commit()
     return jsonify(counts)

@@ -1,141 +1,363 @@
-"""The OpenAPI 3.1 document for /api/v1 (kept beside the routes; a test checks they match)."""
+"""The OpenAPI 3.1 document for /api/v1, and the validation of request bodies against it.
+
+Kept beside the routes; `tests/studio/test_api.py` checks that they match, and
+`tests/test_api_conformance.py` runs schemathesis over it against a real `studio serve`. Every status an
+operation can answer is listed, every 2xx answer has a schema, and the JSON bodies the API takes are
+checked against the same schemas (`validate_body`, through the `jsonschema` package) before any service
+sees them, so a wrong type is a 400 naming the field, never a 500.
+"""
 from __future__ import annotations
 
-_ERR = {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+from storage.models import CHANNELS, PRIORITIES, STATES, WORK_KINDS
+
+INT64_MAX = 2**63 - 1
+ACTIONS = ["submit", "request_changes", "approve", "publish", "retract"]
+JOB_STATES = ["waiting", "queued", "running", "succeeded", "failed", "cancelled"]
 
 
-def _op(summary: str, ok: str = "200", body: str | None = None, params: list | None = None, errors=(401, 403, 404)):
-    op = {"summary": summary, "responses": {ok: {"description": "OK", "content": {"application/json": {}}}}}
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict) -> dict:
+    return {"application/json": {"schema": schema}}
+
+
+_ERR = {"description": "Error", "content": _json(_ref("Error"))}
+_DESCR = {400: "Invalid input (the error names the field)", 401: "No valid token", 403: "The role is missing",
+          404: "Not found", 409: "Conflict: the version changed or the state does not allow it",
+          413: "Too large", 415: "Not a supported file type", 503: "The object store is unavailable"}
+
+
+def _op(summary: str, ok: str = "200", schema: dict | None = None, body: dict | str | None = None,
+        params: list | None = None, errors=(400, 401, 403, 404), links: dict | None = None,
+        op_id: str | None = None) -> dict:
+    ok_resp = {"description": "OK", "content": _json(schema or {"type": "object"})}
+    if links:
+        ok_resp["links"] = links
+    op = {"summary": summary, "responses": {ok: ok_resp}}
+    if op_id:
+        op["operationId"] = op_id
     for code in errors:
-        op["responses"][str(code)] = _ERR
-    if body == "json":
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
-    elif body == "file":
+        op["responses"][str(code)] = {**_ERR, "description": _DESCR.get(code, "Error")}
+    if body == "file":
         op["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": {
-            "type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}}}
+            "type": "object", "required": ["file"],
+            "properties": {"file": {"type": "string", "format": "binary"}}}}}}
+    elif body is not None:
+        op["requestBody"] = {"required": True, "content": _json(body)}
     if params:
         op["parameters"] = params
     return op
 
 
-def _q(name: str, typ: str = "string") -> dict:
-    return {"name": name, "in": "query", "required": False, "schema": {"type": typ}}
+def _q(name: str, schema: dict | None = None, required: bool = False) -> dict:
+    return {"name": name, "in": "query", "required": required, "schema": schema or {"type": "string"}}
+
+
+def _id(minimum: int = 1) -> dict:
+    return {"type": "integer", "minimum": minimum, "maximum": INT64_MAX}
 
 
 def _p(name: str) -> dict:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+    return {"name": name, "in": "path", "required": True, "schema": _id()}
 
 
-CHANNELS = ["loudspeaker", "eboard", "border_screen", "web", "epub"]
-WORK_FIELDS = {
-    "kind": {"type": "string", "enum": ["article", "radio_bulletin", "video_report", "eboard_notice", "publication"]},
-    "title": {"type": "string", "maxLength": 300}, "summary": {"type": "string"},
-    "body": {"type": "string", "description": "Markdown; rendered and sanitised"},
-    "source_language": {"type": "string", "default": "vi"}, "topics": {"type": "array", "items": {"type": "string"}},
-    "channels": {"type": "array", "items": {"type": "string", "enum": CHANNELS}},
-    "priority": {"type": "string", "enum": ["normal", "priority", "emergency"]},
-    "valid_from": {"type": ["string", "null"], "format": "date-time"},
-    "valid_until": {"type": ["string", "null"], "format": "date-time"},
-    "time_slots": {"type": "array", "items": {"type": "string", "pattern": "^\\d\\d:\\d\\d-\\d\\d:\\d\\d$"}},
-    "area_ids": {"type": "array", "items": {"type": "integer"}},
-    "meta": {"type": "object"}, "chapters": {"type": "array", "items": {"type": "object"}},
-}
+def _link(op_id: str, **params: str) -> dict:
+    return {"operationId": op_id, "parameters": params}
 
 
-def spec() -> dict:
-    """Build the document."""
+_STR = {"type": "string"}
+_INT = {"type": "integer"}
+_NSTR = {"type": ["string", "null"]}
+_NINT = {"type": ["integer", "null"]}
+_TIME = {"type": "string", "format": "date-time"}
+_NTIME = {"type": ["string", "null"], "format": "date-time"}
+
+
+def _obj(props: dict, required=None, extra: bool = True) -> dict:
+    out = {"type": "object", "properties": props, "required": list(required if required is not None else props)}
+    if not extra:
+        out["additionalProperties"] = False
+    return out
+
+
+def _list_of(item: dict) -> dict:
+    return _obj({"items": {"type": "array", "items": item}})
+
+
+def work_fields(language_codes: list[str] | None) -> dict:
+    """The editable fields of a work; source_language lists the registry's codes when they are given."""
+    lang = {"type": "string", "pattern": "^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$"}
+    if language_codes:
+        lang = {"type": "string", "enum": sorted(language_codes)}
+    return {
+        "kind": {"type": "string", "enum": list(WORK_KINDS)},
+        "title": {"type": "string", "minLength": 1, "maxLength": 300, "pattern": r"\S"},
+        "summary": _STR,
+        "body": {"type": "string", "maxLength": 2_000_000, "description": "Markdown; rendered and sanitised"},
+        "source_language": lang,
+        "topics": {"type": "array", "items": _STR},
+        "channels": {"type": "array", "items": {"type": "string", "enum": list(CHANNELS)}},
+        "priority": {"type": "string", "enum": list(PRIORITIES)},
+        "valid_from": {**_NTIME, "description": "valid_until must be after it"},
+        "valid_until": _NTIME,
+        "time_slots": {"type": "array", "items": {"type": "string",
+                                                   "pattern": "^([01]\\d|2[0-3]):[0-5]\\d-([01]\\d|2[0-3]):[0-5]\\d$"}},
+        "area_ids": {"type": "array", "items": _id(), "description": "ids of existing areas"},
+        "meta": {"type": "object", "additionalProperties": _STR},
+        "chapters": {"type": "array", "items": _obj({"title": _STR, "body": _STR}, required=[])},
+    }
+
+
+def schemas(language_codes: list[str] | None = None) -> dict:
+    """components.schemas: request bodies and answers."""
+    fields = work_fields(language_codes)
+    answer_fields = {**fields, **{k: {"type": ["string", "null"], "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d$",
+                                      "description": "UTC, to the minute"} for k in ("valid_from", "valid_until")}}
+    work_summary = {k: v for k, v in answer_fields.items() if k not in ("body", "chapters")}
+    work_common = {"id": _INT, "state": {"type": "string", "enum": list(STATES)}, "version": _INT,
+                   "current_revision": _INT, "approved_revision": _NINT, "published_revision": _NINT,
+                   "author": _STR, "created_at": _TIME, "updated_at": _TIME, "url": _STR}
+    segment = _obj({"number": _INT, "source": _STR, "target": _STR, "status": _STR}, required=["number", "status"])
+    translation_summary = {"language": _STR, "state": _STR, "title": _STR, "version": _INT,
+                           "source_revision": _INT, "progress": {"type": "object"}, "updated_at": _TIME}
+    job = _obj({"id": _INT, "kind": _STR, "work_id": _NINT, "language": _NSTR, "profile": _NSTR,
+                "priority": _STR, "state": {"type": "string", "enum": JOB_STATES},
+                "progress": {"type": "number"}, "attempts": _INT, "rendition_id": _NINT,
+                "cached": {"type": ["boolean", "null"]},
+                "error": {"oneOf": [{"type": "null"}, _obj({"code": _STR, "message": _STR})]},
+                "created_at": _NTIME, "started_at": _NTIME, "finished_at": _NTIME, "url": _STR})
+    asset = _obj({"id": _INT, "work_id": _INT, "kind": _STR, "name": _STR, "original_name": _STR, "mime": _STR,
+                  "size": _INT, "sha256": _STR, "width": _NINT, "height": _NINT,
+                  "duration_s": {"type": ["number", "null"]}, "created_at": _TIME})
+    return {
+        "Error": _obj({"error": _obj({"code": _STR, "message": _STR, "field": _STR}, required=["code", "message"])}),
+        "WorkCreate": {"type": "object", "required": ["title"],
+                       "properties": {**fields, "note": _STR}},
+        "WorkUpdate": {"type": "object", "required": ["version"],
+                       "properties": {**fields, "version": {**_id(), "description": "the version you read"},
+                                      "note": _STR}},
+        "Transition": {"type": "object", "required": ["action"],
+                       "properties": {"action": {"type": "string", "enum": ACTIONS}, "reason": _STR,
+                                      "version": _id()}},
+        "Restore": {"type": "object", "properties": {"version": _id()}},
+        "RenderRequest": {"type": "object", "properties": {
+            "channels": {"type": "array", "items": {"type": "string", "enum": list(CHANNELS)}},
+            "languages": {"type": "array", "items": _STR}}},
+        "TranslationStart": {"type": "object", "required": ["language"], "properties": {"language": _STR}},
+        "SegmentSave": {"type": "object", "properties": {"target": _STR, "approve": {"type": "boolean"}}},
+        "Reports": {"type": "object", "required": ["reports"], "properties": {"reports": {
+            "type": "array", "description": "at most 1000 (413 beyond)", "items": {"type": "object", "required": ["id", "type"], "properties": {
+                "id": {"type": "string", "minLength": 1, "maxLength": 100},
+                "type": {"type": "string", "enum": ["play", "heartbeat"]},
+                "package": _INT, "file": _STR, "outcome": _STR, "start": _STR, "end": _STR,
+                "holds": {"type": "array", "items": _INT}}}}}},
+        "WorkSummary": _obj({**work_common, **work_summary}),
+        "Work": _obj({**work_common, **answer_fields}),
+        "WorkList": _obj({"items": {"type": "array", "items": _ref("WorkSummary")}, "total": _INT, "page": _INT,
+                          "per_page": _INT}),
+        "Revision": _obj({"number": _INT, "author": _STR, "created_at": _TIME, "note": _NSTR,
+                          "snapshot": {"type": "object"}}),
+        "RevisionList": _list_of(_ref("Revision")),
+        "Diff": _obj({"a": _INT, "b": _INT, "changes": {"type": "array", "items": _obj(
+            {"field": _STR, "lines": {"type": "array", "items": _STR}})}}),
+        "Asset": asset,
+        "AssetWithUrl": {"allOf": [asset, _obj({"download_url": _STR})]},
+        "AssetList": _list_of(asset),
+        "Job": job,
+        "JobList": _list_of(_ref("Job")),
+        "JobsQueued": _obj({"jobs": {"type": "array", "items": _INT}}),
+        "TranslationSummary": _obj(translation_summary),
+        "Translation": _obj({**translation_summary, "segments": {"type": "array", "items": segment}}),
+        "TranslationStarted": _obj({**translation_summary, "segments": {"type": "array", "items": segment},
+                                    "machine_job": _INT}, required=list(translation_summary)),
+        "TranslationList": _list_of(_ref("TranslationSummary")),
+        "Segment": segment,
+        "LanguageList": _list_of(_obj({
+            "code": _STR, "name_vi": _STR, "name_en": _STR, "script": _NSTR, "note": _NSTR,
+            "machine_translation_from": {"type": "array"}, "machine_translation_to": {"type": "array"},
+            "speech": {"type": ["boolean", "string", "null", "object"]},
+            "speech_recognition": {"type": ["boolean", "string", "null", "object"]}})),
+        "Feed": {"type": "object", "required": ["items"], "properties": {"items": {"type": "array"}}},
+        "ReportResult": _obj({"stored": _INT, "duplicates": _INT, "refused": {"type": "array", "items": _obj(
+            {"index": _INT, "id": _STR, "code": _STR, "reason": _STR})}}),
+    }
+
+
+def spec(language_codes: list[str] | None = None) -> dict:
+    """Build the document (source_language lists the registry's codes when they are given)."""
     wid, num = _p("work_id"), _p("number")
-    lang = {"name": "language", "in": "path", "required": True, "schema": {"type": "string"}}
+    lang = {"name": "language", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+    work_links = {
+        "GetWork": _link("getWork", work_id="$response.body#/id"),
+        "SaveWork": _link("saveWork", work_id="$response.body#/id"),
+        "ListRevisions": _link("listRevisions", work_id="$response.body#/id"),
+        "Transition": _link("transition", work_id="$response.body#/id"),
+        "ListAssets": _link("listAssets", work_id="$response.body#/id"),
+        "UploadAsset": _link("uploadAsset", work_id="$response.body#/id"),
+        "QueueRenders": _link("queueRenders", work_id="$response.body#/id"),
+        "WorkJobs": _link("workJobs", work_id="$response.body#/id"),
+        "ListTranslations": _link("listTranslations", work_id="$response.body#/id"),
+        "StartTranslation": _link("startTranslation", work_id="$response.body#/id"),
+        "Diff": _link("diff", work_id="$response.body#/id", a="1", b="$response.body#/current_revision"),
+        "GetRevision": _link("getRevision", work_id="$response.body#/id",
+                             number="$response.body#/current_revision"),
+    }
+    work = _ref("Work")
     return {
         "openapi": "3.1.0",
         "info": {"title": "Studio API", "version": "1",
-                 "description": "Works, revisions, assets, workflow and translations. Authenticate with a personal API token "
-                                "(Account → API tokens) as `Authorization: Bearer st_...`. Errors are "
-                                "`{\"error\": {\"code\", \"message\", \"field\"?}}`."},
+                 "description": "Works, revisions, assets, workflow and translations. Authenticate with a personal "
+                                "API token (Account → API tokens) as `Authorization: Bearer st_...`. Errors are "
+                                "`{\"error\": {\"code\", \"message\", \"field\"?}}` in the token owner's language."},
         "components": {
-            "x-channels": CHANNELS,
+            "x-channels": list(CHANNELS),
             "securitySchemes": {"token": {"type": "http", "scheme": "bearer"},
                                 "endpoint_token": {"type": "http", "scheme": "bearer",
                                                    "description": "a distribution endpoint's token (ep_...)"}},
-            "schemas": {
-                "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
-                    "code": {"type": "string"}, "message": {"type": "string"}, "field": {"type": "string"}}}}},
-                "WorkInput": {"type": "object", "properties": {**WORK_FIELDS, "version": {"type": "integer"},
-                                                               "note": {"type": "string"}}},
-            },
+            "schemas": schemas(language_codes),
         },
         "security": [{"token": []}],
         "paths": {
             "/api/v1/openapi.json": {"get": {**_op("This document", errors=()), "security": []}},
             "/api/v1/works": {
-                "get": _op("Search works", params=[_q("q"), _q("state"), _q("kind"), _q("language"),
-                                                   _q("area", "integer"), _q("author"), _q("page", "integer"),
-                                                   _q("per_page", "integer")]),
-                "post": _op("Create a work in draft", "201", "json", errors=(400, 401, 403)),
+                "get": _op("Search works", schema=_ref("WorkList"), op_id="searchWorks", params=[
+                    _q("q"), _q("state", {"type": "string", "enum": list(STATES)}),
+                    _q("kind", {"type": "string", "enum": list(WORK_KINDS)}), _q("language"),
+                    _q("area", _id()), _q("author"), _q("page", {"type": "integer", "minimum": 1, "maximum": 10**6}),
+                    _q("per_page", {"type": "integer", "minimum": 1, "maximum": 100})], errors=(400, 401, 403)),
+                "post": _op("Create a work in draft", "201", work, _ref("WorkCreate"), errors=(400, 401, 403),
+                            links=work_links, op_id="createWork"),
             },
             "/api/v1/works/{work_id}": {
-                "get": _op("Get a work", params=[wid]),
-                "put": _op("Save a new revision (send the version you read)", body="json", params=[wid],
-                           errors=(400, 401, 403, 404, 409)),
-                "patch": _op("Same as PUT", body="json", params=[wid], errors=(400, 401, 403, 404, 409)),
+                "get": _op("Get a work", schema=work, params=[wid], op_id="getWork"),
+                "put": _op("Save a new revision (send the version you read)", schema=work, body=_ref("WorkUpdate"),
+                           params=[wid], errors=(400, 401, 403, 404, 409), op_id="saveWork"),
+                "patch": _op("Same as PUT", schema=work, body=_ref("WorkUpdate"), params=[wid],
+                             errors=(400, 401, 403, 404, 409), op_id="patchWork"),
             },
-            "/api/v1/works/{work_id}/revisions": {"get": _op("List revisions", params=[wid])},
-            "/api/v1/works/{work_id}/revisions/{number}": {"get": _op("Get a revision", params=[wid, num])},
+            "/api/v1/works/{work_id}/revisions": {"get": _op("List revisions", schema=_ref("RevisionList"),
+                                                             params=[wid], op_id="listRevisions")},
+            "/api/v1/works/{work_id}/revisions/{number}": {"get": _op(
+                "Get a revision", schema=_ref("Revision"), params=[wid, num], op_id="getRevision")},
             "/api/v1/works/{work_id}/revisions/{number}/restore": {
-                "post": _op("Restore a revision as a new one", body="json", params=[wid, num],
-                            errors=(400, 401, 403, 404, 409))},
-            "/api/v1/works/{work_id}/diff": {"get": _op("Diff two revisions", params=[wid, _q("a", "integer"),
-                                                                                      _q("b", "integer")])},
+                "post": _op("Restore a revision as a new one", schema=work, body=_ref("Restore"), params=[wid, num],
+                            errors=(400, 401, 403, 404, 409), op_id="restoreRevision")},
+            "/api/v1/works/{work_id}/diff": {"get": _op(
+                "Diff two revisions", schema=_ref("Diff"), op_id="diff",
+                params=[wid, _q("a", _id(), required=True), _q("b", _id(), required=True)])},
             "/api/v1/works/{work_id}/transitions": {
-                "post": _op("Workflow action: submit, request_changes, approve, publish, retract", body="json",
-                            params=[wid], errors=(400, 401, 403, 404, 409))},
+                "post": _op("Workflow action: submit, request_changes, approve, publish, retract", schema=work,
+                            body=_ref("Transition"), params=[wid], errors=(400, 401, 403, 404, 409),
+                            op_id="transition")},
             "/api/v1/works/{work_id}/assets": {
-                "get": _op("List assets", params=[wid]),
-                "post": _op("Upload a picture, audio or video (checked by content)", "201", "file", [wid],
-                            errors=(400, 401, 403, 404, 413, 415)),
+                "get": _op("List assets", schema=_ref("AssetList"), params=[wid], op_id="listAssets"),
+                "post": _op("Upload a picture, audio or video (checked by content)", "201", _ref("Asset"), "file",
+                            [wid], errors=(400, 401, 403, 404, 413, 415, 503), op_id="uploadAsset",
+                            links={"GetAsset": _link("getAsset", asset_id="$response.body#/id")}),
             },
             "/api/v1/assets/{asset_id}": {"get": _op("Asset metadata with a one-hour download URL",
-                                                     params=[_p("asset_id")])},
-            "/api/v1/feed": {"get": {**_op("The endpoint's feed: live packages for its kind and area, emergencies "
-                                           "first (their `playback` says they interrupt and play at once), each "
-                                           "file with a presigned URL (Range works), sha256 and size. Send "
-                                           "If-None-Match with the last ETag: 304 when unchanged. With ?wait=N "
-                                           "(1-60) and If-None-Match, the answer comes as soon as this endpoint's "
-                                           "feed changes, or as 304 after N seconds.",
-                                           params=[{"name": "wait", "in": "query", "required": False,
-                                                    "schema": {"type": "integer", "minimum": 0, "maximum": 60}}],
-                                           errors=(304, 400, 401)), "security": [{"endpoint_token": []}]}},
+                                                     schema=_ref("AssetWithUrl"), params=[_p("asset_id")],
+                                                     op_id="getAsset")},
+            "/api/v1/feed": {"get": {**_op(
+                "The endpoint's feed: live packages for its kind and area, emergencies first (their `playback` says "
+                "they interrupt and play at once), each file with a presigned URL (Range works), sha256 and size. "
+                "Send If-None-Match with the last ETag: 304 when unchanged. With ?wait=N (1-60) and If-None-Match, "
+                "the answer comes as soon as this endpoint's feed changes, or as 304 after N seconds.",
+                schema=_ref("Feed"), op_id="feed",
+                params=[_q("wait", {"type": "integer", "minimum": 0, "maximum": 60})], errors=(400, 401)),
+                "security": [{"endpoint_token": []}]}},
             "/api/v1/works/{work_id}/renders": {
                 "post": _op("Queue renders: {\"channels\": [...], \"languages\": [...]} (both optional: the work's "
-                            "channels, its source language). Answers 202 with {\"jobs\": [ids]}", "202", "json",
-                            [wid], errors=(400, 401, 403, 404))},
-            "/api/v1/works/{work_id}/jobs": {"get": _op("A work's jobs, newest first", params=[wid])},
+                            "channels, its source language). Answers 202 with {\"jobs\": [ids]}", "202",
+                            _ref("JobsQueued"), _ref("RenderRequest"), [wid], errors=(400, 401, 403, 404, 409),
+                            op_id="queueRenders",
+                            links={"GetJob": _link("getJob", job_id="$response.body#/jobs/0"),
+                                   "CancelJob": _link("cancelJob", job_id="$response.body#/jobs/0")})},
+            "/api/v1/works/{work_id}/jobs": {"get": _op("A work's jobs, newest first", schema=_ref("JobList"),
+                                                        params=[wid], op_id="workJobs")},
             "/api/v1/jobs/{job_id}": {"get": _op("A job: kind, state (waiting, queued, running, succeeded, failed, "
-                                                 "cancelled), progress, error {code, message}",
-                                                 params=[_p("job_id")])},
+                                                 "cancelled), progress, error {code, message}", schema=_ref("Job"),
+                                                 params=[_p("job_id")], op_id="getJob")},
             "/api/v1/jobs/{job_id}/cancel": {"post": _op("Cancel a job; a running one stops within seconds",
-                                                         params=[_p("job_id")], errors=(401, 403, 404, 409))},
-            "/api/v1/reports": {"post": {**_op("Playback reports and heartbeats, each with a client-chosen id "
-                                               "(a resent id is stored once). Answers {stored, duplicates, "
-                                               "refused: [{index, id, code, reason}]}: a play of a package or file "
-                                               "this endpoint was never sent is refused", body="json",
-                                               errors=(400, 401, 413)),
-                                         "security": [{"endpoint_token": []}]}},
+                                                         schema=_ref("Job"), params=[_p("job_id")],
+                                                         errors=(400, 401, 403, 404, 409), op_id="cancelJob")},
+            "/api/v1/reports": {"post": {**_op(
+                "Playback reports and heartbeats, each with a client-chosen id (a resent id is stored once). Answers "
+                "{stored, duplicates, refused: [{index, id, code, reason}]}: a play of a package or file this "
+                "endpoint was never sent is refused", schema=_ref("ReportResult"), body=_ref("Reports"),
+                errors=(400, 401, 413), op_id="reports"),
+                "security": [{"endpoint_token": []}]}},
             "/api/v1/languages": {"get": _op("Language registry with machine translation, speech and speech "
-                                             "recognition per language", errors=(401, 403))},
+                                             "recognition per language", schema=_ref("LanguageList"),
+                                             errors=(401, 403), op_id="languages")},
             "/api/v1/works/{work_id}/translations": {
-                "get": _op("List a work's translations with progress", params=[wid]),
+                "get": _op("List a work's translations with progress", schema=_ref("TranslationList"),
+                           params=[wid], op_id="listTranslations"),
                 "post": _op("Start a translation: {\"language\"}; segments prefilled from memory and machine "
-                            "translation", "201", "json", [wid], errors=(400, 401, 403, 404, 409)),
+                            "translation", "201", _ref("TranslationStarted"), _ref("TranslationStart"), [wid],
+                            errors=(400, 401, 403, 404, 409), op_id="startTranslation",
+                            links={"GetTranslation": _link("getTranslation", work_id="$request.path.work_id",
+                                                           language="$response.body#/language"),
+                                   "SaveSegment": _link("saveSegment", work_id="$request.path.work_id",
+                                                        language="$response.body#/language", number="1"),
+                                   "ApproveTranslation": _link("approveTranslation", work_id="$request.path.work_id",
+                                                               language="$response.body#/language")}),
             },
             "/api/v1/works/{work_id}/translations/{language}": {
                 "get": _op("A translation with its segments (status: empty, machine, memory, edited, approved, "
-                           "stale)", params=[wid, lang])},
+                           "stale)", schema=_ref("Translation"), params=[wid, lang], op_id="getTranslation")},
             "/api/v1/works/{work_id}/translations/{language}/segments/{number}": {
-                "put": _op("Save a segment: {\"target\", \"approve\"}", body="json", params=[wid, lang, num],
-                           errors=(400, 401, 403, 404, 409))},
+                "put": _op("Save a segment: {\"target\", \"approve\"}", schema=_ref("Segment"),
+                           body=_ref("SegmentSave"), params=[wid, lang, num], errors=(400, 401, 403, 404, 409),
+                           op_id="saveSegment")},
             "/api/v1/works/{work_id}/translations/{language}/approve": {
                 "post": _op("Approve the translation (approvers; every segment approved first)",
-                            params=[wid, lang], errors=(400, 401, 403, 404, 409))},
+                            schema=_ref("TranslationSummary"), params=[wid, lang], errors=(400, 401, 403, 404, 409),
+                            op_id="approveTranslation")},
         },
     }
+
+
+_VALIDATORS: dict = {}
+
+
+def validate_body(data, schema_name: str, language_codes: list[str] | None = None) -> None:
+    """Check a JSON body against components.schemas[schema_name]; raise ValidationError naming the field."""
+    from jsonschema import Draft202012Validator
+
+    from studio.errors import N_, ValidationError
+
+    key = (schema_name, tuple(language_codes or ()))
+    validator = _VALIDATORS.get(key)
+    if validator is None:
+        doc = {"components": {"schemas": schemas(language_codes)}}
+        validator = Draft202012Validator({**doc["components"]["schemas"][schema_name], **doc})
+        if len(_VALIDATORS) > 64:
+            _VALIDATORS.clear()
+        _VALIDATORS[key] = validator
+    error = next(iter(sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))), None)
+    if error is None:
+        return
+    path = list(error.absolute_path)
+    if error.validator == "required":
+        path.append(error.validator_value[0] if len(error.validator_value) == 1 else
+                    next((r for r in error.validator_value if r not in error.instance), error.validator_value[0]))
+    field = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(path))
+    field = field or "body"
+    messages = {
+        "required": N_("%(field)s is required."),
+        "type": N_("%(field)s has the wrong type: it must be %(expected)s."),
+        "enum": N_("%(field)s must be one of: %(choices)s."),
+        "maxLength": N_("%(field)s is too long."),
+        "minLength": N_("%(field)s must not be empty."),
+        "pattern": N_("%(field)s is not in the expected form."),
+        "maxItems": N_("%(field)s has too many items."),
+    }
+    expected = error.validator_value if error.validator == "type" else ""
+    if isinstance(expected, list):
+        expected = " or ".join(expected)
+    choices = ", ".join(map(str, error.validator_value)) if error.validator == "enum" else ""
+    message = messages.get(error.validator, N_("%(field)s is not valid."))
+    raise ValidationError(message, field=field, expected=expected, choices=choices)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -28,8 +29,10 @@ FEED_PATH = "/api/v1/feed"
 
 def parse_wait(raw: str | None) -> int:
     """Seconds an endpoint asks to wait (0 when absent); ValueError outside 0..MAX_WAIT_S."""
-    if raw is None or raw == "":
+    if raw is None:
         return 0
+    if not re.fullmatch(r"[0-9]{1,4}", raw):
+        raise ValueError(raw)
     value = int(raw)
     if not 0 <= value <= MAX_WAIT_S:
         raise ValueError(raw)

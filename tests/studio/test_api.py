@@ -70,7 +70,27 @@ def test_bad_input_gets_json_errors(web, users):
     resp = c.post("/api/v1/works", data="not json", headers=auth(tok))
     assert resp.status_code == 400 and "JSON" in resp.get_json()["error"]["message"]
     resp = c.post("/api/v1/works", json={"title": "x", "channels": ["radio-free-europe"]}, headers=auth(tok))
-    assert resp.status_code == 400 and resp.get_json()["error"]["field"] == "channels"
+    assert resp.status_code == 400 and resp.get_json()["error"]["field"] == "channels[0]"
+    # Every body value is checked against the OpenAPI's schema before a service sees it: the field is named.
+    for bad, field in [({"title": 123}, "title"), ({"title": "x", "topics": "a"}, "topics"),
+                       ({"title": "x", "area_ids": [2**70]}, "area_ids[0]"), ({"kind": "article"}, "title"),
+                       ({"title": "x", "meta": {"isbn": 5}}, "meta.isbn"), ({"title": "  "}, "title")]:
+        resp = c.post("/api/v1/works", json=bad, headers=auth(tok))
+        err = resp.get_json()["error"]
+        assert resp.status_code == 400 and err["field"] == field, (bad, err)
+        assert "%(" not in err["message"] and field.split("[")[0] in err["message"], err
+    resp = c.post("/api/v1/works", json={"title": "x"}, headers=auth(tok))
+    wid = resp.get_json()["id"]
+    resp = c.post(f"/api/v1/works/{wid}/transitions", json={"action": "submit", "version": {}}, headers=auth(tok))
+    assert resp.status_code == 400 and resp.get_json()["error"]["field"] == "version"
+    # Query parameters too: a wrong type or a value out of range is a 400 naming it, never a silent default.
+    for query, field in [("per_page=null", "per_page"), ("page=0", "page"), ("state=gone", "state"),
+                         ("area=99999999999999999999", "area"), ("per_page=101", "per_page")]:
+        resp = c.get(f"/api/v1/works?{query}", headers=auth(tok))
+        assert resp.status_code == 400 and resp.get_json()["error"]["field"] == field, query
+    # An undeclared method is a 405 that lists the allowed ones.
+    resp = c.delete("/api/v1/works", headers=auth(tok))
+    assert resp.status_code == 405 and set(resp.headers["Allow"].split(", ")) >= {"GET", "POST"}
     resp = c.post("/api/v1/works", json={"title": "x", "body": "<script>alert(1)</script>ok"}, headers=auth(tok))
     assert resp.status_code == 201  # stored as written; rendering sanitises it
     assert c.get("/api/v1/works/12345", headers=auth(tok)).status_code == 404
