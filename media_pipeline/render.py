@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from media_pipeline import audio, captions, compose, tools, validate
+from media_pipeline import audio, captions, compose, layout, tools, validate
 from media_pipeline.audio import Cue
 from media_pipeline.errors import EngineError, InvalidMedia
 from media_pipeline.profiles import Profile, audio_codec_args
@@ -206,17 +206,16 @@ def render(profile: Profile, title: str, subtitle: str, caption_tracks: list[lis
     if profile.kind == "video":
         progress(75, "composing video")
         size = (profile.width, profile.height)
+        keep_clear = layout.caption_zone_height(*size) if profile.burn_captions else 0
         slides = [compose.title_card(title, subtitle, size, workdir / "slide-000.png",
-                                     qr_url if profile.qr else None)]
+                                     qr_url if profile.qr else None, keep_clear=keep_clear)]
         for i, pic in enumerate(pictures, 1):
             slides.append(compose.picture_slide(pic, size, workdir / f"slide-{i:03d}.png"))
         tracks = [cues] + [align(t, cues) for t in caption_tracks[1:profile.caption_languages]]
-        ass = None
-        if profile.burn_captions:
-            ass = workdir / f"{profile.name}.ass"
-            ass.write_text(captions.to_ass(tracks, *size), encoding="utf-8")
+        stills = compose.compose_stills(slides, slide_durations(len(slides), total),
+                                        tracks if profile.burn_captions else [], size, profile.fps, workdir)
         video = workdir / f"{profile.name}.mp4"
-        compose.encode(slides, slide_durations(len(slides), total), profile, video, audio=mastered, ass=ass,
+        compose.encode(stills, profile, video, audio=mastered,
                        progress=lambda f: progress(75 + int(14 * f), f"encoding video: {int(f * 100)}%"))
         result.outputs.append(Output("video", video, "video/mp4"))
         if profile.stills:

@@ -26,7 +26,7 @@ from studio.services.accounts import require_role
 from studio.services.transcripts import Whisper
 
 log = logging.getLogger(__name__)
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"  # 2: captions and title cards composed as stills (media_pipeline/layout.py)
 MAX_SENTENCES = 5000  # hours of speech; longer texts are refused before any work starts
 READING_CHARS_PER_S = 14.0  # a calm announcer, Vietnamese; used to refuse over-long texts before synthesis
 
@@ -185,8 +185,10 @@ class _Runner:
         try:
             narration, ident = (self.narration(work, sentences, workdir) if profile.audio else (None, {}))
             qr_url = f"{self.cfg.public_url.rstrip('/')}/p/{work.id}" if self.cfg.public_url and profile.qr else None
+            # The title card's second line is the summary, which only the source language has.
+            subtitle = (work.summary or "") if job.language == work.source_language else ""
             key = _key({"pipeline": PIPELINE_VERSION, "profile": profile.to_dict(), "language": job.language,
-                        "title": title, "tracks": tracks, "narration": ident, "qr": qr_url,
+                        "title": title, "subtitle": subtitle, "tracks": tracks, "narration": ident, "qr": qr_url,
                         "pictures": [a.sha256 for a in pictures], "ffmpeg": ffmpeg_version(),
                         **({"book": {"layout": editions.layout(work), "meta": work.meta, "cover": work.cover_asset_id,
                                      "revision": work.current_revision}}
@@ -211,7 +213,7 @@ class _Runner:
                 cover = next((p for a, p in zip(pictures, local_pics) if a.id == work.cover_asset_id), None)
                 book = editions.book_for(work, job.language, title, sentences,
                                          [p for p in local_pics if p != cover], cover, str(work.current_revision))
-            result = render.render(profile, title, work.summary or "", tracks, narration, local_pics, workdir,
+            result = render.render(profile, title, subtitle, tracks, narration, local_pics, workdir,
                                    self.progress, qr_url, jingles.get("intro"), jingles.get("outro"), book)
             self.progress(95, "storing the checked files")
             files = []

@@ -73,8 +73,6 @@ def test_border_screen_has_stereo_aac_and_three_caption_languages(narration, tmp
         ("aac", 2, "48000")
     integrated, _ = lufs(video)
     assert abs(integrated + 16) <= 1.0
-    ass = (tmp_path / "border-screen.ass").read_text(encoding="utf-8")
-    assert "Đồng Đăng" in ass and "医疗保险卡" in ass and "health insurance" in ass
     srt = next(o.path for o in result.outputs if o.role == "srt").read_text(encoding="utf-8")
     vtt = next(o.path for o in result.outputs if o.role == "vtt").read_text(encoding="utf-8")
     assert "thẻ BHYT" in srt and vtt.startswith("WEBVTT")
@@ -105,7 +103,8 @@ def test_web_video_keeps_captions_as_sidecars(narration, tmp_path):
     result = run("web-video", narration, tmp_path)
     roles = sorted(o.role for o in result.outputs)
     assert roles == ["srt", "video", "vtt"]
-    assert not (tmp_path / "web-video.ass").exists()
+    im = frame(next(o.path for o in result.outputs if o.role == "video"), 1.0, tmp_path / "f.png")
+    assert not [y for y in range(im.height) if max(im.getpixel((round(im.width * 0.05) + 1, y))) < 30]  # no box
 
 
 def test_impossible_profile_is_refused_before_any_work(narration, tmp_path):
@@ -140,8 +139,8 @@ def test_title_card_carries_a_qr_code_only_when_asked(tmp_path):
     with_qr = compose.title_card("Tiêu đề", "Xã Đồng Đăng", (1920, 1080), tmp_path / "a.png",
                                  "https://tttt.example.vn/p/12")
     without = compose.title_card("Tiêu đề", "Xã Đồng Đăng", (1920, 1080), tmp_path / "b.png")
-    side, margin = 1080 // 4, 1080 // 4 // 10
-    box = (1920 - side - margin, 1080 - side - margin, 1920 - margin, 1080 - margin)
+    side, right, top = 1080 // 4, 1920 - 96, 54  # the top right corner of the safe area (5 % margins)
+    box = (right - side, top, right, top + side)
     qr = Image.open(with_qr).convert("L").crop(box)
     plain = Image.open(without).convert("L").crop(box)
     hist = qr.histogram()
@@ -156,3 +155,88 @@ def test_qr_code_depends_on_the_url():
     a = compose.qr_image("https://tttt.example.vn/p/12", 210).tobytes()
     assert a == compose.qr_image("https://tttt.example.vn/p/12", 210).tobytes()
     assert a != compose.qr_image("https://tttt.example.vn/p/13", 210).tobytes()
+
+
+# ---- layout, measured on frames taken from the real outputs ------------------------------------------------
+
+ZH_LONG = ["同登乡人民委员会通知五岁以下儿童扩大免疫接种时间表，家长请携带疫苗接种本并准时到达卫生站。",
+           "居民请携带医疗保险卡和身份证，按照通知的时间到达。"]
+VI_LONG = ["Ủy ban nhân dân xã Đồng Đăng thông báo lịch tiêm chủng mở rộng cho trẻ em dưới năm tuổi tại trạm y tế xã.",
+           "Người dân mang theo thẻ bảo hiểm y tế và căn cước công dân."]
+EN_LONG = ["The Dong Dang commune people's committee announces the vaccination schedule for children under five.",
+           "Residents bring their health insurance card and identity card."]
+
+
+def frame(video: Path, t: float, out: Path):
+    import subprocess
+
+    from PIL import Image
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-ss", str(t), "-i", str(video), "-frames:v", "1", str(out)],
+                   check=True)
+    return Image.open(out).convert("RGB")
+
+
+def box_rows(im, x: int) -> tuple[int, int]:
+    """First and last row of the dark caption box, read down column x (inside the box's padding)."""
+    rows = [y for y in range(im.height) if max(im.getpixel((x, y))) < 30]
+    assert rows, "no caption box in the frame"
+    run_end = rows[-1]
+    start = run_end
+    while start - 1 in rows:
+        start -= 1
+    return start, run_end
+
+
+def pixels(im, test, box=None):
+    x0, y0, x1, y1 = box or (0, 0, im.width, im.height)
+    return [(x, y) for y in range(y0, y1) for x in range(x0, x1) if test(im.getpixel((x, y)))]
+
+
+def bands(rows: list[int]) -> list[tuple[int, int]]:
+    """Runs of consecutive rows."""
+    out = []
+    for r in sorted(set(rows)):
+        if out and r == out[-1][1] + 1:
+            out[-1] = (out[-1][0], r)
+        else:
+            out.append((r, r))
+    return out
+
+
+def test_border_screen_captions_wrap_every_script_inside_a_third_of_the_frame(narration, tmp_path):
+    """Three long sentences stacked: Chinese wraps between characters inside the safe area, the block stays
+    within a third of the frame, and the title card's text stays clear of it."""
+    result = run("border-screen", narration, tmp_path, tracks=[VI_LONG, ZH_LONG, EN_LONG])
+    video = next(o.path for o in result.outputs if o.role == "video")
+    im = frame(video, 1.0, tmp_path / "title.png")  # the title card, first sentence
+    w, h = im.size
+    margin_x, margin_y = round(w * 0.05), round(h * 0.05)
+    top, bottom = box_rows(im, margin_x + 1)
+    assert bottom - top + 1 <= h / 3 + 2, (top, bottom)
+    assert bottom <= h - margin_y + 2
+    box = (margin_x, top, w - margin_x, bottom + 1)
+    yellow = pixels(im, lambda p: p[0] > 150 and p[1] > 120 and p[2] < 70, box)  # the Chinese line's colour
+    assert len(yellow) > 500
+    xs = [x for x, _ in yellow]
+    assert min(xs) > margin_x + 2 and max(xs) < w - margin_x - 2  # nothing cut at either edge
+    assert len(bands([y for _, y in yellow])) >= 2  # wrapped onto a second line
+    white = pixels(im, lambda p: min(p) > 225, (0, 0, w, top))  # the title above the block
+    assert white, "no title text above the captions"
+    assert max(y for _, y in white) < top - 4  # clear of the caption block
+
+
+def test_led_board_captions_are_legible_and_inside_the_frame(narration, tmp_path):
+    result = run("eboard-led-384x192", narration, tmp_path, tracks=[VI_LONG])
+    video = next(o.path for o in result.outputs if o.role == "video")
+    im = frame(video, 1.0, tmp_path / "led.png")
+    top, bottom = box_rows(im, round(384 * 0.05) + 1)
+    assert bottom - top + 1 <= 192 / 3 + 2
+    white = pixels(im, lambda p: min(p) > 200, (0, top, 384, bottom + 1))
+    xs = [x for x, _ in white]
+    assert min(xs) > 19 and max(xs) < 384 - 19
+    # A line of text is at least 10 pixels from the top of its capitals to the baseline.
+    assert max(b - a + 1 for a, b in bands([y for _, y in white])) >= 10
+    # The long sentence is shown whole, page after page: the second half appears later in the sentence's time.
+    first = result.cues[0]
+    later = frame(video, first.start + 0.9 * (first.end - first.start), tmp_path / "led2.png")
+    assert later.crop((0, top, 384, 192)).tobytes() != im.crop((0, top, 384, 192)).tobytes()
