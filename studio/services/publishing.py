@@ -309,9 +309,13 @@ def feeds_generation(session: Session) -> int:
 
 def _bump(session: Session) -> None:
     """Take the feed writers' lock (a row update, held until commit) and move the generation on."""
-    if session.get(Setting, "feeds") is None:
-        session.add(Setting(key="feeds", value={"gen": 0}))
-        session.flush()
+    # Two first publishes at once must not both insert the row: insert it unless it is there (both dialects).
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    session.execute(insert(Setting).values(key="feeds", value={"gen": 0}).on_conflict_do_nothing(
+        index_elements=["key"]))
     gen = feeds_generation(session)
     session.execute(update(Setting).where(Setting.key == "feeds").values(value={"gen": gen + 1}))
     session.expire(session.get(Setting, "feeds"))

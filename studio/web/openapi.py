@@ -145,7 +145,9 @@ def schemas(language_codes: list[str] | None = None) -> dict:
         "RenderRequest": {"type": "object", "properties": {
             "channels": {"type": "array", "items": {"type": "string", "enum": list(CHANNELS)}},
             "languages": {"type": "array", "items": _STR}}},
-        "TranslationStart": {"type": "object", "required": ["language"], "properties": {"language": _STR}},
+        "TranslationStart": {"type": "object", "required": ["language"], "properties": {"language": {
+            "type": "string", "pattern": "^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$",
+            "description": "a code in the language registry (GET /api/v1/languages)"}}},
         "SegmentSave": {"type": "object", "properties": {"target": _STR, "approve": {"type": "boolean"}}},
         "Reports": {"type": "object", "required": ["reports"], "properties": {"reports": {
             "type": "array", "description": "at most 1000 (413 beyond)", "items": {"type": "object", "required": ["id", "type"], "properties": {

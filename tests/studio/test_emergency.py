@@ -153,7 +153,7 @@ def test_automation_client_queues_follows_and_cancels_jobs(web, make_web, users,
     bad = web.client.post(f"/api/v1/works/{wid}/renders", json={"channels": "loudspeaker"}, headers=auth(ed))
     assert bad.status_code == 400 and bad.json["error"]["field"] == "channels"
     unknown = web.client.post(f"/api/v1/works/{wid}/renders", json={"channels": ["fax"]}, headers=auth(ed))
-    assert unknown.status_code == 400 and unknown.json["error"]["field"] == "channel"
+    assert unknown.status_code == 400 and unknown.json["error"]["field"] == "channels[0]"
     failed = web.client.post(f"/api/v1/works/{wid}/renders", json={"languages": ["hmn"]}, headers=auth(ed))
     assert failed.status_code == 400  # no approved translation into hmn
     assert web.client.get("/api/v1/jobs/999999", headers=auth(ed)).status_code == 404

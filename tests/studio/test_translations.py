@@ -10,7 +10,7 @@ from media_pipeline.errors import EngineError
 from media_pipeline.translate import Router, argos, make_router
 from media_pipeline.tts import make_engines
 from storage.models import Rendition, Translation, User
-from studio.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from studio.errors import Conflict, PermissionDenied, ValidationError
 from studio.services import Caller, glossary, languages, memory, rendering, translations, workflow, works
 
 
@@ -66,7 +66,7 @@ def test_minority_language_starts_empty_for_human_translation(ctx, router):
     assert translations.progress(tr)["percent"] == 0
     with pytest.raises(ValidationError, match="No machine translation from vi to tyz"):
         translations.queue_machine(s, c["translator"], wid, "tyz", router)
-    with pytest.raises(NotFound, match="not in the registry"):
+    with pytest.raises(ValidationError, match="not in the registry"):
         translations.start(s, c["translator"], wid, "xx")
     with pytest.raises(ValidationError, match="own language"):
         translations.start(s, c["translator"], wid, "vi")
