@@ -17,7 +17,7 @@ from studio.services import assets as asset_service
 from studio.services import works as work_service
 from studio.services import workflow
 from studio.web import client_ip, error_response, job_error, receive_upload
-from studio.web.openapi import spec, validate_body
+from studio.web.openapi import INT64_MAX, spec, validate_body
 from studio.web.serving import MAX_WAIT_S, parse_wait
 from studio.worker import mt_router
 
@@ -93,7 +93,6 @@ def asset_json(a: Asset) -> dict:
 
 
 READERS = ("editor", "translator", "approver")
-INT64_MAX = 2**63 - 1
 
 
 def int_arg(name: str, default: int | None = None, minimum: int = 1, maximum: int = INT64_MAX,
