@@ -151,7 +151,8 @@ def compose_stills(slides: list[Path], durations: list[float], tracks: list[list
         page = next((p for a, b, p in captions if a <= mid < b), None)
         key = (slide, id(page))
         if key not in made:
-            if slide not in bases:
+            if slide not in bases:  # slides come in order: hold one decoded slide at a time
+                bases.clear()
                 bases[slide] = Image.open(slides[slide]).convert("RGBA")
             frame = bases[slide].copy()
             if page is not None:
