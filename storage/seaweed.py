@@ -5,8 +5,10 @@ master, volume, filer and admin ports (HTTP and gRPC) that would serve and chang
 on the machine; they are closed with SeaweedFS's own security configuration: a `security.toml` in weed's
 working directory turns on mutual TLS for every gRPC port and HTTPS with a required client certificate for
 the master, volume, filer and admin HTTP ports. The certificates come from a private CA generated here
-(the `cryptography` package) and kept, with its key, in `objectstore/tls` (0700, keys 0600); only weed
-holds them. weed's Unix sockets go to `objectstore/run` (0700) instead of /tmp. See docs/SECURITY.md.
+(the `cryptography` package; its key is thrown away once the one certificate is signed) and are kept in
+`objectstore/tls` (0700, files 0600); only weed reads them. The Unix sockets weed lets us place go to
+`objectstore/run` (0700); the gRPC ones it always puts in /tmp are made 0700 by weed's umask. See
+docs/SECURITY.md.
 """
 from __future__ import annotations
 
@@ -197,8 +199,7 @@ class EmbeddedSeaweed:
         self.credentials = load_or_create_credentials(self.root / "s3-identities.json")
         tls = ensure_certificates(self.root / "tls")
         _write_private(self.root / "security.toml", security_toml(tls).encode())
-        self.run_dir = self.root / "run"  # weed's Unix sockets (it puts them in $TMPDIR)
-        self.run_dir.mkdir(exist_ok=True)
+        self.run_dir.mkdir(exist_ok=True)  # weed's placeable Unix sockets, and its $TMPDIR
         os.chmod(self.run_dir, 0o700)
         ports = dict(zip(_PORT_FLAGS, _free_ports(len(_PORT_FLAGS))))
         self.s3_port = ports["s3.port"]
@@ -218,8 +219,8 @@ class EmbeddedSeaweed:
         # weed reads ./security.toml first; the WEED_* variables that would override it are not passed on.
         env = {k: v for k, v in os.environ.items() if not k.startswith("WEED_")}
         env["TMPDIR"] = str(self.run_dir)
-        # umask 077: the Unix sockets weed creates (some in /tmp, serving gRPC without TLS) accept only this
-        # account, since connecting needs write permission on the socket file.
+        # umask 077: the Unix sockets weed creates (its gRPC ones in /tmp, which the TLS settings may not
+        # cover) accept only this account, since connecting needs write permission on the socket file.
         self.proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True,
                                      cwd=self.root, env=env, umask=0o077)
         logf.close()
@@ -274,7 +275,7 @@ class EmbeddedSeaweed:
 
     def _remove_stale_sockets(self) -> None:
         """Delete the /tmp sockets a killed weed of ours left behind (weed names them after its ports)."""
-        for port in getattr(self, "ports", {}).values():
+        for port in self.ports.values():
             for path in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):
                 try:
                     if path.is_socket() and path.lstat().st_uid == os.getuid():

@@ -49,8 +49,10 @@ def start_serve(instance: Path, port: int, env_extra: dict | None = None):
 
 
 def stop(proc):
+    """SIGTERM, wait for the exit, then for the last lines of its log."""
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=30)
+    proc.drain.join(timeout=10)
 
 
 @pytest.mark.slow
