@@ -53,7 +53,7 @@ def create(session: Session, caller: Caller, data: dict) -> tuple[Endpoint, str]
     if isinstance(langs, str):
         langs = [x.strip() for x in langs.split(",") if x.strip()]
     for code in langs:
-        languages.get(session, code)  # NotFound names an unknown code
+        languages.get(session, code, field="languages")
     token = _new_token()
     ep = Endpoint(name=name, kind=kind, area_id=area_id, display=display, contact=(data.get("contact") or "")[:300],
                   languages=sorted(set(langs)), token_prefix=token[:10], token_hash=hash_token(token))

@@ -26,11 +26,15 @@ def all_languages(session: Session) -> list[Language]:
     return sorted(rows, key=lambda lang: (lang.code != "vi", lang.name_en.lower()))
 
 
-def get(session: Session, code: str) -> Language:
-    """One language by code, or NotFound."""
+def get(session: Session, code: str, field: str | None = None) -> Language:
+    """One language by code. An unknown code is NotFound when it names a resource (a URL) and, when `field`
+    says it came in the request's data, a ValidationError naming that field."""
     lang = session.get(Language, code)
     if lang is None:
-        raise NotFound(N_("Language %(code)s is not in the registry; an admin can add it."), code=code)
+        message = N_("Language %(code)s is not in the registry; an admin can add it.")
+        if field:
+            raise ValidationError(message, field=field, code=code)
+        raise NotFound(message, code=code)
     return lang
 
 

@@ -43,7 +43,7 @@ def queue(session: Session, caller: Caller, asset_id: int, language: str) -> Job
     if asset.kind not in ("audio", "video"):
         raise ValidationError(N_("Only audio and video can be transcribed."), field="asset")
     if language:
-        languages.get(session, language)
+        languages.get(session, language, field="language")
     job = jobs.create(session, "transcribe", work_id=asset.work_id, asset_id=asset.id, language=language or "",
                       created_by_id=caller.user.id, max_attempts=2)
     audit.record(session, caller, "transcript.queue", "asset", asset.id, job=job.id, language=language)

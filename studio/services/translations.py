@@ -24,9 +24,9 @@ from media_pipeline.text.sentences import split_sentences
 from media_pipeline.text.unicode import nfc
 from media_pipeline.translate import Router
 from media_pipeline.translate import glossary as mt_glossary
-from storage.models import Job, Language, Translation, Work, utcnow
+from storage.models import Job, Translation, Work, utcnow
 from studio.errors import N_, Conflict, NotFound, ValidationError
-from studio.services import Caller, audit, glossary, jobs, memory, works
+from studio.services import Caller, audit, glossary, jobs, languages, memory, works
 from studio.services.accounts import require_role
 
 STATUSES = ("empty", "machine", "memory", "edited", "approved", "stale")
@@ -91,9 +91,7 @@ def start(session: Session, caller: Caller, work_id: int, language: str) -> Tran
     (queue_machine), since a long work takes a while."""
     require_role(caller, "translator", "editor")
     work = works.get(session, work_id)
-    if session.get(Language, language) is None:  # a value sent in the request: a 400 that names it
-        raise ValidationError(N_("Language %(code)s is not in the registry; an admin can add it."),
-                              field="language", code=language)
+    languages.get(session, language, field="language")
     if language == work.source_language:
         raise ValidationError(N_("This is the work's own language; choose another."), field="language")
     existing = session.scalar(select(Translation).where(Translation.work_id == work.id,
