@@ -18,6 +18,7 @@ class Base(DeclarativeBase):
 
 
 ROLES = ("admin", "editor", "translator", "approver")
+INT64_MAX = 2**63 - 1  # the largest id an integer column holds (SQLite and PostgreSQL BIGINT)
 WORK_KINDS = ("article", "radio_bulletin", "video_report", "eboard_notice", "publication")
 CHANNELS = ("loudspeaker", "eboard", "border_screen", "web", "epub")
 PRIORITIES = ("normal", "priority", "emergency")

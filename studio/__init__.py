@@ -7,7 +7,10 @@ from pathlib import Path
 from flask import Flask, request, session
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
+
+from storage.models import INT64_MAX
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +55,7 @@ class Int64Converter(IntegerConverter):
 
     def to_python(self, value: str) -> int:
         number = super().to_python(value)
-        if number > 2**63 - 1:
-            from werkzeug.exceptions import NotFound
+        if number > INT64_MAX:
             raise NotFound()
         return number
 

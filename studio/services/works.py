@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from media_pipeline.text.unicode import fold, nfc
 
-from storage.models import Area, CHANNELS, Language, PRIORITIES, Revision, STATES, User, WORK_KINDS, Work
+from storage.models import INT64_MAX, Area, CHANNELS, Language, PRIORITIES, Revision, STATES, User, WORK_KINDS, Work
 from studio.errors import N_, Conflict, NotFound, ValidationError
 from studio.services import Caller, audit, fetch
 from studio.services.accounts import require_role
@@ -93,7 +93,7 @@ def normalize(session: Session, data: dict, base: dict | None = None) -> dict:
             i = int(i)
         if isinstance(i, str) and re.fullmatch(r"\s*[0-9]{1,19}\s*", i):
             i = int(i)
-        if isinstance(i, bool) or not isinstance(i, int) or not 0 < i < 2**63:
+        if isinstance(i, bool) or not isinstance(i, int) or not 0 < i <= INT64_MAX:
             raise ValidationError(N_("Unknown area."), field="area_ids")
         ids.append(i)
     ids = sorted(set(ids))
@@ -197,7 +197,7 @@ def update(session: Session, caller: Caller, work_id: int, data: dict, expected_
 def as_version(value) -> int:
     """A `version` sent by a client, or ValidationError naming the field (never a 500)."""
     if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip().isdigit() \
-            or int(value) > 2**63 - 1:
+            or int(value) > INT64_MAX:
         raise ValidationError(N_("version must be the whole number you read with the work."), field="version")
     return int(value)
 

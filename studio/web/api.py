@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, g, jsonify, request, url_for
 
 from sqlalchemy import select
 
-from storage.models import STATES, WORK_KINDS, Asset, Job, Revision, Work, utcnow
+from storage.models import INT64_MAX, STATES, WORK_KINDS, Asset, Job, Revision, Work, utcnow
 from studio.errors import N_, PermissionDenied, TooLarge, ValidationError
 from studio.extensions import csrf, db
 from studio.services import Caller, accounts, endpoints, jobs, languages, publishing, rendering, translations
@@ -17,7 +17,7 @@ from studio.services import assets as asset_service
 from studio.services import works as work_service
 from studio.services import workflow
 from studio.web import client_ip, error_response, job_error, receive_upload
-from studio.web.openapi import INT64_MAX, spec, validate_body
+from studio.web.openapi import spec, validate_body
 from studio.web.serving import MAX_WAIT_S, parse_wait
 from studio.worker import mt_router
 

@@ -8,9 +8,10 @@ sees them, so a wrong type is a 400 naming the field, never a 500.
 """
 from __future__ import annotations
 
-from storage.models import CHANNELS, PRIORITIES, STATES, WORK_KINDS
+from functools import lru_cache
 
-INT64_MAX = 2**63 - 1
+from storage.models import CHANNELS, INT64_MAX, PRIORITIES, STATES, WORK_KINDS
+
 ACTIONS = ["submit", "request_changes", "approve", "publish", "retract"]
 JOB_STATES = ["waiting", "queued", "running", "succeeded", "failed", "cancelled"]
 
@@ -322,30 +323,26 @@ def spec(language_codes: list[str] | None = None) -> dict:
     }
 
 
-_VALIDATORS: dict = {}
+@lru_cache(maxsize=64)
+def _validator(schema_name: str, language_codes: tuple[str, ...]):
+    from jsonschema import Draft202012Validator
+
+    every = schemas(list(language_codes))
+    return Draft202012Validator({**every[schema_name], "components": {"schemas": every}})
 
 
 def validate_body(data, schema_name: str, language_codes: list[str] | None = None) -> None:
     """Check a JSON body against components.schemas[schema_name]; raise ValidationError naming the field."""
-    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
 
     from studio.errors import N_, ValidationError
 
-    key = (schema_name, tuple(language_codes or ()))
-    validator = _VALIDATORS.get(key)
-    if validator is None:
-        doc = {"components": {"schemas": schemas(language_codes)}}
-        validator = Draft202012Validator({**doc["components"]["schemas"][schema_name], **doc})
-        if len(_VALIDATORS) > 64:
-            _VALIDATORS.clear()
-        _VALIDATORS[key] = validator
-    error = next(iter(sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))), None)
+    error = best_match(_validator(schema_name, tuple(language_codes or ())).iter_errors(data))
     if error is None:
         return
     path = list(error.absolute_path)
     if error.validator == "required":
-        path.append(error.validator_value[0] if len(error.validator_value) == 1 else
-                    next((r for r in error.validator_value if r not in error.instance), error.validator_value[0]))
+        path.append(next(r for r in error.validator_value if r not in error.instance))
     field = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(path))
     field = field or "body"
     messages = {
