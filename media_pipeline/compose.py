@@ -9,6 +9,7 @@ measured.
 """
 from __future__ import annotations
 
+import bisect
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,30 +42,30 @@ def title_card(title: str, subtitle: str, size: tuple[int, int], out: Path, qr_u
     """A slide with the title (and a smaller line under it) centred and wrapped inside the safe area.
 
     `keep_clear`: pixels at the bottom left free for captions. The QR code, when asked for, sits in the top
-    right corner of the safe area.
+    right corner of the safe area, the title below it.
     """
     w, h = size
     img = Image.new("RGB", size, BACKGROUND)
     draw = ImageDraw.Draw(img)
     left, top, right, bottom = layout.safe_box(w, h)
     bottom = min(bottom, h - keep_clear)
-    qr_side = min(w, h) // 4 if qr_url else 0
-    if qr_url:
-        img.paste(qr_image(qr_url, qr_side), (right - qr_side, top))
-    area_w = right - left - (2 * (qr_side + max(4, qr_side // 10)) if qr_url and w < 2 * h else 0)
+    if qr_url:  # the title goes below it
+        side = min(w, h) // 4
+        img.paste(qr_image(qr_url, side), (right - side, top))
+        top += side
     fsize = max(layout.MIN_FONT_PX, int(min(w, h) / 9))
     while True:
         font = layout.font_for(title, fsize, bold=True)
-        lines = layout.wrap(title, font, area_w)[:4]
+        lines = layout.wrap(title, font, right - left)[:4]
         sub_size = max(layout.MIN_FONT_PX, fsize // 2)
         sub_font = layout.font_for(subtitle or "x", sub_size)
-        sub_lines = layout.wrap(subtitle, sub_font, area_w)[:2] if subtitle else []
-        total = len(lines) * int(fsize * 1.25) + len(sub_lines) * int(sub_size * 1.3) + (fsize // 4 if sub_lines
-                                                                                          else 0)
-        if total <= bottom - top - qr_side * (w < 2 * h) or fsize <= layout.MIN_FONT_PX:
+        sub_lines = layout.wrap(subtitle, sub_font, right - left)[:2] if subtitle else []
+        total = len(lines) * int(fsize * 1.25) + len(sub_lines) * int(sub_size * 1.3) + \
+            (fsize // 4 if sub_lines else 0)
+        if total <= bottom - top or fsize <= layout.MIN_FONT_PX:
             break
         fsize = max(layout.MIN_FONT_PX, int(fsize * 0.9))
-    y = top + qr_side * (w < 2 * h) + max(0, (bottom - top - qr_side * (w < 2 * h) - total) // 2)
+    y = top + max(0, (bottom - top - total) // 2)
     for line in lines:
         draw.text(((w - draw.textlength(line, font=font)) / 2, y), line, font=font, fill=(255, 255, 255))
         y += int(fsize * 1.25)
@@ -99,14 +100,20 @@ def _frames(t: float, fps: int) -> int:
     return int(round(t * fps))
 
 
+def _active(cues: list[Cue], starts: list[float], t: float) -> str:
+    """The text of the cue showing at time t ("" between cues); `starts`: the cues' start times, sorted."""
+    i = bisect.bisect_right(starts, t) - 1
+    return cues[i].text if i >= 0 and cues[i].start <= t < cues[i].end else ""
+
+
 def caption_timeline(tracks: list[list[Cue]], size: tuple[int, int]) -> list[tuple[float, float, object]]:
     """(start, end, CaptionPage or None) covering the cues: every language's text of a moment, laid out once."""
+    starts = [[c.start for c in t] for t in tracks]
     bounds = sorted({0.0} | {c.start for t in tracks for c in t} | {c.end for t in tracks for c in t})
     spans: list[tuple[float, float, tuple]] = []
     for a, b in zip(bounds, bounds[1:]):
-        mid = (a + b) / 2
-        texts = tuple(next((c.text for c in t if c.start <= mid < c.end), "") for t in tracks)
-        if spans and spans[-1][2] == texts and abs(spans[-1][1] - a) < 1e-6:
+        texts = tuple(_active(t, st, (a + b) / 2) for t, st in zip(tracks, starts))
+        if spans and spans[-1][2] == texts:
             spans[-1] = (spans[-1][0], b, texts)
         else:
             spans.append((a, b, texts))
@@ -131,30 +138,29 @@ def compose_stills(slides: list[Path], durations: list[float], tracks: list[list
 
     Boundaries fall on whole frames, so the stills add up to the slides' total length exactly.
     """
-    slide_bounds, t = [], 0.0
-    for i, d in enumerate(durations):
-        slide_bounds.append((t, t + d, i))
-        t += d
-    total = t
+    slide_starts = [0.0]
+    for d in durations[:-1]:
+        slide_starts.append(slide_starts[-1] + d)
+    total = slide_starts[-1] + durations[-1]
     captions = caption_timeline(tracks, size) if tracks else []
-    cuts = sorted({_frames(x, fps) for a, b, _ in slide_bounds for x in (a, b)} |
+    caption_starts = [a for a, _, _ in captions]
+    last = _frames(total, fps)
+    cuts = sorted({_frames(x, fps) for x in slide_starts} | {last} |
                   {_frames(x, fps) for a, b, _ in captions for x in (a, b) if x < total})
-    cuts = [c for c in cuts if c <= _frames(total, fps)]
+    cuts = [c for c in cuts if c <= last]
     stills: list[Still] = []
     made: dict[tuple, Path] = {}
-    bases: dict[int, Image.Image] = {}
+    base: tuple[int, Image.Image] | None = None  # slides come in order: one decoded at a time
     for f0, f1 in zip(cuts, cuts[1:]):
-        if f1 <= f0:
-            continue
         mid = (f0 + f1) / 2 / fps
-        slide = next(i for a, b, i in slide_bounds if a <= mid < b or i == len(slide_bounds) - 1 and mid >= a)
-        page = next((p for a, b, p in captions if a <= mid < b), None)
+        slide = bisect.bisect_right(slide_starts, mid) - 1
+        i = bisect.bisect_right(caption_starts, mid) - 1
+        page = captions[i][2] if i >= 0 and mid < captions[i][1] else None
         key = (slide, id(page))
         if key not in made:
-            if slide not in bases:  # slides come in order: hold one decoded slide at a time
-                bases.clear()
-                bases[slide] = Image.open(slides[slide]).convert("RGBA")
-            frame = bases[slide].copy()
+            if base is None or base[0] != slide:
+                base = (slide, Image.open(slides[slide]).convert("RGBA"))
+            frame = base[1].copy()
             if page is not None:
                 frame.alpha_composite(page.image, (page.x, page.y))
             made[key] = workdir / f"still-{len(made):04d}.png"

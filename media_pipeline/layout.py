@@ -33,11 +33,13 @@ CAPTION_SHARE = 1 / 3
 COLOURS = [(255, 255, 255), (255, 230, 0), (180, 255, 180)]  # per stacked language
 BOX = (0, 0, 0, 170)
 
-# Scripts written without spaces between words: a line may break between any two characters.
-UNSPACED = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef\u3000-\u303f]")
-CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]")
-NO_LINE_START = set("，。、；：？！）」』】〉》”’,.;:?!)]}%") | {"\u3002", "\uff0c"}
-_TOKEN = re.compile(r"\s+|[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef\u3000-\u303f]|[^\s\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef\u3000-\u303f]+")
+# Scripts written without spaces between words (Chinese, Japanese, Korean blocks and their punctuation): a line
+# may break between any two of their characters.
+_UNSPACED_CHARS = "\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef\u3000-\u303f"
+UNSPACED = re.compile(f"[{_UNSPACED_CHARS}]")
+CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]")  # the Noto Sans CJK font's share
+NO_LINE_START = set("，。、；：？！）」』】〉》”’,.;:?!)]}%")
+_TOKEN = re.compile(f"\\s+|[{_UNSPACED_CHARS}]|[^\\s{_UNSPACED_CHARS}]+")  # spaces, one such character, a word
 
 
 @lru_cache(maxsize=16)
