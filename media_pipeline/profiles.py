@@ -1,7 +1,18 @@
-"""Channel profiles: what each channel's players accept. Defaults here; admins override them as data."""
+"""The channel registry: channels, their profiles, endpoint kinds, defaults and admins' overrides, in one place.
+
+- A **profile** is everything that shapes one output file (container, codecs, size, loudness, captions).
+- A **channel** is where a work goes (loudspeakers, e-boards, border screens, web, e-publications); it renders
+  its default profiles, and its *sized* channels also render one profile per display size its endpoints have.
+- An **endpoint kind** is what a registered device is (a loudspeaker controller, a board player, ...); it takes
+  the files of some channels, and a kind with a screen has a display size.
+
+Admins override profiles as data (`effective`); the OpenAPI enums, the forms and the CLI help read the tuples
+below, so nothing else lists a channel, a kind or a profile name.
+"""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+import re
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from media_pipeline.errors import EngineError
 
@@ -84,14 +95,95 @@ DEFAULTS: dict[str, Profile] = {p.name: p for p in [
     Profile("pdf", "epub", "pdf", "pdf", audio=False, max_duration_s=1e9),
 ]}
 
-# Which profiles a channel renders by default.
-CHANNEL_PROFILES = {
-    "loudspeaker": ["loudspeaker"],
-    "eboard": ["eboard-1080p"],
-    "border_screen": ["border-screen"],
-    "web": ["web-audio", "web-video"],
-    "epub": ["epub", "epub-narrated", "pdf"],
-}
+
+
+@dataclass(frozen=True)
+class Channel:
+    """Where a work goes. `profiles` render by default; a `sized` channel's screens get a file at their size."""
+
+    name: str
+    profiles: tuple[str, ...]
+    sized: bool = False
+
+
+@dataclass(frozen=True)
+class EndpointKind:
+    """A kind of registered device: the channels whose files it takes; `screen`: it has a display size;
+    `text_items`: it also lists items without files (portals publish the text)."""
+
+    name: str
+    channels: tuple[str, ...]
+    screen: bool = False
+    text_items: bool = False
+
+
+CHANNELS: dict[str, Channel] = {c.name: c for c in [
+    Channel("loudspeaker", ("loudspeaker",)),
+    Channel("eboard", ("eboard-1080p",), sized=True),
+    Channel("border_screen", ("border-screen",), sized=True),
+    Channel("web", ("web-audio", "web-video")),
+    Channel("epub", ("epub", "epub-narrated", "pdf")),
+]}
+
+ENDPOINT_KINDS: dict[str, EndpointKind] = {k.name: k for k in [
+    EndpointKind("loudspeaker", ("loudspeaker",)),
+    EndpointKind("eboard", ("eboard",), screen=True),
+    EndpointKind("border_screen", ("border_screen",), screen=True),
+    EndpointKind("portal", ("web", "epub"), text_items=True),
+    EndpointKind("kiosk", ("eboard", "web", "epub"), screen=True),
+]}
+
+DISPLAY_RE = re.compile(r"^([1-9][0-9]{1,4})x([1-9][0-9]{1,4})$")
+SIZED_NAME_RE = re.compile(r"^([a-z_]+)-([0-9]{2,5})x([0-9]{2,5})$")
+
+
+def parse_display(display: str) -> tuple[int, int] | None:
+    """(width, height) of a display written WIDTHxHEIGHT, None for "" or anything else."""
+    m = DISPLAY_RE.match(display or "")
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def effective(overrides: dict[str, dict] | None = None) -> dict[str, Profile]:
+    """The default profiles with admins' stored changes applied (a name not among the defaults adds one)."""
+    out = {name: replace(p) for name, p in DEFAULTS.items()}
+    for name, changes in (overrides or {}).items():
+        base = out[name].to_dict() if name in out else {"name": name}
+        out[name] = Profile.from_dict({**base, **changes, "name": name})
+    return out
+
+
+def for_display(table: dict[str, Profile], channel: str, width: int, height: int) -> Profile:
+    """The profile a sized channel renders for a display: one of its profiles at exactly that size, else one
+    derived from its default profile and rendered natively at that size (named `<channel>-<W>x<H>`). Layout
+    is computed per frame size, so a derived rendition is made for the display, never scaled to it; pictures
+    keep their aspect inside it (letterboxed)."""
+    ch = CHANNELS[channel]
+    for p in table.values():
+        if p.channel == channel and p.kind == "video" and (p.width, p.height) == (width, height):
+            return p
+    base = table[ch.profiles[0]]
+    derived = replace(base, name=f"{channel}-{width}x{height}", width=width, height=height,
+                      qr=base.qr and min(width, height) >= 480, sidecars=list(base.sidecars))
+    derived.validate_settings()
+    return derived
+
+
+def resolve(table: dict[str, Profile], name: str) -> Profile | None:
+    """A profile by name, including one derived for a display (`eboard-1280x720`); None if there is none."""
+    if name in table:
+        return table[name]
+    m = SIZED_NAME_RE.match(name)
+    if m and m.group(1) in CHANNELS and CHANNELS[m.group(1)].sized:
+        try:
+            return for_display(table, m.group(1), int(m.group(2)), int(m.group(3)))
+        except ProfileInvalid:
+            return None
+    return None
+
+
+def channel_profiles(table: dict[str, Profile], channel: str) -> list[Profile]:
+    """The profiles a channel renders by default."""
+    return [table[n] for n in CHANNELS[channel].profiles]
 
 
 def audio_codec_args(p: Profile) -> list[str]:

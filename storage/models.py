@@ -20,7 +20,6 @@ class Base(DeclarativeBase):
 ROLES = ("admin", "editor", "translator", "approver")
 INT64_MAX = 2**63 - 1  # the largest id an integer column holds (SQLite and PostgreSQL BIGINT)
 WORK_KINDS = ("article", "radio_bulletin", "video_report", "eboard_notice", "publication")
-CHANNELS = ("loudspeaker", "eboard", "border_screen", "web", "epub")
 PRIORITIES = ("normal", "priority", "emergency")
 STATES = ("draft", "submitted", "approved", "published", "retracted")
 AREA_LEVELS = ("province", "district", "commune")
@@ -375,6 +374,31 @@ class Package(Base):
     retract_reason: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class PackageFile(Base):
+    """One file a package lists, as rows the feed query filters in SQL (the manifest keeps the same list)."""
+
+    __tablename__ = "package_files"
+    __table_args__ = (Index("ix_package_files_package_channel", "package_id", "channel"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    package_id: Mapped[int] = mapped_column(ForeignKey("packages.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(default=0)  # order in the manifest
+    channel: Mapped[str] = mapped_column(String(32))
+    profile: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str] = mapped_column(String(16))
+    width: Mapped[int | None] = mapped_column(Integer)   # videos and stills: the frame size; None for the rest
+    height: Mapped[int | None] = mapped_column(Integer)
+    entry: Mapped[dict] = mapped_column(JSON, default=dict)  # the manifest's entry for the file, as sent
+
+
+class PackageArea(Base):
+    """An area code a package is sent to (none: everywhere), for the feed query's area chain."""
+
+    __tablename__ = "package_areas"
+    package_id: Mapped[int] = mapped_column(ForeignKey("packages.id", ondelete="CASCADE"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
 
 
 class Endpoint(Base):

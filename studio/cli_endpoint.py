@@ -125,12 +125,14 @@ def add_parser(sub) -> None:
     s.add_argument("--area", action="append", help="with --mqtt: area codes to listen for (this endpoint's area "
                                                    "and those above it; 'all' is always heard)")
     s.set_defaults(func=cmd_sync)
-    from studio.services.publishing import ENDPOINT_KINDS
+    from media_pipeline.profiles import ENDPOINT_KINDS
     a = esub.add_parser("add", help="register an endpoint and print its token")
     a.add_argument("--name", required=True)
-    a.add_argument("--kind", required=True, choices=ENDPOINT_KINDS)
+    a.add_argument("--kind", required=True, choices=list(ENDPOINT_KINDS),
+                   help="what it is: " + "; ".join(f"{k.name} takes {', '.join(k.channels)}" for k in ENDPOINT_KINDS.values()))
     a.add_argument("--area", help="area code; without it the endpoint takes every area's items")
-    a.add_argument("--display", help="WIDTHxHEIGHT of its screen, e.g. 384x192")
+    a.add_argument("--display", help="WIDTHxHEIGHT of its screen, e.g. 384x192 (kinds with a screen: "
+                   + ", ".join(k.name for k in ENDPOINT_KINDS.values() if k.screen) + "); it gets files of that size")
     a.add_argument("--languages", help="comma-separated language codes it plays, e.g. vi,tyz (default: all)")
     a.add_argument("--user", default="admin", help="the admin account recorded in the audit log")
     a.add_argument("--json", action="store_true", help="print {\"id\", \"token\", ...} as JSON")

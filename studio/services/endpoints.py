@@ -8,15 +8,15 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from media_pipeline import profiles as registry
 from media_pipeline.text.unicode import nfc
-from storage.models import Area, Endpoint, EndpointReport, Package, utcnow
+from storage.models import Area, Endpoint, EndpointReport, Package, PackageFile, utcnow
 from studio.errors import N_, TooLarge, ValidationError
-from studio.services import Caller, audit, fetch, languages, publishing
+from studio.services import Caller, audit, channels, fetch, languages, publishing
 from studio.services.accounts import hash_token, require_role
 
 MAX_REPORTS = 1000  # per request
 OUTCOMES = ("played", "failed", "skipped", "rejected")
-DISPLAY_RE = re.compile(r"^\d{2,5}x\d{2,5}$")
 SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -41,11 +41,9 @@ def create(session: Session, caller: Caller, data: dict) -> tuple[Endpoint, str]
     if not name or len(name) > 200:
         raise ValidationError(N_("Give the endpoint a name (at most 200 characters)."), field="name")
     kind = data.get("kind") or ""
-    if kind not in publishing.ENDPOINT_KINDS:
+    if kind not in registry.ENDPOINT_KINDS:
         raise ValidationError(N_("Unknown endpoint kind: %(kind)s."), field="kind", kind=kind)
-    display = (data.get("display") or "").strip().lower()
-    if display and not DISPLAY_RE.match(display):
-        raise ValidationError(N_("The display is WIDTHxHEIGHT in pixels, e.g. 1920x1080."), field="display")
+    display = channels.check_display(kind, data.get("display") or "")
     area_id = int(data["area_id"]) if str(data.get("area_id") or "").isdigit() else None
     if area_id is not None and session.get(Area, area_id) is None:
         raise ValidationError(N_("The area does not exist."), field="area_id")
@@ -181,13 +179,15 @@ def _was_sent(session: Session, endpoint: Endpoint, package_id: int, sha256: str
     chain = publishing.area_chain(endpoint.area)
     if endpoint.area is not None and p.area_codes and not chain & set(p.area_codes):
         return False
-    return any(f["sha256"] == sha256 for f in publishing.files_for(p, endpoint.kind))
+    kind = registry.ENDPOINT_KINDS.get(endpoint.kind)
+    return any(f.entry.get("sha256") == sha256 for f in session.scalars(select(PackageFile).where(
+        PackageFile.package_id == p.id, PackageFile.channel.in_(kind.channels if kind else ()))))
 
 
 def status(session: Session, endpoint: Endpoint) -> dict:
     """What the endpoint should hold, what it says it holds, and its recent plays."""
-    should = [p.id for p, _ in publishing.endpoint_packages(session, endpoint.kind, endpoint.area, endpoint.display,
-                                                            languages=endpoint.languages)]
+    should = [p.id for p, _ in publishing.feed_query(session, endpoint.kind, endpoint.area, endpoint.display,
+                                                     endpoint.languages)]
     holds = (endpoint.last_heartbeat or {}).get("holds", [])
     plays = list(session.scalars(select(EndpointReport).where(EndpointReport.endpoint_id == endpoint.id,
                                                               EndpointReport.type == "play")

@@ -12,20 +12,18 @@ import json
 from datetime import datetime, timedelta
 from typing import Callable
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, case, exists, or_, select, update
 from sqlalchemy.orm import Session
 
-from media_pipeline.profiles import CHANNEL_PROFILES
-from storage.models import Area, Job, Package, Rendition, Setting, Translation, Work, utcnow
+from media_pipeline import profiles as registry
+from storage.models import (Area, Endpoint, Job, Package, PackageArea, PackageFile, Rendition, Setting, Translation, Work,
+                            utcnow)
 from storage.objectstore import ObjectStore
 from studio.errors import N_, Conflict, ValidationError
-from studio.services import Caller, audit, jobs, rendering, voices, works
+from studio.services import Caller, audit, channels, jobs, rendering, works
 
 SCHEMA_VERSION = 1
 SCHEMA_URL = "https://studio.invalid/schemas/manifest-1.json"  # docs/manifest.schema.json
-ENDPOINT_KINDS = ("loudspeaker", "eboard", "border_screen", "portal", "kiosk")
-KIND_CHANNELS = {"loudspeaker": {"loudspeaker"}, "eboard": {"eboard"}, "border_screen": {"border_screen"},
-                 "portal": {"web", "epub"}, "kiosk": {"web", "eboard", "epub"}}
 PRIORITY_ORDER = {"emergency": 0, "priority": 1, "normal": 2}
 FEED_WINDOW = timedelta(hours=24)  # packages starting within this window are sent ahead
 URGENCY = {"emergency": 1, "priority": 3, "normal": 5}  # NINJS urgency
@@ -48,25 +46,18 @@ def _renditions(session: Session, work: Work) -> list[Rendition]:
     return sorted(latest.values(), key=lambda r: (r.language != work.source_language, r.language, r.profile))
 
 
-def needed_renders(session: Session, work: Work) -> list[tuple[str, str]]:
-    """(language, profile) pairs publishing must have: every profile of the work's channels in the source
-    language. Renditions of approved translations that editors rendered are published with them."""
-    return [(work.source_language, p) for ch in work.channels or [] for p in CHANNEL_PROFILES.get(ch, [])]
-
-
 def prepare(session: Session, caller: Caller, work: Work) -> Package:
-    """Create the next package of an approved work: render what its channels lack, then deliver.
+    """Create the next package of an approved work: render what its channels and endpoints lack, then deliver.
 
     The delivery job waits for the render jobs (on the work's lane: an emergency renders before anything
-    else) and lists the package only with the files its channels need.
+    else) and lists the package only with its channels' default files; files for endpoints' displays and
+    languages go in when they were made (the work page lists the endpoints still lacking one).
     """
     have = {(r.language, r.profile) for r in _renditions(session, work)}
-    missing = [pair for pair in needed_renders(session, work) if pair not in have]
-    channels = sorted({ch for ch in work.channels or [] for p in CHANNEL_PROFILES.get(ch, [])
-                       if (work.source_language, p) in missing})
-    render_jobs = [j for j in rendering.queue(session, caller, work.id, channels, [work.source_language],
-                                              revision=work.approved_revision) if (j.language, j.profile) in missing
-                   ] if channels else []
+    approved = works.as_of(session, work, work.approved_revision)
+    missing = [n for n in channels.needs(session, approved) if (n.language, n.profile) not in have]
+    render_jobs = rendering.queue(session, caller, work.id, languages=sorted({n.language for n in missing}),
+                                  revision=work.approved_revision, needs=missing) if missing else []
     version = (session.scalar(select(Package.version).where(Package.work_id == work.id)
                               .order_by(Package.version.desc()).limit(1)) or 0) + 1
     package = Package(work_id=work.id, version=version, revision=work.approved_revision, state="queued",
@@ -154,11 +145,13 @@ def deliver(session: Session, store: ObjectStore, job: Job, report: Callable[[in
         report(99, f"package is {package.state if package else 'gone'}: nothing to deliver")
         return
     work = session.get(Work, package.work_id)
-    profiles = voices.profiles(session)
+    table = channels.profiles(session)
     renditions = _renditions(session, work)
     have = {(r.language, r.profile) for r in renditions}
-    lacking = [(lang, p) for lang, p in needed_renders(session, work) if (lang, p) not in have]
-    for lang, p in lacking:  # never list a package without its channels' files
+    at_revision = works.as_of(session, work, package.revision)
+    lacking = [(n.language, n.profile) for n in channels.needs(session, at_revision)
+               if n.endpoint_id is None and (n.language, n.profile) not in have]
+    for lang, p in lacking:  # never list a package without its channels' default files
         raise ValidationError(N_("The %(profile)s file in %(language)s could not be made, so the package was "
                               "not published; see the render jobs on the work's page and retry them."),
                               profile=p, language=lang)
@@ -166,7 +159,7 @@ def deliver(session: Session, store: ObjectStore, job: Job, report: Callable[[in
     files = []
     total = sum(len(r.files) for r in renditions) or 1
     for r in renditions:
-        prof = profiles.get(r.profile)
+        prof = registry.resolve(table, r.profile)
         for f in r.files:
             key = f"media/{f['sha256']}"
             if not store.exists(key):
@@ -182,8 +175,14 @@ def deliver(session: Session, store: ObjectStore, job: Job, report: Callable[[in
                 entry["width"], entry["height"] = prof.width, prof.height
             files.append(entry)
             report(5 + int(80 * len(files) / total), f"media {len(files)} of {total} in place")
+    for i, f in enumerate(files):
+        session.add(PackageFile(package_id=package.id, position=i, channel=f["channel"], profile=f["profile"],
+                                language=f["language"], role=f["role"], width=f.get("width"),
+                                height=f.get("height"), entry=f))
+    for code in package.area_codes or []:
+        session.add(PackageArea(package_id=package.id, code=code))
     package.published_at = utcnow()
-    manifest = build_manifest(session, works.as_of(session, work, package.revision), package, files)
+    manifest = build_manifest(session, at_revision, package, files)
     data = json.dumps(manifest, ensure_ascii=False, sort_keys=True, indent=1).encode()
     key = f"packages/{work.id}/{package.version}/manifest.json"
     store.put_bytes(key, data, "application/json")
@@ -196,7 +195,7 @@ def deliver(session: Session, store: ObjectStore, job: Job, report: Callable[[in
         old.state = "superseded"  # its manifest and media stay readable until they expire
     session.flush()
     report(90, f"manifest written: {key}")
-    write_feeds(session, store, feed_codes([package, *replaced]))  # old areas drop it, new ones list it
+    write_feeds(session, store, static_feed_codes(session, [package, *replaced]))  # old areas drop it
     report(99, "feeds updated")
 
 
@@ -219,21 +218,59 @@ def retract(session: Session, caller: Caller, work: Work, reason: str) -> list[P
 
 def live(session: Session, now: datetime) -> list[Package]:
     """Published packages valid now or starting within the window, emergencies first."""
-    rows = session.scalars(select(Package).where(Package.state == "published"))
-    out = [p for p in rows if (p.valid_until is None or p.valid_until > now)
-           and (p.valid_from is None or p.valid_from <= now + FEED_WINDOW)]
-    return sorted(out, key=lambda p: (PRIORITY_ORDER.get(p.priority, 9), -(p.published_at or now).timestamp(), p.id))
+    return list(session.scalars(select(Package).where(*_live_clauses(now)).order_by(*_feed_order())))
 
 
-def files_for(package: Package, kind: str, display: str = "", languages: list[str] | None = None) -> list[dict]:
-    channels = KIND_CHANNELS[kind]
-    files = [f for f in package.manifest.get("files", []) if f["channel"] in channels
-             and (not languages or f["language"] in languages)]
-    if display and kind in ("eboard", "kiosk"):
-        w, _, h = display.partition("x")
-        fitting = [f for f in files if f["channel"] != "eboard" or (str(f.get("width")), str(f.get("height"))) == (w, h)]
-        files = fitting or files  # no rendition at this size: send what exists rather than nothing
-    return files
+def _live_clauses(now: datetime) -> list:
+    return [Package.state == "published",
+            or_(Package.valid_until.is_(None), Package.valid_until > now),
+            or_(Package.valid_from.is_(None), Package.valid_from <= now + FEED_WINDOW)]
+
+
+def _feed_order() -> list:
+    rank = case(*((Package.priority == p, n) for p, n in PRIORITY_ORDER.items()), else_=9)
+    return [rank, Package.published_at.desc(), Package.id]
+
+
+def area_chain(area: Area | None) -> set[str]:
+    """An area's code and the codes of the areas above it."""
+    return {a.code for a in area.ancestors()} | {area.code} if area else set()
+
+
+def feed_query(session: Session, kind: str, area: Area | None, display: str = "",
+               languages: list[str] | None = None, now: datetime | None = None) -> list[tuple[Package, list[dict]]]:
+    """The one feed query, in SQL, for the live feed, the static feeds and the endpoint status page alike.
+
+    Live packages (published, not expired, starting within the window) sent to the area, to an area above
+    it, or everywhere (an endpoint without an area takes every package), emergencies first, each with the
+    files of the kind's channels that fit: in the endpoint's languages (all when it names none) and, for an
+    endpoint with a display, only pictures and videos of exactly that size. A package with no fitting file
+    is left out, except on portals, which also publish the text.
+    """
+    spec = registry.ENDPOINT_KINDS[kind]
+    fits = [PackageFile.package_id == Package.id, PackageFile.channel.in_(spec.channels)]
+    if languages:
+        fits.append(PackageFile.language.in_(languages))
+    size = registry.parse_display(display)
+    if size:
+        fits.append(or_(PackageFile.width.is_(None), and_(PackageFile.width == size[0],
+                                                          PackageFile.height == size[1])))
+    where = _live_clauses(now or utcnow())
+    if area is not None:
+        sent_somewhere = exists().where(PackageArea.package_id == Package.id)
+        sent_here = exists().where(PackageArea.package_id == Package.id, PackageArea.code.in_(area_chain(area)))
+        where.append(or_(~sent_somewhere, sent_here))
+    if not spec.text_items:
+        where.append(select(PackageFile.id).where(*fits).correlate(Package).exists())
+    rows = session.execute(select(Package, PackageFile).outerjoin(PackageFile, and_(*fits)).where(*where)
+                           .order_by(*_feed_order(), PackageFile.position))
+    out: list[tuple[Package, list[dict]]] = []
+    for package, file in rows:
+        if not out or out[-1][0].id != package.id:
+            out.append((package, []))
+        if file is not None:
+            out[-1][1].append(file.entry)
+    return out
 
 
 def _item(p: Package, files: list[dict]) -> dict:
@@ -243,27 +280,6 @@ def _item(p: Package, files: list[dict]) -> dict:
             "valid_from": m.get("valid_from"), "valid_until": m.get("valid_until"), "time_slots": m.get("time_slots"),
             "title": m.get("title"), "manifest_key": p.manifest_key, "manifest_sha256": p.manifest_sha256,
             "files": files}
-
-
-def area_chain(area: Area | None) -> set[str]:
-    """An area's code and the codes of the areas above it."""
-    return {a.code for a in area.ancestors()} | {area.code} if area else set()
-
-
-def endpoint_packages(session: Session, kind: str, area: Area | None, display: str = "",
-                      now: datetime | None = None, languages: list[str] | None = None
-                      ) -> list[tuple[Package, list[dict]]]:
-    """What an endpoint should hold: its kind's files of live packages for its area and the areas above it
-    (an endpoint registered without an area takes every area's packages)."""
-    chain = area_chain(area)
-    out = []
-    for p in live(session, now or utcnow()):
-        if area is not None and p.area_codes and not chain & set(p.area_codes):
-            continue
-        files = files_for(p, kind, display, languages)
-        if files or kind == "portal":  # portals also take text-only items (the manifest's NINJS)
-            out.append((p, files))
-    return out
 
 
 _FEED_CACHE: dict[tuple, tuple[str, list[dict]]] = {}
@@ -281,8 +297,7 @@ def feed_items(session: Session, endpoint_id: int, kind: str, area: Area | None,
            area.id if area else None, display, tuple(languages or ()))
     hit = _FEED_CACHE.get(key)
     if hit is None:
-        items = [{**_item(p, files), "manifest_key": p.manifest_key}
-                 for p, files in endpoint_packages(session, kind, area, display, now, languages)]
+        items = [_item(p, files) for p, files in feed_query(session, kind, area, display, languages, now)]
         h = hashlib.sha256()
         for i in items:
             h.update(f"|{i['package_id']}:{i['manifest_sha256']}:{','.join(f['sha256'] for f in i['files'])}".encode())
@@ -338,17 +353,28 @@ def feed_codes(packages: list[Package]) -> list[str]:
     return sorted({code for p in packages for code in (p.area_codes or ["all"])})
 
 
+def static_feed_codes(session: Session, packages: list[Package]) -> list[str]:
+    """The static feeds that may list these packages: their areas, the areas below them where endpoints are
+    registered (their feeds take the packages of the areas above), and `all` (every live package)."""
+    codes = {code for p in packages for code in p.area_codes or []}
+    for ep in session.scalars(select(Endpoint).where(Endpoint.active.is_(True), Endpoint.area_id.is_not(None))):
+        if area_chain(ep.area) & codes or any(not p.area_codes for p in packages):
+            codes.add(ep.area.code)
+    return sorted(codes | {"all"})
+
+
 def write_feeds(session: Session, store: ObjectStore, area_codes: list[str]) -> list[str]:
-    """Rewrite the static feeds for these area codes ("all": packages without areas), every endpoint kind."""
+    """Rewrite the static feeds for these area codes, every endpoint kind: what the live feed gives an endpoint
+    of that kind in that area with no display or language set (`all`: an endpoint without an area)."""
     _bump(session)  # serialises writers: each sees the others' committed packages
     now = utcnow()
-    packages = live(session, now)
+    areas = {a.code: a for a in session.scalars(select(Area).where(Area.code.in_(area_codes)))}
     keys = []
     for code in sorted(set(area_codes)) or ["all"]:
-        for kind in ENDPOINT_KINDS:
-            items = [_item(p, files) for p in packages
-                     if (code in p.area_codes if code != "all" else not p.area_codes)
-                     for files in [files_for(p, kind)] if files or kind == "portal"]
+        if code != "all" and code not in areas:
+            continue  # an area deleted since: nobody reads its feed
+        for kind in registry.ENDPOINT_KINDS:
+            items = [_item(p, files) for p, files in feed_query(session, kind, areas.get(code), now=now)]
             body = {"area": code, "kind": kind, "generated_at": _iso(now), "items": items}
             key = f"feeds/{kind}/{code}.json"
             store.put_bytes(key, json.dumps(body, ensure_ascii=False, sort_keys=True).encode(), "application/json")
@@ -360,5 +386,5 @@ def rewrite_feeds_job(session: Session, store: ObjectStore, job: Job, report: Ca
     """The feeds job after a retraction: rewrite every static feed that listed the work's packages."""
     retracted = list(session.scalars(select(Package).where(Package.work_id == job.work_id,
                                                            Package.state == "retracted")))
-    write_feeds(session, store, feed_codes(retracted))
+    write_feeds(session, store, static_feed_codes(session, retracted))
     report(99, "feeds updated")

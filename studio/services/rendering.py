@@ -16,12 +16,13 @@ from sqlalchemy.orm import Session
 from media_pipeline import render, tools
 from media_pipeline.audio import Cue
 from media_pipeline.errors import EngineError
-from media_pipeline.profiles import CHANNEL_PROFILES, Profile
+from media_pipeline import profiles as registry
+from media_pipeline.profiles import Profile
 from media_pipeline.tts import Engine
 from storage.models import Asset, Job, Rendition, Translation, Work
 from storage.objectstore import ObjectStore
 from studio.errors import N_, ValidationError
-from studio.services import Caller, assets, audit, editions, jobs, translations, voices, works
+from studio.services import Caller, assets, audit, channels as channel_service, editions, jobs, translations, voices, works
 from studio.services.accounts import require_role
 from studio.services.transcripts import Whisper
 
@@ -52,36 +53,40 @@ def language_text(session: Session, work: Work, language: str) -> tuple[str, lis
     return tr.title or work.title, [s["target"] for s in tr.segments if s.get("target", "").strip()]
 
 
-def profiles_for(session: Session, channels: list[str]) -> list[Profile]:
-    """The profiles each channel renders."""
-    table = voices.profiles(session)
-    out = []
-    for ch in channels:
-        if ch not in CHANNEL_PROFILES:
-            raise ValidationError(N_("Channel %(c)s has no media to render."), field="channel", c=ch)
-        out += [table[name] for name in CHANNEL_PROFILES[ch]]
-    return out
-
-
 def queue(session: Session, caller: Caller, work_id: int, channels: list[str] | None = None,
-          languages: list[str] | None = None, revision: int | None = None) -> list[Job]:
-    """Create render jobs for each language and profile, at the work's priority; workers start after commit.
+          languages: list[str] | None = None, revision: int | None = None,
+          needs: list[channel_service.Need] | None = None) -> list[Job]:
+    """Create render jobs at the work's priority; workers start after commit.
 
-    `revision` pins the text (publishing renders the approved revision even if a new draft is saved meanwhile).
-    Audio-only profiles come first, so a loudspeaker gets its bulletin before the screens get theirs.
+    Without `needs`, renders what the channels need (the work's channels when none are named): their default
+    profiles, and the profile of every endpoint's display in the work's areas, in the given languages (the
+    source language when none are named). `revision` pins the text (publishing renders the approved revision
+    even if a new draft is saved meanwhile). Audio comes first, so a loudspeaker gets its bulletin before the
+    screens get theirs.
     """
     require_role(caller, "editor", "approver")
     work = works.get(session, work_id)
-    channels = channels or [c for c in work.channels if c in CHANNEL_PROFILES] or list(CHANNEL_PROFILES)
+    for ch in channels or []:
+        if ch not in registry.CHANNELS:
+            raise ValidationError(N_("Channel %(c)s has no media to render."), field="channels", c=ch)
+    channels = channels or [c for c in work.channels if c in registry.CHANNELS] or list(registry.CHANNELS)
     languages = languages or [work.source_language]
     revision = revision or work.current_revision
     pinned = works.as_of(session, work, revision)
     for lang in languages:
         language_text(session, pinned, lang)  # refuse early: missing translation
-    profiles = sorted(profiles_for(session, channels), key=lambda p: p.kind != "audio")
+    if needs is None:
+        table = channel_service.profiles(session)
+        wanted = {(lang, p.name): p for ch in channels for p in registry.channel_profiles(table, ch)
+                  for lang in languages}
+        for n in channel_service.needs(session, pinned, languages):
+            if n.channel in channels:
+                wanted.setdefault((n.language, n.profile), registry.resolve(table, n.profile))
+        pairs = sorted(wanted, key=lambda k: (wanted[k].kind != "audio", languages.index(k[0]), k[1]))
+    else:
+        pairs = [(n.language, n.profile) for n in needs]
     out = [jobs.create(session, "render", priority=work.priority, work_id=work.id, language=lang,
-                       profile=prof.name, revision=revision, created_by_id=caller.user.id)
-           for prof in profiles for lang in languages]
+                       profile=name, revision=revision, created_by_id=caller.user.id) for lang, name in pairs]
     audit.record(session, caller, "render.queue", "work", work.id, jobs=[j.id for j in out],
                  languages=languages, channels=channels)
     return out
@@ -164,7 +169,7 @@ class _Runner:
     def run(self) -> Rendition:
         job, s = self.job, self.s
         work = works.as_of(s, works.get(s, job.work_id), job.revision)
-        profile = voices.profiles(s).get(job.profile)
+        profile = channel_service.profile(s, job.profile)
         if profile is None:
             raise ValidationError(N_("Unknown channel profile %(p)s."), p=job.profile)
         title, sentences = language_text(s, work, job.language)
@@ -252,7 +257,7 @@ class _Runner:
 
 def _timeout(session: Session, job: Job) -> float:
     """A render may take twice its profile's longest output, plus two minutes, and a day at most."""
-    profile = voices.profiles(session).get(job.profile)
+    profile = channel_service.profile(session, job.profile)
     return min(86400.0, 120 + 2 * (profile.max_duration_s if profile else 1800))
 
 

@@ -1,10 +1,10 @@
-"""Admin-editable data for rendering: channel profiles, the voice of each language, approximate mappings."""
+"""Admin-editable data for speech: the voice of each language, approximate mappings, reading rules.
+
+Channel profiles and their overrides are in the channel registry (`studio/services/channels.py`)."""
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from media_pipeline.errors import EngineError
-from media_pipeline.profiles import DEFAULTS, Profile
 from media_pipeline.render import VoiceChoice
 from media_pipeline.tts import Engine
 from storage.models import Setting
@@ -37,30 +37,6 @@ def _put(session: Session, caller: Caller, key: str, value: dict, role: str = "a
     else:
         row.value = value
     audit.record(session, caller, "settings.update", "setting", key, before=before, after=value)
-
-
-def profiles(session: Session) -> dict[str, Profile]:
-    """Default channel profiles with the admins' changes applied."""
-    out = {name: Profile.from_dict(p.to_dict()) for name, p in DEFAULTS.items()}
-    for name, changes in _get(session, "profiles").items():
-        base = out[name].to_dict() if name in out else {"name": name}
-        out[name] = Profile.from_dict({**base, **changes, "name": name})
-    return out
-
-
-def save_profile(session: Session, caller: Caller, name: str, changes: dict) -> Profile:
-    """Change a profile (or add one); impossible settings are refused with the reason."""
-    current = profiles(session)
-    base = current[name].to_dict() if name in current else {"name": name}
-    profile = Profile.from_dict({**base, **changes, "name": name})
-    try:
-        profile.validate_settings()
-    except EngineError as exc:
-        raise ValidationError(N_("The profile cannot be used: %(why)s."), why=str(exc)) from exc
-    stored = _get(session, "profiles")
-    stored[name] = {**stored.get(name, {}), **changes}
-    _put(session, caller, "profiles", stored)
-    return profile
 
 
 def voice_table(session: Session) -> dict[str, dict]:
@@ -156,33 +132,3 @@ def save_reading_rules(session: Session, caller: Caller, path: str, text: str) -
     os.replace(tmp, target)  # atomic: a reader sees the old or the new rules, never half
     audit.record(session, caller, "settings.reading_rules", "setting", "reading_rules",
                  entries=sum(len(v) for v in data.values()))
-
-
-def save_jingle(session: Session, store, caller: Caller, profile_name: str, which: str, path: str | None) -> Profile:
-    """Set (or with path None, remove) a profile's intro or outro jingle; the file must be audio."""
-    import hashlib
-
-    from media_pipeline import probe
-    from media_pipeline.errors import InvalidMedia
-    from studio.errors import UnsupportedMedia
-    require_role(caller, "admin")
-    if which not in ("intro", "outro"):
-        raise ValidationError(N_("A jingle is an intro or an outro."), field="which")
-    if profile_name not in profiles(session):
-        raise ValidationError(N_("Unknown channel profile %(p)s."), field="profile", p=profile_name)
-    if path is None:
-        return save_profile(session, caller, profile_name, {which: ""})
-    try:
-        info = probe.probe(path)
-    except InvalidMedia as exc:
-        raise UnsupportedMedia(N_("A jingle must be an audio recording (%(why)s)."), field="file",
-                               why=str(exc)) from exc
-    if info.video or not info.audio:
-        raise UnsupportedMedia(N_("A jingle must be an audio recording (%(why)s)."), field="file", why="video")
-    if info.duration_s > 30:
-        raise ValidationError(N_("A jingle lasts at most 30 seconds; this one lasts %(s)s."), field="file",
-                              s=round(info.duration_s))
-    digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
-    key = f"jingles/{digest}"
-    store.put_file(key, path, content_type="application/octet-stream")
-    return save_profile(session, caller, profile_name, {which: key})

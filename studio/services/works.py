@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from media_pipeline.text.unicode import fold, nfc
 
-from storage.models import INT64_MAX, Area, CHANNELS, Language, PRIORITIES, Revision, STATES, User, WORK_KINDS, Work
+from media_pipeline.profiles import CHANNELS
+from storage.models import INT64_MAX, Area, Language, PRIORITIES, Revision, STATES, User, WORK_KINDS, Work
 from studio.errors import N_, Conflict, NotFound, ValidationError
 from studio.services import Caller, audit, fetch
 from studio.services.accounts import require_role

@@ -4,10 +4,11 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from media_pipeline import profiles as registry
 from studio.errors import StudioError
 from studio.extensions import db
 from studio.services import areas as area_service
-from studio.services import endpoints, publishing
+from studio.services import endpoints
 from studio.web import caller, form_error, role_required
 
 bp = Blueprint("distribution", __name__, url_prefix="/admin/endpoints")
@@ -29,7 +30,7 @@ def index():
             form_error(exc)
             status = exc.status
     return render_template("admin/endpoints.html", items=endpoints.all_endpoints(db.session), token=token,
-                           kinds=publishing.ENDPOINT_KINDS, area_tree=area_service.tree(db.session),
+                           kinds=registry.ENDPOINT_KINDS, area_tree=area_service.tree(db.session),
                            form=request.form), status
 
 

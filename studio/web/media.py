@@ -6,7 +6,7 @@ from flask import Blueprint, Response, current_app, flash, jsonify, redirect, re
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from media_pipeline.profiles import CHANNEL_PROFILES
+from media_pipeline.profiles import CHANNELS
 from storage.models import Job, Package, Rendition, Translation, Work
 from studio.errors import N_, NotFound, StudioError
 from studio.extensions import db
@@ -30,7 +30,7 @@ def media_context(work: Work) -> dict:
     for r in renditions:  # newest per (language, profile)
         latest.setdefault((r.language, r.profile), r)
     return {"jobs": jobs, "renditions": list(latest.values()), "render_languages": languages,
-            "render_channels": list(CHANNEL_PROFILES), "language_registry": language_service.all_languages(db.session),
+            "render_channels": list(CHANNELS), "language_registry": language_service.all_languages(db.session),
             "packages": db.session.scalars(select(Package).where(Package.work_id == work.id)
                                            .order_by(Package.version.desc())).all()}
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from storage.models import CHANNELS, INT64_MAX, PRIORITIES, STATES, WORK_KINDS
+from media_pipeline.profiles import CHANNELS, ENDPOINT_KINDS
+from storage.models import INT64_MAX, PRIORITIES, STATES, WORK_KINDS
 
 ACTIONS = ["submit", "request_changes", "approve", "publish", "retract"]
 JOB_STATES = ["waiting", "queued", "running", "succeeded", "failed", "cancelled"]
@@ -182,7 +183,16 @@ def schemas(language_codes: list[str] | None = None) -> dict:
             "machine_translation_from": {"type": "array"}, "machine_translation_to": {"type": "array"},
             "speech": {"type": ["boolean", "string", "null", "object"]},
             "speech_recognition": {"type": ["boolean", "string", "null", "object"]}})),
-        "Feed": {"type": "object", "required": ["items"], "properties": {"items": {"type": "array"}}},
+        "Feed": _obj({"generated_at": _STR, "url_ttl_s": _INT, "items": {"type": "array", "items": _obj({
+            "package_id": _INT, "work_id": _INT, "version": _INT,
+            "priority": {"type": "string", "enum": list(PRIORITIES)}, "valid_from": _NSTR, "valid_until": _NSTR,
+            "manifest_url": _STR, "manifest_sha256": _STR,
+            "files": {"type": "array", "items": _obj({
+                "url": _STR, "sha256": _STR, "size": _INT, "mime": _STR, "role": _STR, "language": _STR,
+                "channel": {"type": "string", "enum": list(CHANNELS)}, "profile": _STR,
+                "width": _INT, "height": _INT, "duration_s": {"type": "number"}},
+                required=["url", "sha256", "size", "mime", "role", "language", "channel", "profile"])}},
+            required=["package_id", "work_id", "version", "priority", "files"])}}, required=["items"]),
         "ReportResult": _obj({"stored": _INT, "duplicates": _INT, "refused": {"type": "array", "items": _obj(
             {"index": _INT, "id": _STR, "code": _STR, "reason": _STR})}}),
     }
@@ -215,7 +225,9 @@ def spec(language_codes: list[str] | None = None) -> dict:
                                 "API token (Account → API tokens) as `Authorization: Bearer st_...`. Errors are "
                                 "`{\"error\": {\"code\", \"message\", \"field\"?}}` in the token owner's language."},
         "components": {
-            "x-channels": list(CHANNELS),
+            "x-channels": {name: list(c.profiles) for name, c in CHANNELS.items()},
+            "x-endpoint-kinds": {name: {"channels": list(k.channels), "display": k.screen}
+                                 for name, k in ENDPOINT_KINDS.items()},
             "securitySchemes": {"token": {"type": "http", "scheme": "bearer"},
                                 "endpoint_token": {"type": "http", "scheme": "bearer",
                                                    "description": "a distribution endpoint's token (ep_...)"}},

@@ -8,7 +8,7 @@ from media_pipeline.profiles import Profile
 from studio.errors import N_, StudioError, ValidationError
 from studio.extensions import db
 from studio.worker import resources
-from studio.services import voices
+from studio.services import channels, voices
 from studio.web import caller, form_error, role_required
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
@@ -20,7 +20,7 @@ def _page(status: int = 200, rules_text: str | None = None):
     engines = resources(current_app)("render").engines
     return render_template(
         "settings/media.html", voice_table=voices.voice_table(db.session), mappings=voices.mappings(db.session),
-        profiles=voices.profiles(db.session), engines={n: e.voices() for n, e in engines.items()},
+        profiles=channels.profiles(db.session), engines={n: e.voices() for n, e in engines.items()},
         profile_fields=PROFILE_FIELDS,
         rules=rules_text if rules_text is not None else voices.reading_rules(current_app.config["NORMALIZATION_FILE"]),
     ), status
@@ -78,7 +78,7 @@ def save_profile(name: str):
                     changes[field] = float(raw) if "float" in str(types[field]) else int(float(raw))
                 except ValueError:
                     raise ValidationError(N_("%(name)s must be a number."), field=field, name=field) from None
-        voices.save_profile(db.session, caller(), name, changes)
+        channels.save_profile(db.session, caller(), name, changes)
     return _save(apply, _("Saved."))
 
 
@@ -94,13 +94,13 @@ def save_jingle(name: str):
     def apply():
         store = current_app.extensions["objectstore"]
         if request.form.get("remove") or file is None or not file.filename:
-            voices.save_jingle(db.session, store, caller(), name, which, None)
+            channels.save_jingle(db.session, store, caller(), name, which, None)
             return
         fd, path = tempfile.mkstemp(dir=os.path.join(current_app.config["INSTANCE"], "tmp"), prefix="jingle-")
         try:
             with os.fdopen(fd, "wb") as out:
                 file.save(out)
-            voices.save_jingle(db.session, store, caller(), name, which, path)
+            channels.save_jingle(db.session, store, caller(), name, which, path)
         finally:
             os.unlink(path)
     os.makedirs(os.path.join(current_app.config["INSTANCE"], "tmp"), exist_ok=True)

@@ -6,14 +6,15 @@ from flask import (Blueprint, Response, current_app, flash, jsonify, redirect, r
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from storage.models import CHANNELS, PRIORITIES, STATES, WORK_KINDS
+from media_pipeline.profiles import CHANNELS
+from storage.models import PRIORITIES, STATES, WORK_KINDS
 from studio.errors import StudioError
 from studio.extensions import db
 from studio.services import areas as area_service
 from studio.services import languages as language_service
 from studio.services import assets as asset_service
 from studio.services import works as work_service
-from studio.services import publishing, workflow
+from studio.services import workflow
 from studio.services.works import META_KEYS
 from studio.web import (caller, error_response, form_error, message_of, receive_upload, role_required,
                         spooled, wants_json)
@@ -39,7 +40,7 @@ def form_data(form) -> dict:
 
 
 def _form_context(**extra) -> dict:
-    return dict(kinds=WORK_KINDS, channels=CHANNELS, priorities=PRIORITIES, area_tree=area_service.tree(db.session),
+    return dict(kinds=WORK_KINDS, channels=list(CHANNELS), priorities=PRIORITIES, area_tree=area_service.tree(db.session),
                 meta_keys=META_KEYS, language_registry=language_service.all_languages(db.session), **extra)
 
 

@@ -291,7 +291,7 @@ def test_object_store_down_during_publish(app, make_web, users, province, tmp_pa
         assert package.state == "queued"
         with app.app_context():
             area = db.session.get(Area, province["commune"])
-            assert publishing.endpoint_packages(db.session, "loudspeaker", area) == []
+            assert publishing.feed_query(db.session, "loudspeaker", area) == []
         weed.start()
         app.extensions["objectstore"] = store2 = ObjectStore.from_url(weed.url)
         with app.app_context():
@@ -299,7 +299,7 @@ def test_object_store_down_during_publish(app, make_web, users, province, tmp_pa
             db.session.commit()
             app.extensions["job_resources"].pop("store", None)
             assert jobs.run_here(db.session, job.id, resources(app)) == "succeeded"
-            listed = publishing.endpoint_packages(db.session, "loudspeaker", db.session.get(Area, province["commune"]))
+            listed = publishing.feed_query(db.session, "loudspeaker", db.session.get(Area, province["commune"]))
             assert [p.id for p, _ in listed] == [package.id]
             for _, files in listed:
                 assert all(store2.exists(f["key"]) for f in files)
@@ -338,10 +338,10 @@ def test_expired_url_is_refetched_and_expired_packages_leave_the_feed(app, make_
     with app.app_context():
         area = db.session.get(Area, province["commune"])
         later = publishing.utcnow() + timedelta(days=3)
-        assert [p.id for p, _ in publishing.endpoint_packages(db.session, "loudspeaker", area)] == [package.id]
+        assert [p.id for p, _ in publishing.feed_query(db.session, "loudspeaker", area)] == [package.id]
         db.session.get(Package, package.id).valid_until = later - timedelta(days=1)
         db.session.commit()
-        assert publishing.endpoint_packages(db.session, "loudspeaker", area, now=later) == []
+        assert publishing.feed_query(db.session, "loudspeaker", area, now=later) == []
 
 
 def test_moving_a_work_to_another_area_updates_both_static_feeds(app, make_web, users, province, store, db_session):

@@ -111,5 +111,5 @@ def test_published_publication_reaches_portals_and_readers(app, make_web, users,
     from studio.extensions import db
     from studio.services import publishing
     with app.app_context():
-        portal = publishing.endpoint_packages(db.session, "portal", None)
+        portal = publishing.feed_query(db.session, "portal", None)
         assert [f["role"] for p, files in portal for f in files if p.id == package.id]

@@ -158,12 +158,12 @@ def test_profile_settings_refuse_impossible_values(app, users):
 
     from studio.errors import ValidationError
     from studio.extensions import db
-    from studio.services import Caller, voices
+    from studio.services import Caller, channels
     with app.app_context():
         admin = Caller(db.session.get(User, users["admin"]))
         with pytest.raises(ValidationError, match="impossible"):
-            voices.save_profile(db.session, admin, "eboard-1080p", {"width": 0})
-        p = voices.save_profile(db.session, admin, "eboard-1080p", {"width": 1280, "height": 720})
+            channels.save_profile(db.session, admin, "eboard-1080p", {"width": 0})
+        p = channels.save_profile(db.session, admin, "eboard-1080p", {"width": 1280, "height": 720})
         assert (p.width, p.height) == (1280, 720)
 
 

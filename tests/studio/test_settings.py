@@ -62,9 +62,9 @@ def test_admin_edits_profiles_and_mappings_editors_cannot(web, make_web, users, 
     page = web.get("/settings/media").get_data(as_text=True)
     assert "tyz → vi" in page and 'value="320"' in page
     from studio.extensions import db
-    from studio.services import voices
+    from studio.services import channels
     with app.app_context():
-        assert voices.profiles(db.session)["eboard-led-384x192"].width == 320
+        assert channels.profiles(db.session)["eboard-led-384x192"].width == 320
 
 
 def test_intro_jingle_plays_before_the_narration_and_moves_the_captions(web, make_web, users, db_session, tmp_path):
