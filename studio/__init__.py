@@ -87,6 +87,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update({k: v for k, v in test_config.items() if k != "ENVIRON"})
     _private_instance(app.config)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(PACKAGE_DIR / "translations")
+    from studio.services import clock
+    clock.configure(app.config["TIMEZONE"])
 
     db.init_app(app)
     import storage

@@ -282,11 +282,12 @@ def cmd_demo(args) -> int:
 
     from sqlalchemy import select
 
-    from storage.models import User
+    from storage.models import User, Work
     from studio import demo
     from studio.config import load_config
     from studio.extensions import db
     from studio.services import Caller, rendering
+    from studio.services import channels as channel_service
 
     cfg = load_config()
     with running_studio(cfg, quiet=args.json) as (app, password):
@@ -294,16 +295,18 @@ def cmd_demo(args) -> int:
         with app.app_context(), tempfile.TemporaryDirectory() as tmp:
             work_id = demo.create(db.session, store, Path(tmp), app.config["MAX_CONTENT_LENGTH"],
                                   app.config["MAX_IMAGE_PIXELS"])
+            endpoints = demo.register_endpoints(db.session)
             demo.approve(db.session, work_id)
             editor = db.session.scalar(select(User).where(User.username == "demo-editor"))
+            work = db.session.get(Work, work_id)
+            needs = channel_service.needs(db.session, work)  # the channels' defaults and every endpoint's files
             jobs = rendering.queue(db.session, Caller(editor, "demo"), work_id,
-                                   ["loudspeaker", "eboard", "border_screen", "web"], ["vi"])
+                                   languages=sorted({n.language for n in needs}), needs=needs)
             db.session.commit()
             ids = [j.id for j in jobs]
         states = _run_jobs_here(app, ids, quiet=args.json)
         with app.app_context():
             publish_ids = demo.publish(db.session, work_id)
-            token = demo.endpoint_token(db.session)
         states += _run_jobs_here(app, publish_ids, quiet=args.json)
         ids += publish_ids
         with app.app_context():
@@ -319,7 +322,8 @@ def cmd_demo(args) -> int:
             books = demo.collect_publications(db.session, store, book_id, out_dir)
         base = (cfg["PUBLIC_URL"] or "http://127.0.0.1:5000").rstrip("/")
         summary = {"work_id": work_id, "jobs": dict(zip(ids, states)), "renditions": entries,
-                   "output_dir": str(out_dir.resolve()), "feed_url": f"{base}/api/v1/feed", "endpoint_token": token,
+                   "output_dir": str(out_dir.resolve()), "feed_url": f"{base}/api/v1/feed",
+                   "endpoint_token": endpoints[0]["token"], "endpoints": endpoints,
                    "publications": books}
         if password:
             summary["admin_password"] = password
@@ -334,8 +338,11 @@ def cmd_demo(args) -> int:
             print(f"\nSample publication {book_id}:")
             for b in books:
                 print(f"  {b['format']:<14} {b['language']}  {b['file']}")
-            print(f"\nWith `studio serve` running, a loudspeaker endpoint fetches its feed with:\n"
-                  f"  curl -H 'Authorization: Bearer {token}' {summary['feed_url']}")
+            print("\nEndpoints registered (each fetches files made for its display and languages):")
+            for e in endpoints:
+                print(f"  {e['kind']:<14} {e['display'] or '-':<10} {','.join(e['languages']) or 'all':<9} {e['name']}")
+            print(f"\nWith `studio serve` running, the loudspeaker fetches its feed with:\n"
+                  f"  curl -H 'Authorization: Bearer {endpoints[0]['token']}' {summary['feed_url']}")
         return 0 if all(s == "succeeded" for s in states) else 1
 
 

@@ -36,7 +36,8 @@ def cmd_sync(args) -> int:
             return 2
         print(json.dumps({"offline": r.offline, "not_modified": r.not_modified, "holds": r.holds,
                           "downloaded": len(r.downloaded), "removed": len(r.removed), "rejected": r.rejected,
-                          "failed": r.failed, "reports_sent": r.reports_sent}), flush=True)
+                          "failed": r.failed, "reports_sent": r.reports_sent,
+                          "playable_now": [i["package_id"] for i in client.playable()]}), flush=True)
         if not args.every:
             return 3 if r.offline else (1 if r.rejected or r.failed else 0)
         if told is not None:

@@ -132,19 +132,36 @@ def publish(session, work_id: int) -> list[int]:
                                 .order_by(Job.id)))
 
 
-def endpoint_token(session) -> str:
-    """A demo loudspeaker endpoint covering every area; a fresh token each run (tokens are shown only once)."""
+# One endpoint of every kind and common display, everywhere (no area): what the demo's package must serve.
+ENDPOINTS = [
+    {"name": "Loa truyền thanh xã Hữu Kiên", "kind": "loudspeaker", "languages": ["vi"]},
+    {"name": "Bảng điện tử UBND huyện", "kind": "eboard", "display": "1920x1080"},
+    {"name": "Bảng LED đầu cầu", "kind": "eboard", "display": "384x192"},
+    {"name": "Bảng điện tử đứng, nhà văn hoá", "kind": "eboard", "display": "1080x1920"},
+    {"name": "Màn hình cửa khẩu Hữu Nghị", "kind": "border_screen", "display": "1920x1080",
+     "languages": ["vi", "zh", "en"]},
+    {"name": "Ki-ốt điểm thông tin xã", "kind": "kiosk", "display": "1080x1920", "languages": ["vi"]},
+    {"name": "Cổng thông tin điện tử tỉnh", "kind": "portal"},
+]
+
+
+def register_endpoints(session) -> list[dict]:
+    """Register the demo endpoints (a fresh token each run: tokens are shown only once); name, kind, display,
+    languages and token of each."""
     from storage.models import Endpoint
     from studio.services import endpoints
     admin = Caller(_user(session, "demo-admin", ["admin"]), "demo")
-    ep = session.scalar(select(Endpoint).where(Endpoint.name == "Demo loudspeaker"))
-    if ep is None:
-        _, token = endpoints.create(session, admin, {"name": "Demo loudspeaker", "kind": "loudspeaker",
-                                                     "contact": "studio demo"})
-    else:
-        token = endpoints.rotate(session, admin, ep.id)
+    out = []
+    for spec in ENDPOINTS:
+        ep = session.scalar(select(Endpoint).where(Endpoint.name == spec["name"]))
+        if ep is None:
+            ep, token = endpoints.create(session, admin, {**spec, "contact": "studio demo"})
+        else:
+            token = endpoints.rotate(session, admin, ep.id)
+        out.append({"name": ep.name, "kind": ep.kind, "display": ep.display or None, "languages": ep.languages,
+                    "token": token})
     session.commit()
-    return token
+    return out
 
 
 BOOK_TITLE = "Sổ tay an toàn mùa mưa lũ"

@@ -94,6 +94,27 @@ class SyncClient:
         outbox.append(report)
         _write_json(self.dir / "outbox.json", outbox)
 
+    def playable(self, now: datetime | None = None) -> list[dict]:
+        """The held items to play now, most urgent first: valid at `now`, and inside one of their time slots,
+        which are wall-clock times in the studio's time zone (an emergency ignores its slots)."""
+        from zoneinfo import ZoneInfo
+        state = self._load("state.json", {"items": []})
+        zone = ZoneInfo(state.get("time_zone") or "UTC")
+        now = (now or datetime.now(timezone.utc)).astimezone(zone)
+        wall = now.strftime("%H:%M")
+        out = []
+        for item in state["items"]:
+            start, end = (datetime.fromisoformat(item[k].replace("Z", "+00:00")) if item.get(k) else None
+                          for k in ("valid_from", "valid_until"))
+            if (start and now < start) or (end and now >= end):
+                continue
+            slots = [s.split("-") for s in item.get("time_slots") or []]
+            if slots and not (item.get("playback") or {}).get("ignore_time_slots") and not any(
+                    (a <= wall < b) if a <= b else (wall >= a or wall < b) for a, b in slots):
+                continue
+            out.append(item)
+        return out
+
     # -- sync ------------------------------------------------------------------------------------------
     def sync(self, wait: int = 0) -> SyncResult:
         """One round: feed, downloads, clean-up, reports.
@@ -125,7 +146,7 @@ class SyncClient:
             self._clean(keep, {i["package_id"] for i in good}, result)
             complete_now = len(good) == len(body["items"])
             _write_json(self.dir / "state.json", {"etag": etag if complete_now else "", "items": good,
-                                                  "synced_at": _now()})
+                                                  "synced_at": _now(), "time_zone": body.get("time_zone", "UTC")})
             result.holds = [i["package_id"] for i in good]
         self._send_reports(result)
         return result

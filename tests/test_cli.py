@@ -101,7 +101,8 @@ def test_admin_password_from_environment(tmp_path):
 
 @pytest.mark.slow
 def test_demo_renders_every_channel_offline(tmp_path):
-    """`studio demo --json` on a fresh instance: all four channels, three caption languages, measured loudness."""
+    """`studio demo --json` on a fresh instance: all four channels, three caption languages, measured loudness,
+    and an endpoint of every kind and common display served only files made for it (sizes measured)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
     env.update({"STUDIO_INSTANCE": str(tmp_path / "instance"), "STUDIO_TTS_ENGINES": "espeak"})
     out = subprocess.run([sys.executable, "-m", "studio.cli", "demo", "--json"], cwd=ROOT, env=env,
@@ -111,10 +112,10 @@ def test_demo_renders_every_channel_offline(tmp_path):
     channels = {r["channel"] for r in summary["renditions"]}
     assert channels == {"loudspeaker", "eboard", "border_screen", "web"}
     for r in summary["renditions"]:
-        assert Path(r["file"]).exists() and r["duration_s"] > 5 and r["language"] == "vi"
+        assert Path(r["file"]).exists() and r["duration_s"] > 5 and r["language"] in ("vi", "zh", "en")
         if r["file"].endswith(".mp3"):
             assert abs(r["lufs"] + 16) <= 1.0
-    border = next(r for r in summary["renditions"] if r["channel"] == "border_screen")
+    border = next(r for r in summary["renditions"] if r["channel"] == "border_screen" and r["language"] == "vi")
     srt = Path(border["srt"]).read_text(encoding="utf-8")
     assert "Đồng Đăng" in srt
     ass_free_check = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_type,width,height",
@@ -127,21 +128,45 @@ def test_demo_renders_every_channel_offline(tmp_path):
     assert set(books) == {"epub", "epub-narrated", "pdf"} and all(p.exists() for p in books.values())
     assert epubcheck(books["epub-narrated"]).returncode == 0
     assert books["pdf"].read_bytes().startswith(b"%PDF")
-    # The demo also published its package and registered an endpoint: fetch its feed as curl would.
+    # The demo also published its package and registered an endpoint of every kind: fetch each feed as curl
+    # would, download every file, and measure the pictures and videos with ffprobe.
     assert set(summary["jobs"].values()) == {"succeeded"} and summary["endpoint_token"].startswith("ep_")
+    endpoints = summary["endpoints"]
+    assert {e["kind"] for e in endpoints} == {"loudspeaker", "eboard", "border_screen", "kiosk", "portal"}
+    displays = {(e["kind"], e["display"]) for e in endpoints}
+    assert {("eboard", "1920x1080"), ("eboard", "384x192"), ("eboard", "1080x1920"),
+            ("border_screen", "1920x1080")} <= displays
+    assert next(e for e in endpoints if e["kind"] == "border_screen")["languages"] == ["en", "vi", "zh"]
     port = free_port()
     proc, _ = start_serve(tmp_path / "instance", port, {"STUDIO_TTS_ENGINES": "espeak"})
     try:
         url = summary["feed_url"].replace("127.0.0.1:5000", f"127.0.0.1:{port}")
-        req = urllib.request.Request(url, headers={"Authorization": f"Bearer {summary['endpoint_token']}"})
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            feed = json.load(resp)
-        assert [i["work_id"] for i in feed["items"]] == [summary["work_id"]]
-        files = feed["items"][0]["files"]
-        assert {f["channel"] for f in files} == {"loudspeaker"} and files
-        for f in files:
-            with urllib.request.urlopen(f["url"], timeout=30) as resp:
-                assert hashlib.sha256(resp.read()).hexdigest() == f["sha256"]
+        for ep in endpoints:
+            req = urllib.request.Request(url, headers={"Authorization": f"Bearer {ep['token']}"})
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                feed = json.load(resp)
+            assert [i["work_id"] for i in feed["items"]] == [summary["work_id"]], ep
+            files = feed["items"][0]["files"]
+            assert files, ep
+            if ep["kind"] == "border_screen":  # a video in each of its three languages
+                assert {f["language"] for f in files if f["role"] == "video"} == {"vi", "zh", "en"}
+            for f in files:
+                assert f["mime"] and f["language"] and (not ep["languages"] or f["language"] in ep["languages"])
+                with urllib.request.urlopen(f["url"], timeout=60) as resp:
+                    data = resp.read()
+                assert hashlib.sha256(data).hexdigest() == f["sha256"]
+                if f["role"] in ("video", "still"):
+                    local = tmp_path / f"probe-{f['sha256'][:12]}"
+                    local.write_bytes(data)
+                    info = json.loads(subprocess.run(
+                        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height",
+                         "-of", "json", str(local)], capture_output=True, text=True, check=True).stdout)
+                    size = (info["streams"][0]["width"], info["streams"][0]["height"])
+                    assert size == (f["width"], f["height"]), f
+                    if ep["display"]:
+                        assert f"{size[0]}x{size[1]}" == ep["display"], (ep["name"], f["profile"])
+            if ep["kind"] == "loudspeaker":
+                assert {f["channel"] for f in files} == {"loudspeaker"} and {f["mime"] for f in files} == {"audio/mpeg"}
     finally:
         stop(proc)
 

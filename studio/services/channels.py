@@ -135,11 +135,14 @@ def needs(session: Session, work: Work, languages: list[str] | None = None) -> l
     return [n for n in out.values() if languages is None or n.language in languages]
 
 
-def coverage(session: Session, work: Work, renditions: list[Rendition]) -> list[dict]:
-    """For each endpoint the work reaches, the files it would get from these renditions and what it lacks:
+def coverage(session: Session, work: Work) -> list[dict]:
+    """For each endpoint the work reaches, the renditions of the approved revision (the current one before
+    approval) made for it and those it still lacks:
     [{"endpoint", "files": [(language, profile)], "lacking": [(language, profile)], "no_language": bool}]."""
     table = profiles(session)
-    have = {(r.language, r.profile) for r in renditions}
+    revision = work.approved_revision or work.current_revision
+    have = set(session.execute(select(Rendition.language, Rendition.profile).where(
+        Rendition.work_id == work.id, Rendition.revision == revision)).all())
     approved = approved_languages(session, work)
     out = []
     for ep in reached(session, work):

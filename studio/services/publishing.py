@@ -20,7 +20,7 @@ from storage.models import (Area, Endpoint, Job, Package, PackageArea, PackageFi
                             utcnow)
 from storage.objectstore import ObjectStore
 from studio.errors import N_, Conflict, ValidationError
-from studio.services import Caller, audit, channels, jobs, rendering, works
+from studio.services import Caller, audit, channels, clock, jobs, rendering, works
 
 SCHEMA_VERSION = 1
 SCHEMA_URL = "https://studio.invalid/schemas/manifest-1.json"  # docs/manifest.schema.json
@@ -30,7 +30,7 @@ URGENCY = {"emergency": 1, "priority": 3, "normal": 5}  # NINJS urgency
 
 
 def _iso(dt: datetime | None) -> str | None:
-    return dt.isoformat(timespec="seconds") + "Z" if dt else None
+    return clock.iso(dt)
 
 
 def _renditions(session: Session, work: Work) -> list[Rendition]:
@@ -106,7 +106,7 @@ def build_manifest(session: Session, work: Work, package: Package, files: list[d
         "kind": work.kind, "title": titles, "summary": work.summary or "",
         "source_language": work.source_language, "priority": package.priority,
         "valid_from": _iso(package.valid_from), "valid_until": _iso(package.valid_until),
-        "time_slots": list(work.time_slots or []), "areas": package.area_codes, "channels": package.channels,
+        "time_slots": list(work.time_slots or []), "time_zone": clock.zone().key, "areas": package.area_codes, "channels": package.channels,
         "playback": playback(package.priority), "texts": texts,
         "approved_by": approver, "published_by": package.published_by_id, "published_at": _iso(package.published_at),
         "files": files,
@@ -313,7 +313,8 @@ def feed_body(store: ObjectStore, items: list[dict], ttl: timedelta) -> dict:
     """The feed document with a presigned, Range-capable URL per file."""
     out = [{**i, "files": [{**f, "url": store.presign_get(f["key"], ttl)} for f in i["files"]],
             "manifest_url": store.presign_get(i["manifest_key"], ttl)} for i in items]
-    return {"generated_at": _iso(utcnow()), "url_ttl_s": int(ttl.total_seconds()), "items": out}
+    return {"generated_at": _iso(utcnow()), "time_zone": clock.zone().key, "url_ttl_s": int(ttl.total_seconds()),
+            "items": out}
 
 
 def feeds_generation(session: Session) -> int:
@@ -375,7 +376,8 @@ def write_feeds(session: Session, store: ObjectStore, area_codes: list[str]) -> 
             continue  # an area deleted since: nobody reads its feed
         for kind in registry.ENDPOINT_KINDS:
             items = [_item(p, files) for p, files in feed_query(session, kind, areas.get(code), now=now)]
-            body = {"area": code, "kind": kind, "generated_at": _iso(now), "items": items}
+            body = {"area": code, "kind": kind, "generated_at": _iso(now), "time_zone": clock.zone().key,
+                    "items": items}
             key = f"feeds/{kind}/{code}.json"
             store.put_bytes(key, json.dumps(body, ensure_ascii=False, sort_keys=True).encode(), "application/json")
             keys.append(key)

@@ -14,7 +14,9 @@ TRANSITIONS = {
     "submit": ({"draft"}, "submitted", "editor", False),
     "request_changes": ({"submitted", "approved"}, "draft", "approver", True),
     "approve": ({"submitted"}, "approved", "approver", False),
-    "publish": ({"approved"}, "published", "approver", False),
+    # Publishing a published work again makes a new package of the same approved revision, with the files
+    # of endpoints registered since (see publishing.prepare).
+    "publish": ({"approved", "published"}, "published", "approver", False),
     "retract": ({"published"}, "retracted", "approver", True),
 }
 

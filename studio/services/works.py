@@ -14,7 +14,7 @@ from media_pipeline.text.unicode import fold, nfc
 from media_pipeline.profiles import CHANNELS
 from storage.models import INT64_MAX, Area, Language, PRIORITIES, Revision, STATES, User, WORK_KINDS, Work
 from studio.errors import N_, Conflict, NotFound, ValidationError
-from studio.services import Caller, audit, fetch
+from studio.services import Caller, audit, clock, fetch
 from studio.services.accounts import require_role
 
 FIELDS = ("kind", "title", "summary", "body", "source_language", "topics", "channels", "priority",
@@ -34,15 +34,7 @@ def _as_list(value) -> list[str]:
 
 
 def _as_datetime(value, field: str) -> datetime | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=None)
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).replace(tzinfo=None)
-    except ValueError:
-        raise ValidationError(N_("%(name)s is not a date and time (YYYY-MM-DD HH:MM)."), field=field,
-                              name=field) from None
+    return clock.to_utc(value, field)
 
 
 def normalize(session: Session, data: dict, base: dict | None = None) -> dict:
@@ -80,8 +72,7 @@ def normalize(session: Session, data: dict, base: dict | None = None) -> dict:
     vf, vu = _as_datetime(d.get("valid_from"), "valid_from"), _as_datetime(d.get("valid_until"), "valid_until")
     if vf and vu and vu <= vf:
         raise ValidationError(N_("'Valid until' must be after 'valid from'."), field="valid_until")
-    out["valid_from"] = vf.isoformat(timespec="minutes") if vf else None
-    out["valid_until"] = vu.isoformat(timespec="minutes") if vu else None
+    out["valid_from"], out["valid_until"] = clock.iso(vf, "minutes"), clock.iso(vu, "minutes")
     out["time_slots"] = _as_list(d.get("time_slots"))
     for slot in out["time_slots"]:
         if not SLOT_RE.match(slot) or slot[:5] >= slot[6:]:
@@ -120,8 +111,7 @@ def snapshot(work: Work) -> dict:
         "kind": work.kind, "title": work.title, "summary": work.summary, "body": work.body,
         "source_language": work.source_language, "topics": list(work.topics or []),
         "channels": list(work.channels or []), "priority": work.priority,
-        "valid_from": work.valid_from.isoformat(timespec="minutes") if work.valid_from else None,
-        "valid_until": work.valid_until.isoformat(timespec="minutes") if work.valid_until else None,
+        "valid_from": clock.iso(work.valid_from, "minutes"), "valid_until": clock.iso(work.valid_until, "minutes"),
         "time_slots": list(work.time_slots or []), "area_ids": sorted(a.id for a in work.areas),
         "meta": dict(work.meta or {}), "chapters": list(work.chapters or []),
     }

@@ -571,4 +571,28 @@ VI = {
         '%(field)s có quá nhiều mục.',
     '%(field)s is not valid.':
         '%(field)s không hợp lệ.',
+    'A %(kind)s endpoint has no screen: leave the display empty.':
+        'Điểm nhận loại %(kind)s không có màn hình: để trống ô màn hình.',
+    'A display from 16x16 to 7680x4320 with an even width and height is needed (H.264 video), not %(display)s.':
+        'Cần màn hình từ 16x16 đến 7680x4320 với chiều rộng và chiều cao là số chẵn (video H.264), không phải %(display)s.',
+    'all':
+        'tất cả',
+    'Display, e.g. 1920x1080 or 384x192 (kinds with a screen: %(kinds)s)':
+        'Màn hình, ví dụ 1920x1080 hoặc 384x192 (các loại có màn hình: %(kinds)s)',
+    'Languages it plays, comma-separated (empty: all)':
+        'Các ngôn ngữ phát, cách nhau bằng dấu phẩy (để trống: tất cả)',
+    'Endpoints this work reaches':
+        'Các điểm nhận tác phẩm này tới',
+    'Endpoint':
+        'Điểm nhận',
+    'Files made for it':
+        'Tệp đã làm cho điểm nhận',
+    'Still lacking':
+        'Còn thiếu',
+    'none of its languages (%(langs)s) is approved':
+        'chưa có ngôn ngữ nào của điểm nhận (%(langs)s) được duyệt',
+    'Render the work again (or publish) to make them.':
+        'Kết xuất lại tác phẩm (hoặc xuất bản) để tạo các tệp này.',
+    'Local time (%(zone)s).':
+        'Giờ địa phương (%(zone)s).',
 }

@@ -132,7 +132,7 @@ def register(app: Flask) -> None:
 
         from studio.services.markup import render as markdown
         return {"markdown": markdown, "languages": app.config["LANGUAGES"], "get_locale": get_locale,
-                "job_error": job_error}
+                "job_error": job_error, "time_zone": app.config["TIMEZONE"]}
 
     @app.template_filter("detail")
     def detail_filter(value) -> str:
@@ -146,14 +146,8 @@ def register(app: Flask) -> None:
     @app.template_filter("local")
     def local_time(value) -> str:
         """A stored (UTC) time in the studio's time zone, e.g. 23/11/2026 08:52 (GMT+7)."""
-        from datetime import timezone
-        from zoneinfo import ZoneInfo
-        if value is None:
-            return ""
-        tz = ZoneInfo(app.config["TIMEZONE"])
-        local = value.replace(tzinfo=timezone.utc).astimezone(tz)
-        offset = int(local.utcoffset().total_seconds() // 3600)
-        return local.strftime("%d/%m/%Y %H:%M") + f" (GMT{offset:+d})"
+        from studio.services import clock
+        return clock.label(value)
 
     @app.template_filter("filesize")
     def filesize_filter(n: int) -> str:

@@ -12,6 +12,7 @@ from studio.errors import N_, NotFound, StudioError
 from studio.extensions import db
 from studio.services import assets as asset_service
 from studio.services import languages as language_service
+from studio.services import channels as channel_service
 from studio.services import jobs, rendering, transcripts
 from studio.web import caller, form_error, job_error, role_required
 
@@ -30,7 +31,8 @@ def media_context(work: Work) -> dict:
     for r in renditions:  # newest per (language, profile)
         latest.setdefault((r.language, r.profile), r)
     return {"jobs": jobs, "renditions": list(latest.values()), "render_languages": languages,
-            "render_channels": list(CHANNELS), "language_registry": language_service.all_languages(db.session),
+            "render_channels": list(CHANNELS), "coverage": channel_service.coverage(db.session, work),
+            "language_registry": language_service.all_languages(db.session),
             "packages": db.session.scalars(select(Package).where(Package.work_id == work.id)
                                            .order_by(Package.version.desc())).all()}
 

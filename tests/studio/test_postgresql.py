@@ -182,3 +182,14 @@ def test_search_ignores_case_and_diacritics_with_a_trigram_index_on_postgresql(p
         index = db.session.execute(text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_works_search_trgm'"))
         assert "gin_trgm_ops" in index.scalar()
         db.session.remove()
+
+
+def test_one_feed_query_on_postgresql(pg_app, store):
+    from studio.extensions import db
+    from studio.services import Caller, accounts
+    from tests.conftest import PASSWORD
+    from tests.studio.feed_cases import check_feed_query
+    with pg_app.app_context():
+        accounts.create_user(db.session, Caller(None), "admin", PASSWORD, ["admin"], system=True)
+        db.session.commit()
+        check_feed_query(db.session, store)
