@@ -407,7 +407,10 @@ def build_parser() -> argparse.ArgumentParser:
     dsub.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
     r = sub.add_parser("render", help="render a work for channels and languages, printing progress")
     r.add_argument("work_id", type=int)
-    r.add_argument("--channel", action="append", help="loudspeaker, eboard, border_screen, web (repeatable)")
+    from media_pipeline.profiles import CHANNELS
+    r.add_argument("--channel", action="append", choices=list(CHANNELS),
+                   help="a channel to render (repeatable; default: the work's channels), with the files its "
+                        "endpoints' displays and languages need")
     r.add_argument("--language", action="append", help="language code (repeatable); default: the source")
     r.add_argument("--user", default="admin", help="the account the jobs are queued as")
     r.add_argument("--queue", action="store_true", help="leave the work to a running studio's workers")

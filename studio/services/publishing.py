@@ -309,12 +309,32 @@ def feed_items(session: Session, endpoint_id: int, kind: str, area: Area | None,
     return etag, hit[1]
 
 
-def feed_body(store: ObjectStore, items: list[dict], ttl: timedelta) -> dict:
-    """The feed document with a presigned, Range-capable URL per file."""
+_BODY_CACHE: dict[tuple, tuple[list, bytes]] = {}
+
+
+def feed_body(store: ObjectStore, items: list[dict], ttl: timedelta, now: datetime | None = None) -> bytes:
+    """The feed document (JSON bytes) with a presigned, Range-capable URL per file.
+
+    Signing is the costly part of a 200 (an HMAC per file), so a document is built once per item list and
+    half URL lifetime and then reused by every endpoint with the same items: URLs are signed for `ttl` at the
+    start of their half-lifetime window, so each one handed out stays valid for at least `ttl / 2`
+    (`url_ttl_s`).
+    """
+    now = now or utcnow()
+    half = max(1, int(ttl.total_seconds()) // 2)
+    window = int(now.timestamp()) // half
+    key = (id(items), len(items), window, store.bucket)
+    hit = _BODY_CACHE.get(key)
+    if hit is not None and hit[0] is items:
+        return hit[1]
     out = [{**i, "files": [{**f, "url": store.presign_get(f["key"], ttl)} for f in i["files"]],
             "manifest_url": store.presign_get(i["manifest_key"], ttl)} for i in items]
-    return {"generated_at": _iso(utcnow()), "time_zone": clock.zone().key, "url_ttl_s": int(ttl.total_seconds()),
-            "items": out}
+    body = json.dumps({"generated_at": _iso(now), "time_zone": clock.zone().key, "url_ttl_s": half,
+                       "items": out}, ensure_ascii=False).encode()
+    if len(_BODY_CACHE) > 1000:
+        _BODY_CACHE.clear()
+    _BODY_CACHE[key] = (items, body)  # holding `items` keeps its id from being reused by another list
+    return body
 
 
 def feeds_generation(session: Session) -> int:

@@ -410,7 +410,9 @@ def feed():
     if request.if_none_match.contains(etag):
         resp = current_app.response_class(status=304)
     else:
-        resp = jsonify(publishing.feed_body(current_app.extensions["objectstore"], items, FEED_URL_TTL))
+        resp = current_app.response_class(
+            publishing.feed_body(current_app.extensions["objectstore"], items, FEED_URL_TTL),
+            mimetype="application/json")
     resp.set_etag(etag)
     resp.headers["Cache-Control"] = "private, no-cache"
     return resp
