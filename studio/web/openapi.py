@@ -115,8 +115,10 @@ def work_fields(language_codes: list[str] | None) -> dict:
 def schemas(language_codes: list[str] | None = None) -> dict:
     """components.schemas: request bodies and answers."""
     fields = work_fields(language_codes)
-    answer_fields = {**fields, **{k: {"type": ["string", "null"], "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d$",
-                                      "description": "UTC, to the minute"} for k in ("valid_from", "valid_until")}}
+    local_minute = r"^\d{4}-\d\d-\d\dT\d\d:\d\d[+-]\d\d:\d\d(:\d\d)?$"  # historic dates: LMT +07:06:40
+    answer_fields = {**fields, **{k: {"type": ["string", "null"], "pattern": local_minute,
+                                      "description": "local time in the studio's zone with its offset, to the "
+                                                     "minute"} for k in ("valid_from", "valid_until")}}
     work_summary = {k: v for k, v in answer_fields.items() if k not in ("body", "chapters")}
     work_common = {"id": _INT, "state": {"type": "string", "enum": list(STATES)}, "version": _INT,
                    "current_revision": _INT, "approved_revision": _NINT, "published_revision": _NINT,
