@@ -16,8 +16,8 @@ from sqlalchemy import and_, case, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from media_pipeline import profiles as registry
-from storage.models import (Area, Endpoint, Job, Package, PackageArea, PackageFile, Rendition, Setting, Translation, Work,
-                            utcnow)
+from storage.models import (Area, Endpoint, Job, Package, PackageArea, PackageFile, Rendition, Setting, Translation,
+                            Work, utcnow)
 from storage.objectstore import ObjectStore
 from studio.errors import N_, Conflict, ValidationError
 from studio.services import Caller, audit, channels, clock, jobs, rendering, works
@@ -106,7 +106,8 @@ def build_manifest(session: Session, work: Work, package: Package, files: list[d
         "kind": work.kind, "title": titles, "summary": work.summary or "",
         "source_language": work.source_language, "priority": package.priority,
         "valid_from": _iso(package.valid_from), "valid_until": _iso(package.valid_until),
-        "time_slots": list(work.time_slots or []), "time_zone": clock.zone().key, "areas": package.area_codes, "channels": package.channels,
+        "time_slots": list(work.time_slots or []), "time_zone": clock.zone().key, "areas": package.area_codes,
+        "channels": package.channels,
         "playback": playback(package.priority), "texts": texts,
         "approved_by": approver, "published_by": package.published_by_id, "published_at": _iso(package.published_at),
         "files": files,
@@ -134,7 +135,7 @@ def run_publish(ctx: jobs.Context, store: ObjectStore) -> None:
 
 @jobs.handler("feeds", needs=("store",), timeout=lambda _s, _j: 600)
 def run_feeds(ctx: jobs.Context, store: ObjectStore) -> None:
-    """The feeds job after a retraction."""
+    """The static feeds job after a publish or a retraction."""
     rewrite_feeds_job(ctx.session, store, ctx.job, ctx.progress)
 
 
@@ -195,8 +196,17 @@ def deliver(session: Session, store: ObjectStore, job: Job, report: Callable[[in
         old.state = "superseded"  # its manifest and media stay readable until they expire
     session.flush()
     report(90, f"manifest written: {key}")
-    write_feeds(session, store, static_feed_codes(session, [package, *replaced]))  # old areas drop it
-    report(99, "feeds updated")
+    # The live feed lists it as soon as this job commits; the static feeds (one per area with endpoints below
+    # the package's areas: many for a package sent everywhere) are rewritten by a job of their own after it.
+    _changed(session, work, package.published_by_id)
+    report(99, "published; static feeds queued")
+
+
+def _changed(session: Session, work: Work, user_id: int | None) -> None:
+    """What feeds list changed: move the generation on (every live feed at once) and queue the static feeds."""
+    _bump(session)
+    jobs.create(session, "feeds", priority=work.priority, work_id=work.id, created_by_id=user_id, max_attempts=6,
+                msg="static feeds to rewrite")
 
 
 def retract(session: Session, caller: Caller, work: Work, reason: str) -> list[Package]:
@@ -206,9 +216,7 @@ def retract(session: Session, caller: Caller, work: Work, reason: str) -> list[P
     for p in withdrawn:
         p.state, p.retracted_at, p.retracted_by_id, p.retract_reason = "retracted", utcnow(), caller.user.id, reason
     if withdrawn:
-        _bump(session)  # every feed drops them at once
-        jobs.create(session, "feeds", priority=work.priority, work_id=work.id, created_by_id=caller.user.id,
-                    max_attempts=6, msg="feeds to rewrite")
+        _changed(session, work, caller.user.id)  # every live feed drops them at once
         audit.record(session, caller, "package.retract", "work", work.id, packages=[p.id for p in withdrawn],
                      reason=reason)
     return withdrawn
@@ -370,7 +378,8 @@ def changed_areas(session: Session, since: datetime) -> tuple[list[str], str]:
 
 
 def feed_codes(packages: list[Package]) -> list[str]:
-    """The static feeds that list these packages: their area codes, "all" for packages sent everywhere."""
+    """The MQTT topics to announce these packages on: their area codes, "all" for packages sent everywhere
+    (an endpoint listens to its area, the areas above it and "all")."""
     return sorted({code for p in packages for code in (p.area_codes or ["all"])})
 
 
@@ -378,8 +387,9 @@ def static_feed_codes(session: Session, packages: list[Package]) -> list[str]:
     """The static feeds that may list these packages: their areas, the areas below them where endpoints are
     registered (their feeds take the packages of the areas above), and `all` (every live package)."""
     codes = {code for p in packages for code in p.area_codes or []}
+    everywhere = any(not p.area_codes for p in packages)
     for ep in session.scalars(select(Endpoint).where(Endpoint.active.is_(True), Endpoint.area_id.is_not(None))):
-        if area_chain(ep.area) & codes or any(not p.area_codes for p in packages):
+        if everywhere or area_chain(ep.area) & codes:
             codes.add(ep.area.code)
     return sorted(codes | {"all"})
 
@@ -405,8 +415,9 @@ def write_feeds(session: Session, store: ObjectStore, area_codes: list[str]) -> 
 
 
 def rewrite_feeds_job(session: Session, store: ObjectStore, job: Job, report: Callable[[int, str], None]) -> None:
-    """The feeds job after a retraction: rewrite every static feed that listed the work's packages."""
-    retracted = list(session.scalars(select(Package).where(Package.work_id == job.work_id,
-                                                           Package.state == "retracted")))
-    write_feeds(session, store, static_feed_codes(session, retracted))
+    """The feeds job after a publish or a retraction: rewrite every static feed that lists or listed the work's
+    packages (a new version's areas, the areas its predecessors were sent to, retracted ones)."""
+    packages = list(session.scalars(select(Package).where(
+        Package.work_id == job.work_id, Package.state.in_(("published", "superseded", "retracted")))))
+    write_feeds(session, store, static_feed_codes(session, packages))
     report(99, "feeds updated")
