@@ -54,3 +54,9 @@ def tree(session: Session) -> list[tuple[int, Area]]:
     for root in session.scalars(select(Area).where(Area.parent_id.is_(None)).order_by(Area.code)):
         walk(root, 0)
     return out
+
+
+def chain(area: Area | None) -> set[str]:
+    """An area's code and the codes of the areas above it (empty for no area). An endpoint in the area takes
+    the works sent to any of these."""
+    return {a.code for a in area.ancestors()} | {area.code} if area else set()

@@ -16,7 +16,7 @@ from media_pipeline.errors import EngineError
 from media_pipeline.profiles import Profile
 from storage.models import Endpoint, Rendition, Setting, Translation, Work
 from studio.errors import N_, ValidationError
-from studio.services import Caller, audit
+from studio.services import Caller, areas, audit
 from studio.services.accounts import require_role
 
 
@@ -64,7 +64,7 @@ def check_display(kind: str, display: str) -> str:
         raise ValidationError(N_("A %(kind)s endpoint has no screen: leave the display empty."), field="display",
                               kind=kind)
     try:
-        registry.for_display(registry.effective(), "eboard", *size)
+        registry.for_display(registry.DEFAULTS, "eboard", *size)  # checks the size only
     except EngineError:
         raise ValidationError(N_("A display from 16x16 to 7680x4320 with an even width and height is needed "
                                  "(H.264 video), not %(display)s."), field="display", display=display) from None
@@ -92,12 +92,8 @@ def reached(session: Session, work: Work) -> list[Endpoint]:
     """Active endpoints the work's areas reach: an endpoint takes its area's and the areas above it's works;
     an endpoint without an area, and a work without areas, reach everywhere."""
     codes = {a.code for a in work.areas}
-    out = []
-    for ep in session.scalars(select(Endpoint).where(Endpoint.active.is_(True)).order_by(Endpoint.name)):
-        chain = {ep.area.code, *(a.code for a in ep.area.ancestors())} if ep.area else None
-        if not codes or chain is None or chain & codes:
-            out.append(ep)
-    return out
+    return [ep for ep in session.scalars(select(Endpoint).where(Endpoint.active.is_(True)).order_by(Endpoint.name))
+            if not codes or ep.area is None or areas.chain(ep.area) & codes]
 
 
 def endpoint_profiles(table: dict[str, Profile], ep: Endpoint, work_channels: list[str]) -> list[Profile]:
@@ -116,6 +112,13 @@ def endpoint_profiles(table: dict[str, Profile], ep: Endpoint, work_channels: li
     return out
 
 
+def _wanted(table: dict[str, Profile], ep: Endpoint, work: Work, approved: list[str]) -> list[tuple[str, Profile]]:
+    """(language, profile) pairs an endpoint plays of the work: its display's profiles in each of its approved
+    languages (the source language for an endpoint that names none)."""
+    langs = [x for x in ep.languages if x in approved] if ep.languages else [work.source_language]
+    return [(lang, p) for p in endpoint_profiles(table, ep, work.channels or []) for lang in langs]
+
+
 def needs(session: Session, work: Work, languages: list[str] | None = None) -> list[Need]:
     """Every rendition the work needs: its channels' default profiles in the source language, and for each
     endpoint it reaches, the profile of its display in each of its languages that is approved (the source
@@ -128,10 +131,8 @@ def needs(session: Session, work: Work, languages: list[str] | None = None) -> l
             for p in registry.channel_profiles(table, ch):
                 out.setdefault((work.source_language, p.name), Need(work.source_language, p.name, ch))
     for ep in reached(session, work):
-        langs = [x for x in ep.languages if x in approved] if ep.languages else [work.source_language]
-        for p in endpoint_profiles(table, ep, work.channels or []):
-            for lang in langs:
-                out.setdefault((lang, p.name), Need(lang, p.name, p.channel, ep.id))
+        for lang, p in _wanted(table, ep, work, approved):
+            out.setdefault((lang, p.name), Need(lang, p.name, p.channel, ep.id))
     return [n for n in out.values() if languages is None or n.language in languages]
 
 
@@ -146,11 +147,10 @@ def coverage(session: Session, work: Work) -> list[dict]:
     approved = approved_languages(session, work)
     out = []
     for ep in reached(session, work):
-        langs = [x for x in ep.languages if x in approved] if ep.languages else [work.source_language]
-        wanted = [(lang, p.name) for p in endpoint_profiles(table, ep, work.channels or []) for lang in langs]
+        wanted = [(lang, p.name) for lang, p in _wanted(table, ep, work, approved)]
         out.append({"endpoint": ep, "files": [w for w in wanted if w in have],
                     "lacking": [w for w in wanted if w not in have],
-                    "no_language": bool(ep.languages) and not langs})
+                    "no_language": bool(ep.languages) and not set(ep.languages) & set(approved)})
     return out
 
 

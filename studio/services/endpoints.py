@@ -12,7 +12,7 @@ from media_pipeline import profiles as registry
 from media_pipeline.text.unicode import nfc
 from storage.models import Area, Endpoint, EndpointReport, Package, PackageFile, utcnow
 from studio.errors import N_, TooLarge, ValidationError
-from studio.services import Caller, audit, channels, fetch, languages, publishing
+from studio.services import Caller, areas, audit, channels, fetch, languages, publishing
 from studio.services.accounts import hash_token, require_role
 
 MAX_REPORTS = 1000  # per request
@@ -176,7 +176,7 @@ def _was_sent(session: Session, endpoint: Endpoint, package_id: int, sha256: str
     p = session.get(Package, package_id)
     if p is None or p.published_at is None:
         return False
-    chain = publishing.area_chain(endpoint.area)
+    chain = areas.chain(endpoint.area)
     if endpoint.area is not None and p.area_codes and not chain & set(p.area_codes):
         return False
     kind = registry.ENDPOINT_KINDS.get(endpoint.kind)

@@ -20,7 +20,7 @@ from storage.models import (Area, Endpoint, Job, Package, PackageArea, PackageFi
                             Work, utcnow)
 from storage.objectstore import ObjectStore
 from studio.errors import N_, Conflict, ValidationError
-from studio.services import Caller, audit, channels, clock, jobs, rendering, works
+from studio.services import Caller, areas, audit, channels, clock, jobs, rendering, works
 
 SCHEMA_VERSION = 1
 SCHEMA_URL = "https://studio.invalid/schemas/manifest-1.json"  # docs/manifest.schema.json
@@ -240,11 +240,6 @@ def _feed_order() -> list:
     return [rank, Package.published_at.desc(), Package.id]
 
 
-def area_chain(area: Area | None) -> set[str]:
-    """An area's code and the codes of the areas above it."""
-    return {a.code for a in area.ancestors()} | {area.code} if area else set()
-
-
 def feed_query(session: Session, kind: str, area: Area | None, display: str = "",
                languages: list[str] | None = None, now: datetime | None = None) -> list[tuple[Package, list[dict]]]:
     """The one feed query, in SQL, for the live feed, the static feeds and the endpoint status page alike.
@@ -266,7 +261,7 @@ def feed_query(session: Session, kind: str, area: Area | None, display: str = ""
     where = _live_clauses(now or utcnow())
     if area is not None:
         sent_somewhere = exists().where(PackageArea.package_id == Package.id)
-        sent_here = exists().where(PackageArea.package_id == Package.id, PackageArea.code.in_(area_chain(area)))
+        sent_here = exists().where(PackageArea.package_id == Package.id, PackageArea.code.in_(areas.chain(area)))
         where.append(or_(~sent_somewhere, sent_here))
     if not spec.text_items:
         where.append(select(PackageFile.id).where(*fits).correlate(Package).exists())
@@ -389,7 +384,7 @@ def static_feed_codes(session: Session, packages: list[Package]) -> list[str]:
     codes = {code for p in packages for code in p.area_codes or []}
     everywhere = any(not p.area_codes for p in packages)
     for ep in session.scalars(select(Endpoint).where(Endpoint.active.is_(True), Endpoint.area_id.is_not(None))):
-        if everywhere or area_chain(ep.area) & codes:
+        if everywhere or areas.chain(ep.area) & codes:
             codes.add(ep.area.code)
     return sorted(codes | {"all"})
 

@@ -22,7 +22,8 @@ from media_pipeline.tts import Engine
 from storage.models import Asset, Job, Rendition, Translation, Work
 from storage.objectstore import ObjectStore
 from studio.errors import N_, ValidationError
-from studio.services import Caller, assets, audit, channels as channel_service, editions, jobs, translations, voices, works
+from studio.services import Caller, assets, audit, editions, jobs, translations, voices, works
+from studio.services import channels as channel_service
 from studio.services.accounts import require_role
 from studio.services.transcripts import Whisper
 
@@ -75,16 +76,16 @@ def queue(session: Session, caller: Caller, work_id: int, channels: list[str] | 
     pinned = works.as_of(session, work, revision)
     for lang in languages:
         language_text(session, pinned, lang)  # refuse early: missing translation
+    table = channel_service.profiles(session)
     if needs is None:
-        table = channel_service.profiles(session)
         wanted = {(lang, p.name): p for ch in channels for p in registry.channel_profiles(table, ch)
                   for lang in languages}
-        for n in channel_service.needs(session, pinned, languages):
-            if n.channel in channels:
-                wanted.setdefault((n.language, n.profile), registry.resolve(table, n.profile))
-        pairs = sorted(wanted, key=lambda k: (wanted[k].kind != "audio", languages.index(k[0]), k[1]))
+        needs = [n for n in channel_service.needs(session, pinned, languages) if n.channel in channels]
     else:
-        pairs = [(n.language, n.profile) for n in needs]
+        wanted = {}
+    for n in needs:
+        wanted.setdefault((n.language, n.profile), registry.resolve(table, n.profile))
+    pairs = sorted(wanted, key=lambda k: (wanted[k].kind != "audio", k[0] != work.source_language, k[0], k[1]))
     out = [jobs.create(session, "render", priority=work.priority, work_id=work.id, language=lang,
                        profile=name, revision=revision, created_by_id=caller.user.id) for lang, name in pairs]
     audit.record(session, caller, "render.queue", "work", work.id, jobs=[j.id for j in out],
