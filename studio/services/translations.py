@@ -64,17 +64,24 @@ def progress(tr: Translation) -> dict:
     return {**counts, "total": total, "percent": round(100 * counts["approved"] / total) if total else 100}
 
 
-def _fill_from_memory(session: Session, src: str, dst: str, segments: list[dict]) -> int:
-    """Fill empty segments from exact or close memory matches; returns how many."""
-    filled = 0
-    for seg in segments:
-        if seg["status"] != "empty":
-            continue
-        best = memory.lookup(session, src, dst, seg["source"], limit=1, min_score=MEMORY_PREFILL)
-        if best:
-            seg.update(target=best[0].target, status="memory", score=best[0].score)
-            filled += 1
-    return filled
+def fill_from_memory(session: Session, work_id: int, language: str) -> int:
+    """Fill the empty segments from exact or close memory matches (all compared at once); returns how many.
+
+    Runs in the translate job: against a full memory it takes seconds, too long for a web request."""
+    tr = get(session, work_id, language)
+    src = works.get(session, work_id).source_language
+    todo = [(i, s["source"]) for i, s in enumerate(tr.segments) if s["status"] == "empty"]
+    found = memory.best(session, src, language, [text for _, text in todo], MEMORY_PREFILL)
+    hits = [(i, source, m) for (i, source), m in zip(todo, found) if m is not None]
+
+    def store(segments: list[dict]) -> None:
+        for i, source, m in hits:
+            seg = segments[i] if i < len(segments) else None
+            if seg and seg["status"] == "empty" and seg["source"] == source:
+                seg.update(target=m.target, status="memory", score=m.score)
+    if hits:
+        _mutate(session, tr, store)
+    return len(hits)
 
 
 def _route(router: Router | None, src: str, dst: str) -> str:
@@ -86,9 +93,10 @@ def _route(router: Router | None, src: str, dst: str) -> str:
                               why=str(exc)) from None
 
 
-def start(session: Session, caller: Caller, work_id: int, language: str) -> Translation:
-    """Create the translation into language, prefilled from memory; machine translation of the rest is a job
-    (queue_machine), since a long work takes a while."""
+def start(session: Session, caller: Caller, work_id: int, language: str,
+          router: Router | None = None) -> tuple[Translation, Job]:
+    """Create the translation into language and queue its translate job: memory matches, then machine
+    translation of the rest where `router` has a way (a long work against a full memory takes a while)."""
     require_role(caller, "translator", "editor")
     work = works.get(session, work_id)
     languages.get(session, language, field="language")
@@ -99,14 +107,17 @@ def start(session: Session, caller: Caller, work_id: int, language: str) -> Tran
     if existing is not None:
         raise Conflict(N_("A translation into %(lang)s already exists; open it to continue."), lang=language)
     segments = [{"source": s, "target": "", "status": "empty"} for s in source_sentences(work)]
-    filled = _fill_from_memory(session, work.source_language, language, segments)
     tr = Translation(work_id=work.id, language=language, segments=segments, state="draft",
                      source_revision=work.current_revision, created_by_id=caller.user.id)
     tr.title = _title(work, segments)
     session.add(tr)
     session.flush()
-    audit.record(session, caller, "translation.start", "work", work.id, language=language, from_memory=filled)
-    return tr
+    machine = router is not None and router.can(work.source_language, language)
+    job = jobs.create(session, "translate", work_id=work.id, language=language, created_by_id=caller.user.id,
+                      msg="queued (memory" + (f", {_route(router, work.source_language, language)})" if machine
+                                              else ")"))
+    audit.record(session, caller, "translation.start", "work", work.id, language=language, job=job.id)
+    return tr, job
 
 
 def queue_machine(session: Session, caller: Caller, work_id: int, language: str, router: Router | None) -> Job:
@@ -155,9 +166,16 @@ def fill_by_machine(session: Session, work_id: int, language: str, router: Route
 
 
 @jobs.handler("translate", needs=("translator",), timeout=lambda _s, _j: 3600)
-def run_machine(ctx: jobs.Context, translator: Router) -> None:
-    """The translate job: fill the empty segments batch by batch."""
-    fill_by_machine(ctx.session, ctx.job.work_id, ctx.job.language, translator, ctx.progress)
+def run_translate(ctx: jobs.Context, translator: Router) -> None:
+    """The translate job: memory matches first, then machine translation of what is left, batch by batch
+    (a language no engine reaches is left to its translators)."""
+    session, work_id, language = ctx.session, ctx.job.work_id, ctx.job.language
+    filled = fill_from_memory(session, work_id, language)
+    ctx.progress(0, f"{filled} segments from the translation memory")
+    if translator.can(works.get(session, work_id).source_language, language):
+        fill_by_machine(session, work_id, language, translator, ctx.progress)
+    else:
+        ctx.progress(100, "no machine translation for this language pair")
 
 
 def _title(work: Work, segments: list[dict]) -> str:

@@ -429,6 +429,10 @@ VI = {
     'Emptying a segment removes it; the timings stay as recognised.': 'Xóa trống một đoạn sẽ bỏ đoạn đó; thời gian giữ như khi nhận dạng.',
     'No speech was recognised in this recording.': 'Không nhận dạng được lời nói nào trong bản thu này.',
     'Machine translation of the remaining segments has started; reload to see its progress.': 'Đã bắt đầu dịch máy các đoạn còn lại; tải lại trang để xem tiến độ.',
+    'Memory matches and machine translation of the remaining segments are being filled in; reload to see their progress.':
+        'Đang điền các câu khớp trong bộ nhớ dịch và dịch máy các đoạn còn lại; tải lại trang để xem tiến độ.',
+    'Memory matches are being filled in; translate the remaining segments by hand.':
+        'Đang điền các câu khớp trong bộ nhớ dịch; hãy dịch tay các đoạn còn lại.',
     'Machine translation of the empty segments has started; reload to see its progress.': 'Đã bắt đầu dịch máy các đoạn trống; tải lại trang để xem tiến độ.',
     'Endpoint %(id)s does not exist.': 'Điểm phát %(id)s không tồn tại.',
     'Give the endpoint a name (at most 200 characters).': 'Hãy đặt tên cho điểm phát (tối đa 200 ký tự).',

@@ -333,15 +333,14 @@ def list_translations(work_id: int):
 @bp.post("/works/<int:work_id>/translations")
 @api_auth("translator", "editor")
 def start_translation(work_id: int):
-    """Start a translation into {"language": ...}: memory matches now, machine translation as a job."""
+    """Start a translation into {"language": ...}: memory matches and machine translation fill it in a job."""
     language = body("TranslationStart")["language"]
-    tr = translations.start(db.session, g.caller, work_id, language)
+    router = mt_router(current_app)
+    tr, job = translations.start(db.session, g.caller, work_id, language, router)
     db.session.commit()
     out = translation_json(tr)
-    work = work_service.get(db.session, work_id)
-    if mt_router(current_app).can(work.source_language, language):
-        job = translations.queue_machine(db.session, g.caller, work_id, language, mt_router(current_app))
-        db.session.commit()
+    out["job"] = job.id
+    if router.can(work_service.get(db.session, work_id).source_language, language):
         out["machine_job"] = job.id
     return jsonify(out), 201
 

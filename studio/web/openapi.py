@@ -177,7 +177,7 @@ def schemas(language_codes: list[str] | None = None) -> dict:
         "TranslationSummary": _obj(translation_summary),
         "Translation": _obj({**translation_summary, "segments": {"type": "array", "items": segment}}),
         "TranslationStarted": _obj({**translation_summary, "segments": {"type": "array", "items": segment},
-                                    "machine_job": _INT}, required=list(translation_summary)),
+                                    "job": _INT, "machine_job": _INT}, required=list(translation_summary)),
         "TranslationList": _list_of(_ref("TranslationSummary")),
         "Segment": segment,
         "LanguageList": _list_of(_obj({

@@ -48,16 +48,17 @@ def queue_machine_job(work_id: int, language: str) -> Job:
 @bp.post("/works/<int:work_id>/translations")
 @role_required("translator", "editor")
 def start(work_id: int):
-    """Start a translation: memory matches now, machine translation of the rest in a background job."""
+    """Start a translation: memory matches, then machine translation of the rest, in a background job."""
     language = (request.form.get("language") or "").strip()
     try:
-        translations.start(db.session, caller(), work_id, language)
+        translations.start(db.session, caller(), work_id, language, mt_router(current_app))
         db.session.commit()
         work = works.get(db.session, work_id)
         if mt_router(current_app).can(work.source_language, language):
-            queue_machine_job(work_id, language)
-            flash(_("Machine translation of the remaining segments has started; reload to see its progress."),
-                  "info")
+            flash(_("Memory matches and machine translation of the remaining segments are being filled in; "
+                    "reload to see their progress."), "info")
+        else:
+            flash(_("Memory matches are being filled in; translate the remaining segments by hand."), "info")
     except StudioError as exc:
         db.session.rollback()
         form_error(exc)

@@ -64,7 +64,7 @@ def test_publication_editions(app, web, users, db_session, store, tmp_path):
     from studio.services import Caller, translations
     with app.app_context():
         tr = Caller(db.session.get(User, users["translator"]))
-        t = translations.start(db.session, tr, wid, "en")
+        t, _job = translations.start(db.session, tr, wid, "en")
         english = ["Disaster handbook", "Chapter 1. Storms and flash floods", "Storms usually come from July.",
                    "When the loudspeaker sounds the alarm, move to high ground.", "Chapter 2. Landslides",
                    "Do not build at the foot of steep hills.", "Watch for cracks after heavy rain."]

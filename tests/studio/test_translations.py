@@ -24,9 +24,10 @@ def ctx(app, users):
 
 
 @pytest.fixture
-def router(tmp_path, argos_packages):
-    argos.install(argos_packages, tmp_path / "mt")
-    return make_router(["argos"], {"argos": {"models_dir": tmp_path / "mt"}})
+def router(app, argos_packages):
+    """The packages installed where the app's own jobs look (jobs run at commit, with the app's engines)."""
+    argos.install(argos_packages, app.config["TRANSLATION_MODELS"])
+    return make_router(["argos"], {"argos": {"models_dir": app.config["TRANSLATION_MODELS"]}})
 
 
 def _work(s, caller, body="Xã tổ chức tiêm chủng. Người dân mang theo sổ tiêm chủng.") -> int:
@@ -40,9 +41,13 @@ def test_start_prefills_from_memory_then_machine_with_glossary(ctx, router):
     wid = _work(s, c["editor"])
     memory.add(s, "vi", "en", "Xã tổ chức tiêm chủng.", "The commune holds a vaccination day.")
     glossary.add(s, c["translator"], "vi", "en", "Người dân", "Residents")
-    tr = translations.start(s, c["translator"], wid, "en")
-    assert translations.fill_by_machine(s, wid, "en", router) == 2  # the memory already had one sentence
-    s.commit()
+    tr, job = translations.start(s, c["translator"], wid, "en", router)
+    assert job.kind == "translate" and job.language == "en"
+    assert {x["status"] for x in tr.segments} == {"empty"}  # nothing is matched in the request
+    s.commit()  # the job runs at commit (memory:// queue): memory first, then the machine for the rest
+    s.refresh(job)
+    s.refresh(tr)
+    assert job.state == "succeeded" and "1 segments from the translation memory" in [e["msg"] for e in job.log]
     segs = tr.segments
     assert [x["source"] for x in segs] == ["Thông báo", "Xã tổ chức tiêm chủng.", "Người dân mang theo sổ tiêm chủng."]
     assert segs[1] == {"source": "Xã tổ chức tiêm chủng.", "target": "The commune holds a vaccination day.",
@@ -52,7 +57,7 @@ def test_start_prefills_from_memory_then_machine_with_glossary(ctx, router):
     assert segs[2]["violations"] == [{"term": "Người dân", "expected": "Residents"}]
     with pytest.raises(Conflict):
         translations.start(s, c["translator"], wid, "en")
-    translations.start(s, c["translator"], wid, "zh")
+    translations.start(s, c["translator"], wid, "zh", router)
     translations.fill_by_machine(s, wid, "zh", router)  # no vi→zh package: pivots through English
     zh = translations.get(s, wid, "zh")
     assert {x["engine"] for x in zh.segments if x["status"] == "machine"} == {"argos vi→en, argos en→zh"}
@@ -61,7 +66,11 @@ def test_start_prefills_from_memory_then_machine_with_glossary(ctx, router):
 def test_minority_language_starts_empty_for_human_translation(ctx, router):
     s, c = ctx
     wid = _work(s, c["editor"])
-    tr = translations.start(s, c["translator"], wid, "tyz")
+    tr, job = translations.start(s, c["translator"], wid, "tyz", router)
+    s.commit()
+    s.refresh(job)
+    s.refresh(tr)
+    assert job.state == "succeeded" and job.log[-2]["msg"] == "no machine translation for this language pair"
     assert {x["status"] for x in tr.segments} == {"empty"}
     assert translations.progress(tr)["percent"] == 0
     with pytest.raises(ValidationError, match="No machine translation from vi to tyz"):
