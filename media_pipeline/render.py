@@ -62,13 +62,14 @@ class Result:
     true_peak: float | None = None
 
 
-def spoken_form(sentence: str, language: str, rules_file: str | None = None) -> str:
-    """What the engine is given: Vietnamese is normalised; other languages are read as written."""
-    return normalize_vi(sentence, rules_file) if language == "vi" else sentence
+def spoken_form(sentence: str, language: str, rules: dict | None = None) -> str:
+    """What the engine is given: Vietnamese is normalised (with a province's `rules` over the packaged ones);
+    other languages are read as written."""
+    return normalize_vi(sentence, rules) if language == "vi" else sentence
 
 
 def synthesize(sentences: list[str], choice: VoiceChoice, engines: dict[str, Engine], workdir: Path,
-               progress: Progress, rules_file: str | None = None) -> Narration:
+               progress: Progress, rules: dict | None = None) -> Narration:
     """Speak sentence by sentence, so each sentence's start and end are known."""
     if not sentences:
         raise InvalidMedia("there is no text to read aloud")
@@ -78,7 +79,7 @@ def synthesize(sentences: list[str], choice: VoiceChoice, engines: dict[str, Eng
     parts = []
     for i, sentence in enumerate(sentences):
         wav = workdir / f"sentence-{i:05d}.wav"
-        engine.synthesize(SynthesisRequest(spoken_form(sentence, choice.language, rules_file), choice.language,
+        engine.synthesize(SynthesisRequest(spoken_form(sentence, choice.language, rules), choice.language,
                                            choice.voice, choice.speed), wav)
         parts.append((wav, sentence))
         progress(int(60 * (i + 1) / len(sentences)), f"synthesized sentence {i + 1}/{len(sentences)}")

@@ -1,4 +1,5 @@
-"""The `studio` command: serve, worker, db upgrade, create-user, render, demo, transcribe, models, endpoint."""
+"""The `studio` command: serve, worker, db upgrade, create-user, render, demo, transcribe, normalize, models,
+endpoint."""
 from __future__ import annotations
 
 import argparse
@@ -384,6 +385,22 @@ def cmd_transcribe(args) -> int:
     return 0
 
 
+def cmd_normalize(args) -> int:
+    """Print, line for line, exactly what the voice reads for each line of standard input (the packaged rules
+    and the province's own, from the database)."""
+    from studio.config import load_config
+    from studio.extensions import db
+    from studio.services import voices
+    lines = sys.stdin.read().splitlines()
+    with running_studio(load_config(), with_store=False, quiet=True) as (app, _password):
+        with app.app_context():
+            spoken = voices.spoken(db.session, args.language, [x for x in lines if x.strip()])
+    said = iter(spoken)
+    for line in lines:
+        print(next(said) if line.strip() else "")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line grammar."""
     p = argparse.ArgumentParser(prog="studio", description="Multilingual content studio")
@@ -426,6 +443,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--model", help="override STUDIO_WHISPER_MODEL")
     t.add_argument("--progress", action="store_true", help="print progress to stderr")
     t.set_defaults(func=cmd_transcribe)
+    nm = sub.add_parser("normalize", help="print what the voice reads for each line of standard input")
+    nm.add_argument("--language", default="vi", help="the text's language (default vi); languages a Vietnamese "
+                                                     "voice does not read are printed as written")
+    nm.set_defaults(func=cmd_normalize)
     cli_models.add_parser(sub)
     cli_endpoint.add_parser(sub)
     u = sub.add_parser("create-user", help="create an account (password from STUDIO_NEW_USER_PASSWORD or prompt)")

@@ -58,7 +58,6 @@ def resources(app: Flask) -> Callable[[str], Any]:
             from studio.services.rendering import RenderConfig
             names = [n.strip() for n in app.config["TTS_ENGINES"].split(",") if n.strip()]
             return RenderConfig(engines={e.name: e for e in make_engines(names)}, workdir=workdir(),
-                                rules_file=app.config.get("NORMALIZATION_FILE") or None,
                                 public_url=app.config["PUBLIC_URL"])
         if name == "whisper":
             from studio.services.transcripts import Whisper

@@ -319,3 +319,29 @@ def test_endpoint_add_and_token_create_for_scripts(tmp_path):
     app = create_app({"ENVIRON": env, "QUEUE_URL": "memory://"})
     with app.app_context():
         assert endpoints.for_token(db.session, ep["token"]).name == "Loa xã Tân Thanh"
+
+
+def test_normalize_prints_what_the_voice_reads_line_for_line(tmp_path):
+    """`studio normalize` applies the packaged rules and the province's own from the database."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
+    env.update({"STUDIO_INSTANCE": str(tmp_path / "instance"), "STUDIO_ADMIN_PASSWORD": "admin password here"})
+    from studio import create_app
+    from studio.cli import prepare
+    from studio.extensions import db
+    from studio.services import Caller, voices
+    app = create_app({"ENVIRON": env, "S3_URL": "s3://unused:unused@127.0.0.1:9/unused"})
+    prepare(app)
+    with app.app_context():
+        from storage.models import User
+        admin = db.session.query(User).filter_by(username="admin").one()
+        voices.save_reading_rules(db.session, Caller(admin), json.dumps({"abbreviations": {"BQL": "Ban quản lý"}}))
+        db.session.commit()
+    text = "Gọi 0205 3851 234 ngay.\n\nBQL chợ họp ngày 25/11, QL1A sạt lở.\n"
+    out = subprocess.run([sys.executable, "-m", "studio.cli", "normalize"], input=text, cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.splitlines() == ["Gọi không hai không năm, ba tám năm một, hai ba bốn ngay.", "",
+                                       "Ban quản lý chợ họp ngày hai mươi lăm tháng mười một, quốc lộ một a sạt lở."]
+    english = subprocess.run([sys.executable, "-m", "studio.cli", "normalize", "--language", "en"], input="At 7h.\n",
+                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert english.stdout == "At 7h.\n"

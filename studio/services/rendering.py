@@ -39,7 +39,6 @@ class RenderConfig:
 
     engines: dict[str, Engine]
     workdir: str
-    rules_file: str | None = None
     public_url: str = ""             # where readers find published items; QR codes on screens point there
 
 
@@ -127,7 +126,8 @@ class _Runner:
             return render.from_recording(local, sentences, workdir), {"recording": rec.sha256}
         choice = voices.choose(self.s, self.job.language, self.cfg.engines)
         engine = self.cfg.engines[choice.engine]
-        spoken = [render.spoken_form(x, choice.language, self.cfg.rules_file) for x in sentences]
+        rules = voices.reading_rules(self.s)
+        spoken = [render.spoken_form(x, choice.language, rules) for x in sentences]
         ident = {"spoken": spoken, "voice": choice.__dict__, "engine": engine.version(), "v": PIPELINE_VERSION}
         nkey = _key(ident)
         wav, cues_key = f"narrations/{nkey}.wav", f"narrations/{nkey}.json"
@@ -140,8 +140,7 @@ class _Runner:
             self.speech_check = (json.loads(self.store.get_bytes(check_key)) if self.store.exists(check_key)
                                  else {})
             return narration, ident
-        narration = render.synthesize(sentences, choice, self.cfg.engines, workdir, self.progress,
-                                      self.cfg.rules_file)
+        narration = render.synthesize(sentences, choice, self.cfg.engines, workdir, self.progress, rules)
         self.speech_check = self.check_speech(narration.wav, " ".join(spoken), choice.language)
         self.store.put_file(wav, narration.wav, content_type="audio/wav")
         self.store.put_bytes(cues_key, json.dumps([c.__dict__ for c in narration.cues]).encode(), "application/json")

@@ -3,9 +3,13 @@
 Channel profiles and their overrides are in the channel registry (`studio/services/channels.py`)."""
 from __future__ import annotations
 
+import json
+
 from sqlalchemy.orm import Session
 
 from media_pipeline.render import VoiceChoice
+from media_pipeline.text import normalize_vi
+from media_pipeline.text.unicode import nfc
 from media_pipeline.tts import Engine
 from storage.models import Setting
 from studio.errors import N_, ValidationError
@@ -28,8 +32,8 @@ def _get(session: Session, key: str) -> dict:
     return dict(row.value) if row else {}
 
 
-def _put(session: Session, caller: Caller, key: str, value: dict, role: str = "admin") -> None:
-    require_role(caller, role)
+def _put(session: Session, caller: Caller, key: str, value: dict, roles: tuple[str, ...] = ("admin",)) -> None:
+    require_role(caller, *roles)
     row = session.get(Setting, key)
     before = dict(row.value) if row else {}
     if row is None:
@@ -58,7 +62,7 @@ def set_voice(session: Session, caller: Caller, language: str, engine: str, voic
                               lang=language)
     table = _get(session, "voices")
     table[language] = {"engine": engine, "voice": voice or None, "speed": speed}
-    _put(session, caller, "voices", table, role="editor")
+    _put(session, caller, "voices", table, roles=("editor",))
 
 
 def set_mapping(session: Session, caller: Caller, language: str, read_as: str | None) -> None:
@@ -94,41 +98,44 @@ def choose(session: Session, language: str, engines: dict[str, Engine]) -> Voice
                        available=", ".join(speakable))
 
 
-RULE_SECTIONS = ("abbreviations", "document_types", "units", "currencies", "letters")
+def reading_rules(session: Session) -> dict:
+    """The province's own reading rules (abbreviations, units...), laid over the packaged ones; in the database,
+    so every worker reads the same."""
+    return _get(session, "reading_rules")
 
 
-def reading_rules(path: str) -> str:
-    """The instance's extra reading rules as JSON text (empty sections when there is no file yet)."""
-    import json
-    from pathlib import Path
-    p = Path(path)
-    if p.exists():
-        return p.read_text(encoding="utf-8")
-    return json.dumps({"abbreviations": {}}, ensure_ascii=False, indent=2)
+def reading_rules_text(session: Session) -> str:
+    """The province's reading rules as the JSON the settings page edits."""
+    return json.dumps(reading_rules(session) or {"abbreviations": {}}, ensure_ascii=False, indent=2)
 
 
-def save_reading_rules(session: Session, caller: Caller, path: str, text: str) -> None:
-    """Check and save the extra reading rules (editors extend what the announcer-style reading knows)."""
-    import json
-    import os
-    from pathlib import Path
-    require_role(caller, "editor")
+def save_reading_rules(session: Session, caller: Caller, text: str) -> None:
+    """Check and save the province's reading rules (editors and admins extend what the reading knows)."""
+    require_role(caller, "editor", "admin")
     try:
         data = json.loads(text)
     except ValueError as exc:
         raise ValidationError(N_("The rules are not valid JSON: %(why)s."), field="rules", why=str(exc)) from None
-    if not isinstance(data, dict) or any(k not in RULE_SECTIONS for k in data):
+    if not isinstance(data, dict) or any(k not in normalize_vi.SECTIONS for k in data):
         raise ValidationError(N_("The rules must be an object whose keys are among: %(keys)s."), field="rules",
-                              keys=", ".join(RULE_SECTIONS))
+                              keys=", ".join(normalize_vi.SECTIONS))
     for section, entries in data.items():
         if not isinstance(entries, dict) or not all(isinstance(k, str) and isinstance(v, str) and k.strip()
                                                     for k, v in entries.items()):
             raise ValidationError(N_("Section %(s)s must map written forms to spoken words."), field="rules",
                                   s=section)
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
-    os.replace(tmp, target)  # atomic: a reader sees the old or the new rules, never half
-    audit.record(session, caller, "settings.reading_rules", "setting", "reading_rules",
-                 entries=sum(len(v) for v in data.values()))
+    _put(session, caller, "reading_rules", nfc(data), roles=("editor", "admin"))
+
+
+def reads_as(session: Session, language: str) -> str:
+    """The language whose voice reads `language` (itself, or the one an admin mapped it to)."""
+    return language if language in voice_table(session) else mappings(session).get(language, language)
+
+
+def spoken(session: Session, language: str, sentences: list[str]) -> list[str]:
+    """What the voice will read for each sentence: Vietnamese, and languages a Vietnamese voice reads, go
+    through the normaliser with the province's rules; other languages are read as written."""
+    if reads_as(session, language) != "vi":
+        return list(sentences)
+    rules = reading_rules(session)
+    return [normalize_vi.normalize(x, rules) for x in sentences]

@@ -1,5 +1,12 @@
 """Vietnamese translations of the interface, kept as data; `make translations` merges them into messages.po."""
 VI = {
+    "The province's own abbreviations, document types, units, currencies and code prefixes the announcer-style reading expands, in addition to the built-in ones (JSON; yours win). Every worker reads them from the database.":
+        'Chữ viết tắt, loại văn bản, đơn vị, tiền tệ và tiền tố mã số riêng của tỉnh mà giọng đọc kiểu phát thanh viên sẽ đọc đầy đủ, bổ sung cho quy tắc có sẵn (JSON; quy tắc của tỉnh được ưu tiên). Mọi tiến trình đọc chúng từ cơ sở dữ liệu.',
+    'What the voice will read': 'Giọng đọc sẽ đọc',
+    '%(n)s of %(total)s sentences are read differently from how they are written':
+        '%(n)s trên %(total)s câu được đọc khác với cách viết',
+    "Numbers, dates, abbreviations and codes are read by the rules of the media settings page, where admins and editors add the province's own.":
+        'Số, ngày tháng, chữ viết tắt và mã số được đọc theo quy tắc ở trang cài đặt đa phương tiện; quản trị viên và biên tập viên bổ sung quy tắc riêng của tỉnh tại đó.',
     'This needs the role: %(roles)s.': 'Việc này cần vai trò: %(roles)s.',
     'Unknown role: %(role)s.': 'Vai trò không hợp lệ: %(role)s.',
     'Give the user at least one role.': 'Hãy gán cho người dùng ít nhất một vai trò.',
@@ -294,10 +301,6 @@ VI = {
         'dựng như vậy được đánh dấu gần đúng và cần người biết ngôn ngữ đó duyệt.',
     'Read with the voice of (empty: remove)': 'Đọc bằng giọng của (để trống: bỏ)',
     'Reading rules': 'Quy tắc đọc',
-    'Abbreviations, document types, units and currencies the announcer-style reading expands, in addition to the '
-    'built-in ones (JSON).':
-        'Các chữ viết tắt, loại văn bản, đơn vị và tiền tệ được đọc thành lời như phát thanh viên, bổ sung cho '
-        'quy tắc có sẵn (JSON).',
     'Channel profiles': 'Cấu hình kênh phát',
     'speech check: %(cer)s%% characters differ': 'kiểm tra giọng đọc: %(cer)s%% ký tự khác biệt',
     'Flagged for review: listen to these passages': 'Cần nghe lại: các đoạn dưới đây khác với văn bản',

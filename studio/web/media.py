@@ -13,7 +13,7 @@ from studio.extensions import db
 from studio.services import assets as asset_service
 from studio.services import languages as language_service
 from studio.services import channels as channel_service
-from studio.services import jobs, rendering, transcripts
+from studio.services import jobs, rendering, transcripts, voices
 from studio.web import caller, form_error, job_error, role_required
 
 bp = Blueprint("media", __name__)
@@ -30,7 +30,18 @@ def media_context(work: Work) -> dict:
     latest = {}
     for r in renditions:  # newest per (language, profile)
         latest.setdefault((r.language, r.profile), r)
-    return {"jobs": jobs, "renditions": list(latest.values()), "render_languages": languages,
+    reading = []  # what the voice will read, per language a Vietnamese voice reads
+    for language in languages:
+        if voices.reads_as(db.session, language) != "vi":
+            continue
+        try:
+            sentences = rendering.language_text(db.session, work, language)[1]
+        except StudioError:
+            continue
+        said = voices.spoken(db.session, language, sentences)
+        reading.append({"language": language, "pairs": list(zip(sentences, said)),
+                        "changed": sum(1 for a, b in zip(sentences, said) if a != b)})
+    return {"jobs": jobs, "renditions": list(latest.values()), "render_languages": languages, "reading": reading,
             "render_channels": list(CHANNELS), "coverage": channel_service.coverage(db.session, work),
             "language_registry": language_service.all_languages(db.session),
             "packages": db.session.scalars(select(Package).where(Package.work_id == work.id)

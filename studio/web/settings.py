@@ -22,7 +22,7 @@ def _page(status: int = 200, rules_text: str | None = None):
         "settings/media.html", voice_table=voices.voice_table(db.session), mappings=voices.mappings(db.session),
         profiles=channels.profiles(db.session), engines={n: e.voices() for n, e in engines.items()},
         profile_fields=PROFILE_FIELDS,
-        rules=rules_text if rules_text is not None else voices.reading_rules(current_app.config["NORMALIZATION_FILE"]),
+        rules=rules_text if rules_text is not None else voices.reading_rules_text(db.session),
     ), status
 
 
@@ -108,9 +108,8 @@ def save_jingle(name: str):
 
 
 @bp.post("/reading-rules")
-@role_required("editor")
+@role_required("editor", "admin")
 def save_rules():
-    """The extra reading rules (JSON) the Vietnamese normaliser applies."""
+    """The province's reading rules (JSON) the Vietnamese normaliser applies over its own."""
     text = request.form.get("rules", "")
-    return _save(lambda: voices.save_reading_rules(db.session, caller(), current_app.config["NORMALIZATION_FILE"],
-                                                   text), _("Saved."), rules_text=text)
+    return _save(lambda: voices.save_reading_rules(db.session, caller(), text), _("Saved."), rules_text=text)

@@ -1,7 +1,8 @@
 """Vietnamese spoken-form normalisation and sentence splitting."""
 from __future__ import annotations
 
-import json
+import unicodedata
+from pathlib import Path
 
 import pytest
 
@@ -19,34 +20,37 @@ def test_numbers(n, words):
     assert number_to_words(n) == words
 
 
-@pytest.mark.parametrize("written,spoken", [
-    ("ngày 25/11/2024", "ngày hai mươi lăm tháng mười một năm hai nghìn không trăm hai mươi tư"),
-    ("từ 1/4", "từ ngày một tháng tư"),
-    ("lúc 7h30", "lúc bảy giờ ba mươi phút"),
-    ("lúc 14:05", "lúc mười bốn giờ năm phút"),
-    ("1.500.000 đồng", "một triệu năm trăm nghìn đồng"),
-    ("200.000đ", "hai trăm nghìn đồng"),
-    ("tăng 12,5%", "tăng mười hai phẩy năm phần trăm"),
-    ("Tờ trình số 1014/TTr-STTTT", "Tờ trình số một nghìn không trăm mười bốn trên tờ trình Sở Thông tin và "
-                                    "Truyền thông"),
-    ("Nghị định 45/2024/NĐ-CP", "Nghị định bốn mươi lăm trên hai nghìn không trăm hai mươi tư trên nghị định "
-                                "Chính phủ"),
-    ("UBND và HĐND xã", "Ủy ban nhân dân và Hội đồng nhân dân xã"),
-    ("TP. Lạng Sơn", "thành phố Lạng Sơn"),
-    ("gọi 0912 345 678", "gọi không chín một hai ba bốn năm sáu bảy tám"),
-    ("mưa 120mm", "mưa một trăm hai mươi mi li mét"),
-])
+CORPUS = Path(__file__).parent / "data" / "normalize_vi_corpus.tsv"
+
+
+def corpus() -> list[tuple[str, str]]:
+    """The hand-written cases: written form, then what the voice must read."""
+    lines = CORPUS.read_text(encoding="utf-8").splitlines()
+    return [tuple(line.split("\t")) for line in lines if line.strip() and not line.startswith("#")]
+
+
+def test_the_corpus_has_at_least_300_cases():
+    cases = corpus()
+    assert len(cases) >= 300 and all(len(c) == 2 and c[1] for c in cases)
+    assert len({w for w, _ in cases}) == len(cases)  # no case twice
+
+
+@pytest.mark.parametrize("written,spoken", corpus())
 def test_spoken_forms(written, spoken):
     assert normalize(written) == spoken
 
 
-def test_editors_extend_the_rules_with_an_instance_file(tmp_path):
-    extra = tmp_path / "normalize_vi.json"
-    extra.write_text(json.dumps({"abbreviations": {"BQL": "Ban quản lý", "UBND": "Uỷ ban nhân dân"}}),
-                     encoding="utf-8")
-    load_rules.cache_clear()
-    assert normalize("BQL chợ và UBND", str(extra)) == "Ban quản lý chợ và Uỷ ban nhân dân"
-    assert normalize("BQL chợ") == "BQL chợ"  # without the file the packaged rules apply
+def test_any_unicode_form_reads_alike():
+    for written, spoken in corpus()[::7]:
+        assert normalize(unicodedata.normalize("NFD", written)) == spoken
+
+
+def test_a_province_extends_and_overrides_the_rules():
+    extra = {"abbreviations": {"BQL": "Ban quản lý dự án", "UBND": "Uỷ ban nhân dân"},
+             "units": {"sào": "sào Bắc Bộ"}}
+    assert normalize("BQL chợ và UBND, 3 sào", extra) == "Ban quản lý dự án chợ và Uỷ ban nhân dân, ba sào Bắc Bộ"
+    assert normalize("BQL chợ và UBND") == "Ban quản lý chợ và Ủy ban nhân dân"  # the packaged rules alone
+    assert "sào" not in load_rules()["units"]
 
 
 def test_sentences_keep_abbreviations_and_numbers_together():

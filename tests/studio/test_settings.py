@@ -41,8 +41,18 @@ def test_reading_rules_are_checked_saved_and_used(web, users, app):
     assert web.post("/settings/reading-rules", {"rules": '{"tricks": {}}'}).status_code == 400
     rules = {"abbreviations": {"BQL": "Ban quản lý"}}
     assert web.post("/settings/reading-rules", {"rules": json.dumps(rules)}).status_code == 302
-    from media_pipeline.text.normalize_vi import normalize
-    assert normalize("BQL chợ", app.config["NORMALIZATION_FILE"]) == "Ban quản lý chợ"
+    from studio.extensions import db
+    from studio.services import voices
+    with app.app_context():  # in the database, so every worker and the work page read the same rules
+        assert voices.spoken(db.session, "vi", ["BQL chợ họp lúc 7h."]) == ["Ban quản lý chợ họp lúc bảy giờ."]
+        assert voices.spoken(db.session, "en", ["BQL 7h."]) == ["BQL 7h."]
+    page = web.get("/settings/media").get_data(as_text=True)
+    assert "Ban quản lý" in html.unescape(page)
+    # The work page shows, sentence by sentence, what the voice will read, before anything is rendered.
+    wid = new_work(web, title="Họp chợ", body="BQL chợ họp lúc 7h. Xin cảm ơn bà con.")
+    page = html.unescape(web.get(f"/works/{wid}").get_data(as_text=True))
+    assert "Ban quản lý chợ họp lúc bảy giờ." in page and "1 trên 3 câu" in page
+    assert page.count('class="said"') == 1  # only the sentence read differently shows its reading
 
 
 def test_admin_edits_profiles_and_mappings_editors_cannot(web, make_web, users, app):
@@ -96,3 +106,22 @@ def test_intro_jingle_plays_before_the_narration_and_moves_the_captions(web, mak
     db_session.expire_all()
     again = db_session.scalars(select(Job).where(Job.work_id == wid).order_by(Job.id.desc())).first()
     assert not again.cached and db_session.get(Rendition, again.rendition_id).cues[0]["start"] == 0.0
+
+
+def test_a_rules_file_of_earlier_versions_moves_into_the_database(tmp_path, store_url, model_cache):
+    """Nothing is lost on upgrade: the instance file wave 1 read becomes the database's rules."""
+    from flask_migrate import upgrade
+
+    from studio import create_app
+    from studio.extensions import db
+    from studio.services import voices
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    (instance / "normalize_vi.json").write_text(json.dumps({"abbreviations": {"BQL": "Ban quản lý"}}),
+                                                encoding="utf-8")
+    app = create_app({"ENVIRON": {"STUDIO_INSTANCE": str(instance)}, "TESTING": True, "S3_URL": store_url,
+                      "QUEUE_URL": "memory://", "MODEL_CACHE": model_cache})
+    with app.app_context():
+        upgrade()
+        assert voices.reading_rules(db.session) == {"abbreviations": {"BQL": "Ban quản lý"}}
+        assert voices.spoken(db.session, "vi", ["BQL chợ"]) == ["Ban quản lý chợ"]
