@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from media_pipeline import audio, captions, compose, layout, tools, validate
+from media_pipeline import alignment, audio, captions, compose, layout, tools, validate
 from media_pipeline.audio import Cue
 from media_pipeline.errors import EngineError, InvalidMedia
 from media_pipeline.profiles import Profile, audio_codec_args
@@ -90,13 +90,17 @@ def synthesize(sentences: list[str], choice: VoiceChoice, engines: dict[str, Eng
     return Narration(joined, cues, engine=f"{engine.name} {engine.version()}", approximate=choice.approximate)
 
 
-def from_recording(recording: Path, sentences: list[str], workdir: Path) -> Narration:
-    """A human recording: trimmed; sentence timings spread by length until speech recognition aligns them."""
+def from_recording(recording: Path, sentences: list[str], workdir: Path,
+                   recognise: Callable[[Path], list[Cue]] | None = None) -> Narration:
+    """A human recording, trimmed, with each sentence's timing taken from the recording itself: Whisper's word
+    timings where `recognise` is given (a language Whisper knows), else the recording's pauses."""
     work = audio.to_work_format(recording, workdir / "recording.wav")
     trimmed = workdir / "narration.wav"
     audio.trim_silence(work, trimmed)
     total = audio.duration(trimmed)
-    return Narration(trimmed, spread_cues(sentences, 0.0, total), engine="recording")
+    words = recognise(trimmed) if recognise else []
+    cues = alignment.sentences_to_recording(sentences, total, audio.pauses(trimmed), words)
+    return Narration(trimmed, cues, engine="recording " + ("aligned by words" if words else "aligned by pauses"))
 
 
 def spread_cues(sentences: list[str], start: float, end: float) -> list[Cue]:

@@ -7,13 +7,14 @@ import os
 import re
 import unicodedata
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from media_pipeline import images, probe
 from media_pipeline.errors import InvalidMedia, MediaTooLarge, ToolMissing
-from storage.models import Asset
+from storage.models import Asset, Translation
 from storage.objectstore import ObjectStore
-from studio.errors import N_, StudioError, TooLarge, UnsupportedMedia
+from studio.errors import N_, PermissionDenied, StudioError, TooLarge, UnsupportedMedia
 from studio.services import Caller, audit, fetch, works
 from studio.services.accounts import require_role
 
@@ -81,15 +82,22 @@ def upload(session: Session, store: ObjectStore, caller: Caller, work_id: int, p
 
     role "narration": a human recording of the work in `language`, which replaces synthesis for it.
     """
-    require_role(caller, "editor")
     if role not in ("attachment", "narration"):
         raise UnsupportedMedia(N_("Unknown kind of upload: %(role)s."), field="role", role=role)
+    require_role(caller, *(("editor", "translator") if role == "narration" else ("editor",)))
     if role == "narration" and not (language or "").strip():
         raise UnsupportedMedia(N_("Say which language the narration is in."), field="language")
     if role == "narration" and not works.LANG_RE.match(language.strip()):
         raise UnsupportedMedia(N_("%(lang)s is not a language code such as vi, en or zh."), field="language",
                                lang=language.strip())
     work = works.get(session, work_id)
+    if role == "narration" and not caller.user.has_role("editor"):
+        # A translator records the languages the work is being translated into, not the source.
+        translated = {t.language for t in session.scalars(select(Translation).where(Translation.work_id == work.id))}
+        if language.strip() not in translated:
+            raise PermissionDenied(N_("Translators upload the narration of a language this work is translated "
+                                      "into (%(languages)s); start the translation first."),
+                                   languages=", ".join(sorted(translated)) or "—")
     size = os.path.getsize(path)
     if size == 0:
         raise UnsupportedMedia(N_("The file is empty."), field="file")

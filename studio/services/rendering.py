@@ -123,7 +123,9 @@ class _Runner:
             local = workdir / f"uploaded-narration.{rec.safe_name.rsplit('.', 1)[-1]}"
             self.store.download(rec.object_key, local)
             self.progress(20, f"using the recorded narration {rec.safe_name}")
-            return render.from_recording(local, sentences, workdir), {"recording": rec.sha256}
+            recognise = self.word_timings(self.job.language)
+            narration = render.from_recording(local, sentences, workdir, recognise)
+            return narration, {"recording": rec.sha256, "aligned": narration.engine, "v": PIPELINE_VERSION}
         choice = voices.choose(self.s, self.job.language, self.cfg.engines)
         engine = self.cfg.engines[choice.engine]
         rules = voices.reading_rules(self.s)
@@ -148,6 +150,24 @@ class _Runner:
             self.store.put_bytes(check_key, json.dumps(self.speech_check, ensure_ascii=False).encode(),
                                  "application/json")
         return narration, ident
+
+    def word_timings(self, language: str):
+        """Whisper's word timings for a recording in `language`, or None where Whisper does not know it, is off,
+        or the job is an emergency (the recording's pauses place the captions then)."""
+        from media_pipeline import asr
+        if not self.whisper.model or self.job.priority == "emergency" or language not in asr.languages():
+            return None
+
+        def recognise(wav: Path) -> list:
+            self.progress(25, "aligning the captions with the recording's words (Whisper)")
+            try:
+                model = asr.load_model(self.whisper.model, Path(self.whisper.cache))
+                return asr.transcribe(wav, model, language, self.whisper.beam, lambda _f: tools.check_stopped(),
+                                      word_timestamps=True).words
+            except EngineError as exc:  # alignment by pauses still places every caption
+                log.warning("word alignment skipped: %s", exc)
+                return []
+        return recognise
 
     def check_speech(self, wav: Path, spoken: str, language: str) -> dict:
         """Transcribe synthesized speech and compare it with the text that was synthesized."""

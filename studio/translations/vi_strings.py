@@ -1,5 +1,8 @@
 """Vietnamese translations of the interface, kept as data; `make translations` merges them into messages.po."""
 VI = {
+    'Upload the recorded narration of your language': 'Tải lên bản thu giọng đọc bằng ngôn ngữ của bạn',
+    'Translators upload the narration of a language this work is translated into (%(languages)s); start the translation first.':
+        'Người dịch tải lên bản thu giọng đọc của ngôn ngữ mà tác phẩm đang được dịch sang (%(languages)s); hãy bắt đầu bản dịch trước.',
     "The province's own abbreviations, document types, units, currencies and code prefixes the announcer-style reading expands, in addition to the built-in ones (JSON; yours win). Every worker reads them from the database.":
         'Chữ viết tắt, loại văn bản, đơn vị, tiền tệ và tiền tố mã số riêng của tỉnh mà giọng đọc kiểu phát thanh viên sẽ đọc đầy đủ, bổ sung cho quy tắc có sẵn (JSON; quy tắc của tỉnh được ưu tiên). Mọi tiến trình đọc chúng từ cơ sở dữ liệu.',
     'What the voice will read': 'Giọng đọc sẽ đọc',

@@ -89,7 +89,8 @@ def asset_json(a: Asset) -> dict:
     """An asset's metadata."""
     return {"id": a.id, "work_id": a.work_id, "kind": a.kind, "name": a.safe_name, "original_name": a.original_name,
             "mime": a.mime, "size": a.size, "sha256": a.sha256, "width": a.width, "height": a.height,
-            "duration_s": a.duration_s, "created_at": a.created_at.isoformat() + "Z"}
+            "duration_s": a.duration_s, "created_at": a.created_at.isoformat() + "Z", "role": a.role,
+            "language": a.language}
 
 
 READERS = ("editor", "translator", "approver")
@@ -220,10 +221,13 @@ def list_assets(work_id: int):
 
 
 @bp.post("/works/<int:work_id>/assets")
-@api_auth("editor")
+@api_auth("editor", "translator")
 def upload_asset(work_id: int):
-    """Upload one file as multipart field `file`; it is checked by content."""
-    asset = receive_upload(g.caller, work_id, request.files.get("file"))
+    """Upload one file as multipart field `file`, checked by content; `role` "narration" with a `language`
+    makes it the recorded narration of that language (translators: of a language the work is translated into),
+    replacing synthesis and any earlier recording of it."""
+    asset = receive_upload(g.caller, work_id, request.files.get("file"), request.form.get("role", "attachment"),
+                           request.form.get("language") or None)
     return jsonify(asset_json(asset)), 201
 
 

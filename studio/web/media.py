@@ -41,7 +41,9 @@ def media_context(work: Work) -> dict:
         said = voices.spoken(db.session, language, sentences)
         reading.append({"language": language, "pairs": list(zip(sentences, said)),
                         "changed": sum(1 for a, b in zip(sentences, said) if a != b)})
+    translated = sorted(t.language for t in db.session.scalars(select(Translation).where(Translation.work_id == work.id)))
     return {"jobs": jobs, "renditions": list(latest.values()), "render_languages": languages, "reading": reading,
+            "narration_languages": translated,  # what a translator may record
             "render_channels": list(CHANNELS), "coverage": channel_service.coverage(db.session, work),
             "language_registry": language_service.all_languages(db.session),
             "packages": db.session.scalars(select(Package).where(Package.work_id == work.id)

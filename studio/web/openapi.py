@@ -45,7 +45,9 @@ def _op(summary: str, ok: str = "200", schema: dict | None = None, body: dict | 
     if body == "file":
         op["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": {
             "type": "object", "required": ["file"],
-            "properties": {"file": {"type": "string", "format": "binary"}}}}}}
+            "properties": {"file": {"type": "string", "format": "binary"},
+                           "role": {"type": "string", "enum": ["attachment", "narration"]},
+                           "language": {"type": "string"}}}}}}
     elif body is not None:
         op["requestBody"] = {"required": True, "content": _json(body)}
     if params:
@@ -134,7 +136,8 @@ def schemas(language_codes: list[str] | None = None) -> dict:
                 "created_at": _NTIME, "started_at": _NTIME, "finished_at": _NTIME, "url": _STR})
     asset = _obj({"id": _INT, "work_id": _INT, "kind": _STR, "name": _STR, "original_name": _STR, "mime": _STR,
                   "size": _INT, "sha256": _STR, "width": _NINT, "height": _NINT,
-                  "duration_s": {"type": ["number", "null"]}, "created_at": _TIME})
+                  "duration_s": {"type": ["number", "null"]}, "created_at": _TIME, "role": _STR,
+                  "language": {"type": ["string", "null"]}})
     return {
         "Error": _obj({"error": _obj({"code": _STR, "message": _STR, "field": _STR}, required=["code", "message"])}),
         "WorkCreate": {"type": "object", "required": ["title"],

@@ -169,7 +169,7 @@ def transition(work_id: int):
 
 
 @bp.post("/works/<int:work_id>/assets")
-@role_required("editor")
+@role_required("editor", "translator")
 def upload(work_id: int):
     """Receive one file (the page sends it with a progress bar), check it by content and store it."""
     try:
