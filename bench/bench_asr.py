@@ -1,4 +1,7 @@
-"""Whisper real-time factor (processing time / audio length) at int8 on the CPU, beam 1 against beam 5.
+"""Speech recognition, side by side in one run on the same minute of speech and the same model (Whisper base,
+int8, CPU): the studio's `asr.transcribe` (chunks, VAD, temperature 0) at beam 1 and 5, raw faster-whisper
+with the same decoding, and raw faster-whisper with its defaults (the temperature fallback wave 1 used).
+Real-time factor (processing time / audio length) and character error rate against the samples' transcripts.
 
 The audio is the three Vietnamese samples in ../shared/samples/speech joined and repeated to about a minute.
 Run: .venv/bin/python bench/bench_asr.py
@@ -34,21 +37,34 @@ def main() -> None:
         print(f"model load (assemble + load): {time.perf_counter() - t:.2f} s")
         reference = " ".join((SAMPLES / f"{n}.txt").read_text(encoding="utf-8").strip() for n in NAMES * 6)
         asr.transcribe(audio, model, "vi", 1)  # warm-up
-        results = {}
-        for beam in (1, 5, 1, 5):
-            t = time.perf_counter()
-            out = asr.transcribe(audio, model, "vi", beam)
-            elapsed = time.perf_counter() - t
-            results.setdefault(beam, []).append((elapsed, out))
-        for beam, runs in sorted(results.items()):
-            elapsed = min(e for e, _ in runs)
-            out = runs[0][1]
-            cer = asr.character_error_rate(reference, out.text)
-            print(f"beam {beam}: real-time factor {elapsed / out.duration_s:.3f} "
-                  f"({elapsed:.2f} s for {out.duration_s:.1f} s of speech), CER {cer:.3f}")
-        b1, b5 = min(e for e, _ in results[1]), min(e for e, _ in results[5])
-        print(f"beam 5 / beam 1 time ratio: {b5 / b1:.2f}")
+        duration = asr.probe.probe(str(audio)).duration_s
 
+        def raw(beam: int, defaults: bool = False) -> str:
+            options = {} if defaults else {"temperature": 0.0, "condition_on_previous_text": False,
+                                           "vad_filter": True}
+            segments, _info = model.transcribe(str(audio), language="vi", beam_size=beam, **options)
+            return " ".join(x.text.strip() for x in segments)
+        runs = {
+            "studio, beam 1": lambda: asr.transcribe(audio, model, "vi", 1).text,
+            "raw faster-whisper, same decoding, beam 1": lambda: raw(1),
+            "studio, beam 5": lambda: asr.transcribe(audio, model, "vi", 5).text,
+            "raw faster-whisper, same decoding, beam 5": lambda: raw(5),
+            "raw faster-whisper defaults (fallback), beam 5": lambda: raw(5, defaults=True),
+            "raw faster-whisper defaults (fallback), beam 1": lambda: raw(1, defaults=True),
+        }
+        results = {}
+        for _round in range(2):
+            for name, fn in runs.items():
+                t = time.perf_counter()
+                text = fn()
+                results.setdefault(name, []).append((time.perf_counter() - t, text))
+        print(f"\n{'':48}{'RTF':>7}{'CER':>8}{'CER 2nd run':>13}{'time / studio':>15}")
+        base = {1: min(e for e, _ in results["studio, beam 1"]), 5: min(e for e, _ in results["studio, beam 5"])}
+        for name, rs in results.items():
+            elapsed = min(e for e, _ in rs)
+            cers = [asr.character_error_rate(reference, text) for _, text in rs]
+            beam = 5 if "beam 5" in name else 1
+            print(f"{name:48}{elapsed / duration:>7.3f}{cers[0]:>8.3f}{cers[1]:>13.3f}{elapsed / base[beam]:>15.2f}")
 
 if __name__ == "__main__":
     main()

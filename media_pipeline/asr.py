@@ -116,9 +116,10 @@ def load_model(spec: str, cache_dir: Path, compute_type: str = "int8"):
 
 def transcribe(path: Path, model, language: str | None = None, beam_size: int = 1,
                progress: Callable[[float], None] | None = None, chunk_s: int = CHUNK_S,
-               word_timestamps: bool = False) -> Transcript:
+               word_timestamps: bool = False, speech_known: bool = False) -> Transcript:
     """Timed segments of a recording (and its words' timings if asked); an empty or silent one gives an empty
-    transcript, not an error."""
+    transcript, not an error. `speech_known` (synthesized speech, a narration): keep what Whisper hears even
+    where it doubts there is speech at all, so a poorly heard voice is compared rather than skipped."""
     info = probe.probe(str(path))  # InvalidMedia for what is not a recording
     duration = info.duration_s
     segments: list[Cue] = []
@@ -135,7 +136,8 @@ def transcribe(path: Path, model, language: str | None = None, beam_size: int = 
             # slower and its result random (CER 0.49-0.62 against 0.145 every run at 0).
             parts, meta = model.transcribe(str(chunk), language=language, beam_size=beam_size, vad_filter=True,
                                            condition_on_previous_text=False, temperature=0.0,
-                                           word_timestamps=word_timestamps)
+                                           word_timestamps=word_timestamps,
+                                           no_speech_threshold=None if speech_known else 0.6)
             detected = detected or meta.language
             for seg in parts:
                 text = seg.text.strip()
@@ -152,24 +154,64 @@ def transcribe(path: Path, model, language: str | None = None, beam_size: int = 
     return Transcript(detected, duration, segments, words)
 
 
-def _norm(text: str) -> str:
+UNSPACED = {"zh", "ja", "ko", "th", "lo", "km", "my"}  # scripts whose CER counts characters without spaces
+
+
+def _norm(text: str, unspaced: bool = False) -> str:
     text = unicodedata.normalize("NFC", text.lower())
     text = re.sub(r"[^\w\s]", " ", text)
-    return re.sub(r"\s+", " ", text).strip()
+    return re.sub(r"\s+", "" if unspaced else " ", text).strip()
 
 
-def character_error_rate(reference: str, hypothesis: str) -> float:
-    """Levenshtein distance over characters / reference length, after lower-casing and removing punctuation."""
-    ref, hyp = _norm(reference), _norm(hypothesis)
+def character_error_rate(reference: str, hypothesis: str, language: str = "") -> float:
+    """Levenshtein distance over characters / reference length, after lower-casing and removing punctuation
+    (and, for Chinese and other unspaced scripts, spaces). RapidFuzz computes the distance in C++."""
+    from rapidfuzz.distance import Levenshtein
+    unspaced = language.split("-")[0] in UNSPACED
+    ref, hyp = _norm(reference, unspaced), _norm(hypothesis, unspaced)
     if not ref:
         return 0.0 if not hyp else 1.0
-    prev = list(range(len(hyp) + 1))
-    for i, rc in enumerate(ref, 1):
-        cur = [i]
-        for j, hc in enumerate(hyp, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (rc != hc)))
-        prev = cur
-    return prev[-1] / len(ref)
+    return Levenshtein.distance(ref, hyp) / len(ref)
+
+
+THRESHOLDS = Path(__file__).resolve().parent / "data" / "speech_check.json"
+
+
+def calibrated_threshold(engine: str, language: str) -> float | None:
+    """The per-sentence CER above which the speech check flags, for an engine ("espeak 1.51" or "espeak") and a
+    language, from data/speech_check.json; None where the check cannot tell right from wrong (advice only)."""
+    import json
+    table = json.loads(THRESHOLDS.read_text(encoding="utf-8"))
+    per_engine = table.get(engine.split()[0] if engine else "", {})
+    lang = language.split("-")[0]
+    return per_engine[lang] if lang in per_engine else table["default"]
+
+
+def check_sentences(spoken: list[str], cues: list[Cue], words: list[Cue], language: str,
+                    threshold: float | None) -> dict:
+    """Compare what each sentence should say with the words heard during its cue (a word belongs to the cue
+    its middle falls in): per-sentence CER, the whole narration's CER (characters weighted), and the sentences
+    above `threshold`, worst first (none is flagged when the threshold is None: advice only)."""
+    heard: list[list[str]] = [[] for _ in cues]
+    k = 0
+    for w in words:
+        mid = (w.start + w.end) / 2
+        while k + 1 < len(cues) and mid >= (cues[k].end + cues[k + 1].start) / 2:
+            k += 1
+        if cues:
+            heard[k].append(w.text)
+    joiner = "" if language.split("-")[0] in UNSPACED else " "
+    rows, errors, length = [], 0.0, 0
+    for i, (text, said) in enumerate(zip(spoken, heard)):
+        got = joiner.join(said).strip()
+        cer = character_error_rate(text, got, language)
+        n = max(1, len(_norm(text, language.split("-")[0] in UNSPACED)))
+        errors, length = errors + cer * n, length + n
+        rows.append({"sentence": i + 1, "expected": text, "heard": got, "cer": round(cer, 3)})
+    flagged = sorted((r for r in rows if threshold is not None and r["cer"] > threshold),
+                     key=lambda r: r["cer"], reverse=True)
+    return {"cer": round(errors / max(1, length), 3), "threshold": threshold, "flagged": bool(flagged),
+            "advice_only": threshold is None, "sentences": len(rows), "passages": flagged[:20]}
 
 
 def differing_passages(reference: str, hypothesis: str, context: int = 2) -> list[dict]:

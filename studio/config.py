@@ -76,7 +76,8 @@ def load_config(environ: dict | None = None) -> dict:
         # Feed-change notices over MQTT: "" off, "embedded" (mosquitto on loopback), or mqtt://USER:PASS@host:port.
         "MQTT_URL": env.get("STUDIO_MQTT_URL", ""),
         "MODEL_CACHE": env.get("STUDIO_MODEL_CACHE", str(instance / "models")),
-        "CER_THRESHOLD": float(env.get("STUDIO_CER_THRESHOLD", "0.35")),
+        # Empty: the thresholds measured per engine and language (media_pipeline/data/speech_check.json).
+        "CER_THRESHOLD": float(env["STUDIO_CER_THRESHOLD"]) if env.get("STUDIO_CER_THRESHOLD") else None,
         # Machine translation, in order of preference: Argos packages installed in MODEL_CACHE/argos
         # (`studio models install`; into STUDIO_TRANSLATION_MODELS/argos), then a LibreTranslate server if STUDIO_LIBRETRANSLATE_URL is set.
         "MT_ENGINES": env.get("STUDIO_MT_ENGINES", "argos,libretranslate"),

@@ -13,8 +13,12 @@ VOICES = [
     Voice("vi-vn-x-central", "vi", "Tiếng Việt (miền Trung)", "central"),
     Voice("vi-vn-x-south", "vi", "Tiếng Việt (miền Nam)", "south"),
     Voice("en", "en", "English"),
-    Voice("cmn", "zh", "普通话 (Mandarin)"),
+    Voice("cmn-latn-pinyin", "zh", "普通话 (Mandarin)"),
 ]
+# espeak-ng's "cmn" voice turns Chinese characters into pinyin and reads that pinyin as English ("qing3" came
+# out as "king three"; Whisper heard "Kin 3 4 4 4"). "cmn-latn-pinyin" reads it as Mandarin. A voice stored as
+# "cmn" by earlier versions is read with the right one.
+ALIASES = {"cmn": "cmn-latn-pinyin"}
 BASE_WPM = 160
 
 
@@ -42,6 +46,7 @@ class EspeakEngine:
 
     def synthesize(self, req: SynthesisRequest, out_wav: Path) -> Path:
         voice = req.voice or next((v.id for v in VOICES if v.language == req.language), None)
+        voice = ALIASES.get(voice, voice)
         if voice is None or voice not in {v.id for v in VOICES}:
             raise EngineError(f"espeak-ng has no voice for {req.language!r}")
         wpm = max(80, min(400, int(BASE_WPM * req.speed)))

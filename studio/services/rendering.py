@@ -28,7 +28,7 @@ from studio.services.accounts import require_role
 from studio.services.transcripts import Whisper
 
 log = logging.getLogger(__name__)
-PIPELINE_VERSION = "2"  # 2: captions and title cards composed as stills (media_pipeline/layout.py)
+PIPELINE_VERSION = "3"  # 2: captions and title cards composed as stills; 3: Mandarin read as Mandarin (espeak)
 MAX_SENTENCES = 5000  # hours of speech; longer texts are refused before any work starts
 READING_CHARS_PER_S = 14.0  # a calm announcer, Vietnamese; used to refuse over-long texts before synthesis
 
@@ -143,7 +143,7 @@ class _Runner:
                                  else {})
             return narration, ident
         narration = render.synthesize(sentences, choice, self.cfg.engines, workdir, self.progress, rules)
-        self.speech_check = self.check_speech(narration.wav, " ".join(spoken), choice.language)
+        self.speech_check = self.check_speech(narration, spoken, choice.language)
         self.store.put_file(wav, narration.wav, content_type="audio/wav")
         self.store.put_bytes(cues_key, json.dumps([c.__dict__ for c in narration.cues]).encode(), "application/json")
         if self.speech_check:
@@ -163,28 +163,31 @@ class _Runner:
             try:
                 model = asr.load_model(self.whisper.model, Path(self.whisper.cache))
                 return asr.transcribe(wav, model, language, self.whisper.beam, lambda _f: tools.check_stopped(),
-                                      word_timestamps=True).words
+                                      word_timestamps=True, speech_known=True).words
             except EngineError as exc:  # alignment by pauses still places every caption
                 log.warning("word alignment skipped: %s", exc)
                 return []
         return recognise
 
-    def check_speech(self, wav: Path, spoken: str, language: str) -> dict:
-        """Transcribe synthesized speech and compare it with the text that was synthesized."""
+    def check_speech(self, narration: render.Narration, spoken: list[str], language: str) -> dict:
+        """Transcribe synthesized speech and compare it, sentence by sentence along the cues, with the text that
+        was synthesized; the threshold is the one measured for the engine and language unless configured."""
         if not self.whisper.model or self.job.priority == "emergency":
             return {}  # an emergency goes out at once: the check is advice and would delay the broadcast
         from media_pipeline import asr
         self.progress(62, "checking the synthesized speech with Whisper")
         try:
             model = asr.load_model(self.whisper.model, Path(self.whisper.cache))
-            heard = asr.transcribe(wav, model, language, self.whisper.beam, lambda _f: tools.check_stopped())
+            heard = asr.transcribe(narration.wav, model, language, self.whisper.beam,
+                                   lambda _f: tools.check_stopped(), word_timestamps=True, speech_known=True)
         except EngineError as exc:  # the check is advice: a missing model must not stop the render
             log.warning("speech check skipped: %s", exc)
             return {"error": str(exc)}
-        cer = asr.character_error_rate(spoken, heard.text)
-        return {"cer": round(cer, 3), "threshold": self.whisper.cer_threshold,
-                "flagged": cer > self.whisper.cer_threshold,
-                "transcript": heard.text, "passages": asr.differing_passages(spoken, heard.text)[:20]}
+        threshold = self.whisper.cer_threshold
+        if threshold is None:
+            threshold = asr.calibrated_threshold(narration.engine, language)
+        return {**asr.check_sentences(spoken, narration.cues, heard.words, language, threshold),
+                "transcript": heard.text}
 
     def run(self) -> Rendition:
         job, s = self.job, self.s

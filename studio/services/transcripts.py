@@ -28,7 +28,7 @@ class Whisper:
     model: str = ""
     cache: str = ""
     beam: int = 1
-    cer_threshold: float = 0.35      # the speech check's flag on synthesized narration
+    cer_threshold: float | None = None  # the speech check's flag; None: as measured per engine and language
     workdir: str = ""
 
 

@@ -21,7 +21,7 @@ from studio.services.works import LANG_RE
 DEFAULT_VOICES = {
     "vi": {"engine": "espeak", "voice": "vi", "speed": 1.0},
     "en": {"engine": "espeak", "voice": "en", "speed": 1.0},
-    "zh": {"engine": "espeak", "voice": "cmn", "speed": 1.0},
+    "zh": {"engine": "espeak", "voice": "cmn-latn-pinyin", "speed": 1.0},
 }
 # Tày and Nùng are written in a Vietnamese-based alphabet; a Vietnamese voice reads them approximately.
 DEFAULT_MAPPINGS: dict[str, str] = {}

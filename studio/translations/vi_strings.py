@@ -1,5 +1,9 @@
 """Vietnamese translations of the interface, kept as data; `make translations` merges them into messages.po."""
 VI = {
+    'advice only: the speech recognition cannot judge this voice in this language reliably':
+        'chỉ để tham khảo: nhận dạng giọng nói chưa đánh giá được chính xác giọng đọc này ở ngôn ngữ này',
+    'Flagged for review: listen to these sentences': 'Cần nghe lại: các câu dưới đây khác với văn bản',
+    'sentence %(n)s': 'câu %(n)s',
     'Upload the recorded narration of your language': 'Tải lên bản thu giọng đọc bằng ngôn ngữ của bạn',
     'Translators upload the narration of a language this work is translated into (%(languages)s); start the translation first.':
         'Người dịch tải lên bản thu giọng đọc của ngôn ngữ mà tác phẩm đang được dịch sang (%(languages)s); hãy bắt đầu bản dịch trước.',
@@ -306,7 +310,6 @@ VI = {
     'Reading rules': 'Quy tắc đọc',
     'Channel profiles': 'Cấu hình kênh phát',
     'speech check: %(cer)s%% characters differ': 'kiểm tra giọng đọc: %(cer)s%% ký tự khác biệt',
-    'Flagged for review: listen to these passages': 'Cần nghe lại: các đoạn dưới đây khác với văn bản',
     'written': 'văn bản',
     'heard': 'nghe được',
     'Read aloud, the text would last about %(est)s minutes; %(profile)s plays at most %(max)s minutes. Shorten it '

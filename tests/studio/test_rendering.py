@@ -211,19 +211,39 @@ def test_two_hour_text_is_refused_before_work_starts(web, users, db_session):
 
 
 def test_synthesized_speech_is_checked_and_flagged_above_the_threshold(web, users, db_session, app):
-    """Whisper transcribes the synthesized narration; CER against the spoken text is stored and shown."""
-    app.config["CER_THRESHOLD"] = 0.0  # everything is flagged, so the page must show the passages
+    """Whisper transcribes the synthesized narration with word timings; each sentence is compared with what was
+    heard during its cue, and sentences above the threshold are listed on the page."""
+    app.config["CER_THRESHOLD"] = 0.0  # every sentence Whisper does not hear perfectly is flagged
     web.login("editor")
-    wid = new_work(web, title="Thông báo", body="Người dân mang theo thẻ bảo hiểm y tế.")
+    wid = new_work(web, title="Thông báo", body="Người dân mang theo thẻ bảo hiểm y tế. Xã tổ chức tiêm chủng.")
     render(web, wid)
     job = jobs_of(db_session, wid)[0]
     assert job.state == "succeeded", job.error
     check = db_session.get(Rendition, job.rendition_id).speech_check
-    assert 0.0 <= check["cer"] <= 1.0 and check["transcript"] and check["flagged"] is (check["cer"] > 0)
+    assert check["sentences"] == 3 and check["transcript"] and 0.0 <= check["cer"]
+    flagged = [p for p in check["passages"] if p["cer"] > 0]
+    assert check["flagged"] is bool(flagged) and len(check["passages"]) == len(flagged)
+    assert {p["expected"] for p in check["passages"]} <= {"Thông báo", "Người dân mang theo thẻ bảo hiểm y tế.",
+                                                          "Xã tổ chức tiêm chủng."}
     page = web.get(f"/works/{wid}").get_data(as_text=True)
     assert "ký tự khác biệt" in page
     if check["flagged"]:
-        assert "Cần nghe lại" in page
+        assert "Cần nghe lại" in page and "câu " in page
+
+
+def test_the_speech_check_compares_sentence_by_sentence_and_chinese_by_characters():
+    from media_pipeline import asr
+    from media_pipeline.audio import Cue
+    cues = [Cue(0.0, 2.0, "a"), Cue(2.4, 4.0, "b")]
+    words = [Cue(0.1, 0.5, "xin"), Cue(0.5, 1.0, "chào"), Cue(2.5, 3.0, "bà"), Cue(3.0, 3.5, "còn")]
+    check = asr.check_sentences(["Xin chào.", "Bà con."], cues, words, "vi", threshold=0.1)
+    assert [p["sentence"] for p in check["passages"]] == [2] and check["passages"][0]["heard"] == "bà còn"
+    assert check["cer"] == round(1 / 14, 3)  # one character wrong of 7 + 6 (spaces count in Vietnamese)
+    assert asr.character_error_rate("今晚 有大雨。", "今晚有 大雨", "zh") == 0.0  # characters, spaces aside
+    assert asr.check_sentences(["Xin chào."], cues[:1], [], "vi", threshold=None)["flagged"] is False
+    assert asr.calibrated_threshold("espeak 1.51", "en") == 0.2
+    assert asr.calibrated_threshold("espeak 1.51", "zh") is None  # advice only, as measured
+    assert asr.calibrated_threshold("piper", "vi") == 0.35  # not measured: the default
 
 
 def test_translators_upload_and_replace_the_narration_of_their_language(web, make_web, users, db_session, tmp_path):
