@@ -66,3 +66,20 @@ def test_gtts_offline_gives_a_clear_error(tmp_path, monkeypatch):
 def test_unknown_engine_is_named():
     with pytest.raises(EngineError, match="installed: espeak"):
         make_engines(["festival"])
+
+
+def test_mandarin_is_read_as_mandarin_not_as_english_pinyin():
+    """espeak-ng's "cmn" voice turns characters into pinyin and reads it as English ("(en)" in its phonemes);
+    the voice the studio uses for zh, and for settings that stored "cmn", speaks Mandarin tones throughout."""
+    import subprocess
+
+    from media_pipeline.tts import espeak
+    chosen = espeak.ALIASES.get("cmn")
+    default = next(v.id for v in espeak.VOICES if v.language == "zh")
+    assert chosen == default
+    phonemes = subprocess.run(["espeak-ng", "-q", "-x", "-v", default, "请注意今晚有大雨"], capture_output=True,
+                              text=True, check=True).stdout
+    wrong = subprocess.run(["espeak-ng", "-q", "-x", "-v", "cmn", "请注意今晚有大雨"], capture_output=True, text=True,
+                           check=True).stdout
+    assert "(en)" in wrong  # what wave 1 broadcast at the border gates
+    assert "(en)" not in phonemes and phonemes.count("_|") >= 7  # one Mandarin syllable per character
