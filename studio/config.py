@@ -57,6 +57,8 @@ def load_config(environ: dict | None = None) -> dict:
         # Speech engines this studio may use (espeak works offline; gtts needs the Internet; piper needs
         # `pip install piper-tts` and voices in STUDIO_PIPER_MODELS).
         "TTS_ENGINES": env.get("STUDIO_TTS_ENGINES", "espeak,gtts"),
+        # Piper voices (VOICE.onnx + VOICE.onnx.json), installed with `studio models install VOICE.onnx`.
+        "PIPER_MODELS": env.get("STUDIO_PIPER_MODELS", str(instance / "piper-voices")),
         # Reading rules now live in the database (Settings page); a file earlier versions read is carried over
         # once by the migration d4e5f6a7b8c9.
         "NORMALIZATION_FILE": env.get("STUDIO_NORMALIZATION_FILE", str(instance / "normalize_vi.json")),

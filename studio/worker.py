@@ -57,7 +57,8 @@ def resources(app: Flask) -> Callable[[str], Any]:
             from media_pipeline.tts import make_engines
             from studio.services.rendering import RenderConfig
             names = [n.strip() for n in app.config["TTS_ENGINES"].split(",") if n.strip()]
-            return RenderConfig(engines={e.name: e for e in make_engines(names)}, workdir=workdir(),
+            engines = make_engines(names, {"piper": {"models_dir": app.config["PIPER_MODELS"]}})
+            return RenderConfig(engines={e.name: e for e in engines}, workdir=workdir(),
                                 public_url=app.config["PUBLIC_URL"])
         if name == "whisper":
             from studio.services.transcripts import Whisper

@@ -1,4 +1,5 @@
-"""Piper neural voices (optional extra `piper-tts`), read from a models folder of `*.onnx` + `*.onnx.json`."""
+"""Piper neural voices (optional extra `piper-tts`), read from a models folder of `*.onnx` + `*.onnx.json`;
+`install` checks a voice and copies it there (`studio models install VOICE.onnx`)."""
 from __future__ import annotations
 
 import json
@@ -13,6 +14,41 @@ try:
     from piper import PiperVoice, SynthesisConfig
 except ImportError:  # optional: without the package the engine does not register
     PiperVoice = None
+
+
+def install(model: Path, models_dir: Path) -> str:
+    """Check a Piper voice (VOICE.onnx with VOICE.onnx.json beside it) by loading it and speaking one word, then
+    copy both into models_dir (a temporary name first, so a reader never sees half a voice); returns its id."""
+    import shutil
+    import tempfile
+    model = Path(model)
+    config = model.with_name(model.name + ".json")
+    if model.suffix != ".onnx" or not model.is_file():
+        raise EngineError(f"{model.name}: a Piper voice is a .onnx file")
+    if not config.is_file():
+        raise EngineError(f"{model.name}: its configuration {config.name} must be beside it")
+    try:
+        meta = json.loads(config.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise EngineError(f"{config.name} is not valid JSON: {exc}") from None
+    if not isinstance(meta, dict) or "phoneme_id_map" not in meta or "sample_rate" not in meta.get("audio", {}):
+        raise EngineError(f"{config.name} is not a Piper voice configuration (no phoneme_id_map or sample rate)")
+    if PiperVoice is None:
+        raise EngineError("Piper is not installed on this studio: pip install 'studio[piper]'")
+    try:
+        voice = PiperVoice.load(str(model))
+        with tempfile.TemporaryDirectory() as d, wave.open(str(Path(d) / "t.wav"), "wb") as w:
+            voice.synthesize_wav("a", w)
+    except Exception as exc:  # noqa: BLE001 - onnxruntime and the phonemizer raise many kinds: one message
+        raise EngineError(f"{model.name} does not load as a Piper voice: {exc}") from None
+    models_dir = Path(models_dir)
+    models_dir.mkdir(parents=True, exist_ok=True)
+    voice_id = model.name[:-len(".onnx")]
+    for src, name in ((model, f"{voice_id}.onnx"), (config, f"{voice_id}.onnx.json")):
+        tmp = models_dir / f".{name}.part"
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, models_dir / name)  # the .onnx.json last: voices() lists a voice by it
+    return voice_id
 
 if PiperVoice is not None:
     @register

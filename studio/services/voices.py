@@ -3,7 +3,10 @@
 Channel profiles and their overrides are in the channel registry (`studio/services/channels.py`)."""
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
@@ -12,7 +15,7 @@ from media_pipeline.text import normalize_vi
 from media_pipeline.text.unicode import nfc
 from media_pipeline.tts import Engine
 from storage.models import Setting
-from studio.errors import N_, ValidationError
+from studio.errors import N_, NotFound, ValidationError
 from studio.services import Caller, audit
 from studio.services.accounts import require_role
 from studio.services.works import LANG_RE
@@ -96,6 +99,32 @@ def choose(session: Session, language: str, engines: dict[str, Engine]) -> Voice
                           "Upload a recorded narration for %(language)s, or ask an admin to map it to a voice of "
                           "a related language."), field="language", language=language,
                        available=", ".join(speakable))
+
+
+SAMPLE_TEXT = {
+    "vi": "Xin chào bà con. Đây là giọng đọc thử của đài truyền thanh xã.",
+    "en": "Hello everyone. This is a sample of the commune loudspeaker voice.",
+    "zh": "大家好。这是广播的试听声音。",
+}
+
+
+def sample(engine: Engine, voice_id: str, folder: Path) -> Path:
+    """A short WAV of an installed voice reading a sentence in its language (made once, kept in `folder`)."""
+    from media_pipeline.tts import SynthesisRequest
+    voice = next((v for v in engine.voices() if v.id == voice_id), None)
+    if voice is None:
+        raise NotFound(N_("There is no voice %(voice)s in %(engine)s."), voice=voice_id, engine=engine.name)
+    language = voice.language.split("-")[0].split("_")[0]
+    key = hashlib.sha256(f"{engine.name}|{engine.version()}|{voice_id}|{SAMPLE_TEXT.get(language)}".encode())
+    out = Path(folder) / f"voice-sample-{key.hexdigest()[:16]}.wav"
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".part.wav")
+        text = SAMPLE_TEXT.get(language, SAMPLE_TEXT["vi"])
+        engine.synthesize(SynthesisRequest(normalize_vi.normalize(text) if language == "vi" else text, language,
+                                           voice_id, 1.0), tmp)
+        os.replace(tmp, out)
+    return out
 
 
 def reading_rules(session: Session) -> dict:

@@ -1,5 +1,13 @@
 """Vietnamese translations of the interface, kept as data; `make translations` merges them into messages.po."""
 VI = {
+    'Installed voices': 'Giọng đọc đã cài',
+    'Listen': 'Nghe thử',
+    'Sample of %(voice)s': 'Nghe thử giọng %(voice)s',
+    'A Piper voice is installed with `studio models install VOICE.onnx` (its VOICE.onnx.json beside it).':
+        'Cài giọng Piper bằng lệnh `studio models install VOICE.onnx` (tệp VOICE.onnx.json đặt cùng thư mục).',
+    'There is no voice %(voice)s in %(engine)s.': 'Không có giọng %(voice)s trong %(engine)s.',
+    'The voice %(voice)s could not speak; ask an administrator to check its installation.':
+        'Giọng %(voice)s không đọc được; hãy nhờ quản trị viên kiểm tra việc cài đặt.',
     'advice only: the speech recognition cannot judge this voice in this language reliably':
         'chỉ để tham khảo: nhận dạng giọng nói chưa đánh giá được chính xác giọng đọc này ở ngôn ngữ này',
     'Flagged for review: listen to these sentences': 'Cần nghe lại: các câu dưới đây khác với văn bản',

@@ -1,16 +1,21 @@
 """Media settings: voices per language, reading rules (editors); voice mappings and channel profiles (admins)."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+import logging
+from pathlib import Path
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
 from media_pipeline.profiles import Profile
-from studio.errors import N_, StudioError, ValidationError
+from media_pipeline.errors import EngineError
+from studio.errors import N_, NotFound, StudioError, ValidationError
 from studio.extensions import db
 from studio.worker import resources
 from studio.services import channels, voices
 from studio.web import caller, form_error, role_required
 
+log = logging.getLogger(__name__)
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 PROFILE_FIELDS = ("width", "height", "fps", "sample_rate", "channels", "audio_bitrate", "lufs", "true_peak",
                   "max_duration_s", "caption_languages", "video_crf")
@@ -27,7 +32,7 @@ def _page(status: int = 200, rules_text: str | None = None):
 
 
 @bp.get("/media")
-@role_required("editor")
+@role_required("editor", "admin")
 def media():
     """The settings page."""
     return _page()
@@ -52,6 +57,24 @@ def save_voice():
     f = request.form
     return _save(lambda: voices.set_voice(db.session, caller(), f.get("language", "").strip(), f.get("engine", ""),
                                           f.get("voice") or None, f.get("speed", 1.0, type=float)), _("Saved."))
+
+
+@bp.get("/voices/sample")
+@role_required("editor", "admin")
+def voice_sample():
+    """An installed voice reading a sample sentence in its language (WAV), for the voices table's players."""
+    engines = resources(current_app)("render").engines
+    engine = engines.get(request.args.get("engine", ""))
+    if engine is None:
+        raise NotFound(N_("There is no voice %(voice)s in %(engine)s."), voice=request.args.get("voice", ""),
+                       engine=request.args.get("engine", ""))
+    try:
+        path = voices.sample(engine, request.args.get("voice", ""), Path(current_app.config["INSTANCE"]) / "tmp")
+    except EngineError as exc:  # the tool's words go to the log, not to the page
+        log.warning("voice sample failed: %s", exc)
+        raise ValidationError(N_("The voice %(voice)s could not speak; ask an administrator to check its "
+                                 "installation."), voice=request.args.get("voice", "")) from None
+    return send_file(path, mimetype="audio/wav", max_age=3600)
 
 
 @bp.post("/mappings")

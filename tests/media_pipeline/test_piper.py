@@ -76,3 +76,41 @@ def test_piper_without_a_voice_for_the_language_says_where_it_looked(tmp_path):
     engine = make_engines(["piper"], {"piper": {"models_dir": str(tmp_path / "empty")}})[0]
     with pytest.raises(EngineError, match="no Piper voice for 'lo'"):
         engine.synthesize(SynthesisRequest("ສະບາຍດີ", "lo"), tmp_path / "x.wav")
+
+
+def test_studio_models_install_takes_a_piper_voice(tmp_path):
+    """`studio models install VOICE.onnx` checks the voice by making it speak, then copies it (and its
+    configuration) where the studio's Piper engine reads voices; a broken one installs nothing."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+    voice = tiny_voice(tmp_path / "download", "vi_VN-xa-x_low") / "vi_VN-xa-x_low.onnx"
+    folder = tmp_path / "instance" / "piper-voices"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
+    env["STUDIO_INSTANCE"] = str(tmp_path / "instance")
+
+    def models(*args):
+        return subprocess.run([sys.executable, "-m", "studio.cli", "models", *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+    done = models("install", str(voice))
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in folder.iterdir()) == ["vi_VN-xa-x_low.onnx", "vi_VN-xa-x_low.onnx.json"]
+    assert "Piper voice vi_VN-xa-x_low" in models("list").stdout
+    engine = make_engines(["piper"], {"piper": {"models_dir": folder}})[0]
+    assert [v.id for v in engine.voices()] == ["vi_VN-xa-x_low"]
+    # Broken configuration, no configuration, not an ONNX graph: refused with the reason, nothing copied.
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "v2.onnx").write_bytes(voice.read_bytes())
+    (bad / "v2.onnx.json").write_text("{not json", encoding="utf-8")
+    (bad / "v3.onnx").write_bytes(voice.read_bytes())
+    (bad / "v4.onnx").write_bytes(b"\x00" * 64)
+    (bad / "v4.onnx.json").write_text((voice.parent / "vi_VN-xa-x_low.onnx.json").read_text(encoding="utf-8"),
+                                      encoding="utf-8")
+    for name, why in (("v2.onnx", "not valid JSON"), ("v3.onnx", "must be beside it"),
+                      ("v4.onnx", "does not load as a Piper voice")):
+        out = models("install", str(bad / name))
+        assert out.returncode == 2 and why in out.stderr, out.stderr
+    assert len(list(folder.iterdir())) == 2

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 
 import pytest
 
@@ -125,3 +126,21 @@ def test_a_rules_file_of_earlier_versions_moves_into_the_database(tmp_path, stor
         upgrade()
         assert voices.reading_rules(db.session) == {"abbreviations": {"BQL": "Ban quản lý"}}
         assert voices.spoken(db.session, "vi", ["BQL chợ"]) == ["Ban quản lý chợ"]
+
+
+def test_the_voices_page_plays_a_sample_of_each_installed_voice(web, users, tmp_path):
+    import subprocess
+    web.login("editor")
+    page = web.get("/settings/media").get_data(as_text=True)
+    assert "Giọng đọc đã cài" in page
+    players = re.findall(r'<audio controls preload="none" [^>]*src="([^"]+)"', html.unescape(page))
+    assert any("voice=vi-vn-x-south" in p for p in players) and any("voice=cmn-latn-pinyin" in p for p in players)
+    resp = web.get("/settings/voices/sample?engine=espeak&voice=vi-vn-x-central")
+    assert resp.status_code == 200 and resp.mimetype == "audio/wav"
+    wav = tmp_path / "sample.wav"
+    wav.write_bytes(resp.get_data())
+    seconds = float(subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
+                                    str(wav)], capture_output=True, text=True, check=True).stdout)
+    assert 2.0 < seconds < 15.0  # two sentences read aloud
+    missing = web.get("/settings/voices/sample?engine=espeak&voice=klingon")
+    assert missing.status_code == 404 and "klingon" in missing.get_data(as_text=True)
