@@ -439,6 +439,36 @@ class EndpointReport(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class Feedback(Base):
+    """A citizen's question or comment on a published work, and the staff's answer.
+
+    new -> assigned -> answered -> closed. The phone number is seen only by the assignee and admins and is
+    erased after FEEDBACK_PHONE_DAYS; the sender's address is kept only as a salted hash, for throttling."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (Index("ix_feedback_state_created", "state", "created_at"),
+                      Index("ix_feedback_sender_created", "sender_hash", "created_at"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    work_id: Mapped[int] = mapped_column(ForeignKey("works.id", ondelete="CASCADE"), index=True)
+    endpoint_id: Mapped[int | None] = mapped_column(ForeignKey("endpoints.id", ondelete="SET NULL"))
+    source: Mapped[str] = mapped_column(String(16), default="page")  # page | api | kiosk | portal
+    message: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(String(120), default="")
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    language: Mapped[str] = mapped_column(String(16), default="")
+    publish: Mapped[bool] = mapped_column(default=False)  # the citizen agreed to show question and answer
+    state: Mapped[str] = mapped_column(String(16), default="new")
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    answer: Mapped[str] = mapped_column(Text, default="")
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    sender_hash: Mapped[str] = mapped_column(String(64), default="")
+    phone_erased_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class Setting(Base):
     """Admin-editable data: channel profiles, voices per language, voice mappings."""
 

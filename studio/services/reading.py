@@ -117,12 +117,3 @@ def rss(session: Session, base_url: str, title: str, language: str | None = None
                        length=str(audio["size"]), type=audio["mime"])
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + tostring(rss_el, encoding="utf-8")
 
-
-def feedback(session: Session, caller: Caller, work_id: int, message: str, contact: str = "") -> None:
-    """Record a reader's feedback on a published item (shown to admins in the audit log)."""
-    published(session, work_id)
-    message = (message or "").strip()
-    if not message or len(message) > 2000:
-        raise ValidationError(N_("Write your feedback (at most 2,000 characters)."), field="message")
-    audit.record(session, caller, "reader.feedback", "work", work_id, message=message,
-                 contact=(contact or "").strip()[:200], username="reader")

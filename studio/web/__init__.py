@@ -79,9 +79,10 @@ def job_error(job) -> str:
 def register(app: Flask) -> None:
     """Attach blueprints, error handlers and template helpers."""
     from studio.extensions import db, login_manager
-    from studio.web import admin, api, auth, distribution, health, media, public, settings, translate, works
+    from studio.web import (admin, api, auth, distribution, feedback, health, media, public, settings, translate,
+                            works)
 
-    for mod in (auth, works, media, translate, settings, admin, distribution, health, api, public):
+    for mod in (auth, works, media, translate, settings, admin, distribution, health, api, public, feedback):
         app.register_blueprint(mod.bp)
 
     @login_manager.user_loader

@@ -13,6 +13,7 @@ from storage.models import INT64_MAX, STATES, WORK_KINDS, Asset, Job, Revision, 
 from studio.errors import N_, PermissionDenied, TooLarge, ValidationError
 from studio.extensions import csrf, db
 from studio.services import Caller, accounts, endpoints, jobs, languages, publishing, rendering, translations
+from studio.services import feedback as feedback_service
 from studio.services import assets as asset_service
 from studio.services import works as work_service
 from studio.services import workflow
@@ -393,6 +394,42 @@ def endpoint_auth(view):
         g.endpoint = ep
         return view(*args, **kwargs)
     return wrapped
+
+
+@bp.post("/works/<int:work_id>/feedback")
+def post_feedback(work_id: int):
+    """A citizen's feedback on a published work, without an account: {"message", "name", "phone", "language",
+    "publish"}. A kiosk or portal sends its endpoint token (ep_...) so the message is counted as theirs."""
+    data = body("FeedbackCreate")
+    token = bearer()
+    endpoint = endpoints.for_token(db.session, token) if token.startswith("ep_") else None
+    if token and endpoint is None:
+        return error_response(401, "unauthorized", "The endpoint token is not valid; send none to write as a citizen.")
+    source = endpoint.kind if endpoint is not None and endpoint.kind in ("kiosk", "portal") else (
+        "endpoint" if endpoint is not None else "api")
+    fb = feedback_service.submit(db.session, work_id, data, client_ip(), current_app.config["SECRET_KEY"], source,
+                                 endpoint)
+    db.session.commit()
+    return jsonify(id=fb.id, state=fb.state), 201
+
+
+@bp.get("/feedback")
+@api_auth(*feedback_service.STAFF)
+def list_feedback():
+    """Feedback on the works of the caller's areas, newest first (?state=new|assigned|answered|closed)."""
+    items = feedback_service.inbox(db.session, g.caller, request.args.get("state") or None,
+                                   current_app.config["FEEDBACK_PHONE_DAYS"])
+    db.session.commit()
+    return jsonify(items=[feedback_service.as_json(f, g.caller.user) for f in items])
+
+
+@bp.post("/feedback/<int:feedback_id>/reply")
+@api_auth(*feedback_service.STAFF)
+def reply_feedback(feedback_id: int):
+    """Answer a message: {"message"}."""
+    fb = feedback_service.reply(db.session, g.caller, feedback_id, body("FeedbackReply")["message"])
+    db.session.commit()
+    return jsonify(feedback_service.as_json(fb, g.caller.user))
 
 
 @bp.get("/feed")

@@ -28,7 +28,8 @@ def _json(schema: dict) -> dict:
 _ERR = {"description": "Error", "content": _json(_ref("Error"))}
 _DESCR = {400: "Invalid input (the error names the field)", 401: "No valid token", 403: "The role is missing",
           404: "Not found", 409: "Conflict: the version changed or the state does not allow it",
-          413: "Too large", 415: "Not a supported file type", 503: "The object store is unavailable"}
+          413: "Too large", 415: "Not a supported file type", 429: "Too many requests: wait and try again",
+          503: "The object store is unavailable"}
 
 
 def _op(summary: str, ok: str = "200", schema: dict | None = None, body: dict | str | None = None,
@@ -177,6 +178,20 @@ def schemas(language_codes: list[str] | None = None) -> dict:
         "Job": job,
         "JobList": _list_of(_ref("Job")),
         "JobsQueued": _obj({"jobs": {"type": "array", "items": _INT}}),
+        "FeedbackCreate": {"type": "object", "required": ["message"], "additionalProperties": False, "properties": {
+            "message": {"type": "string", "minLength": 1, "maxLength": 2000},
+            "name": {"type": "string", "maxLength": 120}, "phone": {"type": "string", "maxLength": 32},
+            "language": {"type": "string", "maxLength": 16}, "publish": {"type": "boolean"},
+            "website": {"type": "string", "maxLength": 200, "description": "leave empty (spam trap)"}}},
+        "FeedbackCreated": _obj({"id": _INT, "state": _STR}),
+        "FeedbackReply": {"type": "object", "required": ["message"], "additionalProperties": False,
+                          "properties": {"message": {"type": "string", "minLength": 1, "maxLength": 2000}}},
+        "Feedback": _obj({"id": _INT, "work_id": _INT, "source": _STR, "message": _STR, "name": _STR,
+                          "phone": {"type": ["string", "null"]}, "language": _STR, "publish": {"type": "boolean"},
+                          "state": {"type": "string", "enum": ["new", "assigned", "answered", "closed"]},
+                          "assignee": {"type": ["string", "null"]}, "answer": {"type": ["string", "null"]},
+                          "answered_at": {"type": ["string", "null"]}, "created_at": _STR}),
+        "FeedbackList": _list_of(_ref("Feedback")),
         "TranslationSummary": _obj(translation_summary),
         "Translation": _obj({**translation_summary, "segments": {"type": "array", "items": segment}}),
         "TranslationStarted": _obj({**translation_summary, "segments": {"type": "array", "items": segment},
@@ -303,6 +318,19 @@ def spec(language_codes: list[str] | None = None) -> dict:
             "/api/v1/jobs/{job_id}/cancel": {"post": _op("Cancel a job; a running one stops within seconds",
                                                          schema=_ref("Job"), params=[_p("job_id")],
                                                          errors=(400, 401, 403, 404, 409), op_id="cancelJob")},
+            "/api/v1/works/{work_id}/feedback": {"post": {**_op(
+                "A citizen's feedback on a published work, without an account (a kiosk or portal may send its "
+                "endpoint token); throttled per sender", "201", _ref("FeedbackCreated"), _ref("FeedbackCreate"),
+                [wid], errors=(400, 401, 404, 429), op_id="postFeedback"),
+                "security": [{}, {"endpoint_token": []}]}},
+            "/api/v1/feedback": {"get": _op(
+                "Feedback on the works of the caller's areas, newest first (phone numbers only to the assignee "
+                "and admins)", schema=_ref("FeedbackList"),
+                params=[_q("state", {"type": "string", "enum": ["new", "assigned", "answered", "closed"]})],
+                errors=(400, 401, 403), op_id="listFeedback")},
+            "/api/v1/feedback/{feedback_id}/reply": {"post": _op(
+                "Answer a citizen's message: {\"message\"}", schema=_ref("Feedback"), body=_ref("FeedbackReply"),
+                params=[_p("feedback_id")], errors=(400, 401, 403, 404, 409), op_id="replyFeedback")},
             "/api/v1/reports": {"post": {**_op(
                 "Playback reports and heartbeats, each with a client-chosen id (a resent id is stored once). Answers "
                 "{stored, duplicates, refused: [{index, id, code, reason}]}: a play of a package or file this "

@@ -6,6 +6,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from flask_babel import gettext as _
 
 from studio.extensions import db
+from studio.services import feedback as feedback_service
 from studio.services import reading
 from studio.web.media import stream_object
 
@@ -25,19 +26,19 @@ def page(work_id: int):
     return render_template("public/item.html", work=work, package=package, langs=langs,
                            ed=reading.edition(db.session, work, package, lang),
                            media=reading.media(package, lang), pictures=reading.pictures(work),
-                           feedback=current_app.config["FEEDBACK_URL"])
+                           feedback=current_app.config["FEEDBACK_URL"],
+                           answers=feedback_service.published_answers(db.session, work_id))
 
 
 @bp.post("/p/<int:work_id>/feedback")
 def feedback(work_id: int):
-    """A reader's feedback on an item, kept in the audit log for the editors (when no external form is set)."""
+    """A citizen's question or comment on an item, into the inbox of the staff of its areas."""
     from flask import flash, redirect
 
     from studio.errors import StudioError
-    from studio.web import caller, form_error
+    from studio.web import client_ip, form_error
     try:
-        reading.feedback(db.session, caller(), work_id, request.form.get("message", ""),
-                         request.form.get("contact", ""))
+        feedback_service.submit(db.session, work_id, request.form, client_ip(), current_app.config["SECRET_KEY"])
         db.session.commit()
         flash(_("Thank you: your feedback was sent to the editors."), "info")
     except StudioError as exc:

@@ -114,9 +114,10 @@ def edit(work_id: int):
 def view(work_id: int):
     """A work with its assets, state and the actions open to this user."""
     from studio.web.media import media_context
+    from studio.services import feedback as feedback_service
     work = work_service.get(db.session, work_id)
     return render_template("works/view.html", work=work, actions=workflow.allowed_actions(work, current_user),
-                           **media_context(work))
+                           feedback_count=feedback_service.count_for_work(db.session, work.id), **media_context(work))
 
 
 @bp.get("/works/<int:work_id>/revisions")
