@@ -401,6 +401,33 @@ def cmd_normalize(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    """Write the annual report for a year or period to a .json, .xlsx or .pdf file."""
+    from studio.config import load_config
+    from studio.errors import StudioError
+    from studio.extensions import db
+    from studio.services import report
+    from studio.web.reports import render_file
+    out = Path(args.out)
+    fmt = out.suffix.lower().lstrip(".")
+    if fmt not in ("json", "xlsx", "pdf"):
+        print("error: --out must end in .json, .xlsx or .pdf", file=sys.stderr)
+        return 2
+    with running_studio(load_config(), with_store=False, quiet=True) as (app, _password):
+        with app.app_context(), app.test_request_context("/reports/annual"):
+            try:
+                first, last = report.period(args.year, args.start, args.end)
+                data = render_file(report.annual(db.session, first, last), fmt, "http://localhost/")
+            except StudioError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_bytes(data)
+    tmp.replace(out)
+    print(f"{out} ({len(data)} bytes)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line grammar."""
     p = argparse.ArgumentParser(prog="studio", description="Multilingual content studio")
@@ -447,6 +474,14 @@ def build_parser() -> argparse.ArgumentParser:
     nm.add_argument("--language", default="vi", help="the text's language (default vi); languages a Vietnamese "
                                                      "voice does not read are printed as written")
     nm.set_defaults(func=cmd_normalize)
+    rp = sub.add_parser("report", help="reports to the ministry")
+    rsub = rp.add_subparsers(dest="report_command", required=True)
+    ra = rsub.add_parser("annual", help="the annual report as .json, .xlsx or .pdf")
+    ra.add_argument("--year", type=int, help="a calendar year (default: this one)")
+    ra.add_argument("--from", dest="start", help="first day YYYY-MM-DD (instead of --year)")
+    ra.add_argument("--to", dest="end", help="last day YYYY-MM-DD, included")
+    ra.add_argument("--out", required=True, help="FILE.json, FILE.xlsx or FILE.pdf")
+    ra.set_defaults(func=cmd_report)
     cli_models.add_parser(sub)
     cli_endpoint.add_parser(sub)
     u = sub.add_parser("create-user", help="create an account (password from STUDIO_NEW_USER_PASSWORD or prompt)")

@@ -79,10 +79,11 @@ def job_error(job) -> str:
 def register(app: Flask) -> None:
     """Attach blueprints, error handlers and template helpers."""
     from studio.extensions import db, login_manager
-    from studio.web import (admin, api, auth, distribution, feedback, health, media, public, settings, translate,
-                            works)
+    from studio.web import (admin, api, auth, distribution, feedback, health, media, public, reports, settings,
+                            translate, works)
 
-    for mod in (auth, works, media, translate, settings, admin, distribution, health, api, public, feedback):
+    for mod in (auth, works, media, translate, settings, admin, distribution, health, api, public, feedback,
+                reports):
         app.register_blueprint(mod.bp)
 
     @login_manager.user_loader

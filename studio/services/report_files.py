@@ -1,0 +1,112 @@
+"""The annual report as files: charts (Matplotlib, drawn on the server as SVG), a workbook with one sheet per
+table (openpyxl) and a PDF (WeasyPrint, from the report page's HTML, charts included)."""
+from __future__ import annotations
+
+import io
+
+from studio.errors import N_
+
+# Sheet name -> (report path, column titles). Every table of the report, each on its own sheet.
+TABLES = {
+    N_("Works by kind"): (("works", "by_kind"), (N_("Kind"), N_("Works published"))),
+    N_("Works by language"): (("works", "by_language"), (N_("Language"), N_("Works published"))),
+    N_("Works by channel"): (("works", "by_channel"), (N_("Channel"), N_("Works published"))),
+    N_("Works by area"): (("works", "by_area"), (N_("Area"), N_("Works published"))),
+    N_("Works by month"): (("works", "by_month"), (N_("Month"), N_("Works published"))),
+    N_("Audio hours by language"): (("rendered", "audio_hours_by_language"), (N_("Language"), N_("Hours"))),
+    N_("Video hours by language"): (("rendered", "video_hours_by_language"), (N_("Language"), N_("Hours"))),
+    N_("Audio hours by channel"): (("rendered", "audio_hours_by_channel"), (N_("Channel"), N_("Hours"))),
+    N_("Video hours by channel"): (("rendered", "video_hours_by_channel"), (N_("Channel"), N_("Hours"))),
+    N_("Plays by channel"): (("plays", "by_channel"), (N_("Channel"), N_("Plays"))),
+    N_("Play hours by channel"): (("plays", "hours_by_channel"), (N_("Channel"), N_("Hours"))),
+    N_("Plays by area"): (("plays", "by_area"), (N_("Area"), N_("Plays"))),
+    N_("Endpoints by kind"): (("endpoints", "by_kind"), (N_("Kind"), N_("Endpoints"))),
+    N_("Endpoints by area"): (("endpoints", "by_area"), (N_("Area"), N_("Endpoints"))),
+}
+
+
+def _get(report: dict, path: tuple[str, ...]):
+    for key in path:
+        report = report.get(key) or {}
+    return report
+
+
+def summary_rows(report: dict) -> list[tuple[str, object]]:
+    """The headline figures, in the order the ministry reads them."""
+    w, p, f, e, r = report["works"], report["plays"], report["feedback"], report["endpoints"], report["rendered"]
+    return [(N_("Period"), f"{report['from']} – {report['to']}"), (N_("Works produced"), w["produced"]),
+            (N_("Works published"), w["published"]), (N_("Publications"), report["publications"]),
+            (N_("Audio hours rendered"), r["audio_hours"]), (N_("Video hours rendered"), r["video_hours"]),
+            (N_("Broadcast plays"), p["total"]), (N_("Broadcast hours"), p["hours"]), (N_("Endpoints"), e["total"]),
+            (N_("Mean endpoint uptime"), e["mean_uptime"]), (N_("Feedback received"), f["received"]),
+            (N_("Feedback answered"), f["answered"]), (N_("Median hours to answer"), f["median_hours_to_answer"])]
+
+
+def xlsx(report: dict) -> bytes:
+    """The report as a workbook: a summary sheet, then one sheet per table, endpoints and translations."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Summary"
+    for row in summary_rows(report):
+        sheet.append(list(row))
+    for title, (path, columns) in TABLES.items():
+        ws = book.create_sheet(title[:31])
+        ws.append(list(columns))
+        for key, value in sorted(_get(report, path).items()):
+            ws.append([key, value])
+    ws = book.create_sheet("Endpoints")
+    ws.append(["Name", "Kind", "Area", "Active", "Uptime", "Plays"])
+    for ep in report["endpoints"]["list"]:
+        ws.append([ep["name"], ep["kind"], ep["area"], ep["active"], ep["uptime"], ep["plays"]])
+    ws = book.create_sheet("Translations")
+    ws.append(["Language", "By people", "With machine translation"])
+    for language, counts in report["translations"].items():
+        ws.append([language, counts["human"], counts["machine"]])
+    for ws in book.worksheets:
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+        ws.column_dimensions["A"].width = 40
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _bar(title: str, data: dict, ylabel: str) -> str:
+    import matplotlib
+    matplotlib.use("Agg")  # no display on a server
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(7, 2.8), dpi=100)
+    ax = fig.subplots()
+    keys = list(data)
+    ax.bar(range(len(keys)), [data[k] for k in keys], color="#2f6f4f")
+    ax.set_xticks(range(len(keys)), keys, rotation=30 if len(keys) > 6 else 0, ha="right" if len(keys) > 6 else
+                  "center", fontsize=8)
+    ax.set_title(title, fontsize=10)
+    ax.set_ylabel(ylabel, fontsize=8)
+    fig.tight_layout()
+    out = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # text as text: no glyph ids repeated across charts
+        fig.savefig(out, format="svg")
+    svg = out.getvalue()
+    return svg[svg.index("<svg"):]
+
+
+def charts(report: dict, labels: dict[str, str]) -> list[str]:
+    """SVG charts of the report (titles in the reader's language through `labels`)."""
+    out = []
+    for key, path, unit in (("works_by_month", ("works", "by_month"), "works"),
+                            ("works_by_language", ("works", "by_language"), "works"),
+                            ("plays_by_channel", ("plays", "by_channel"), "plays"),
+                            ("audio_hours_by_language", ("rendered", "audio_hours_by_language"), "hours")):
+        data = dict(sorted(_get(report, path).items()))
+        if data:
+            out.append(_bar(labels.get(key, key), data, labels.get(unit, unit)))
+    return out
+
+
+def pdf(html: str, base_url: str) -> bytes:
+    """The report page's HTML as a PDF."""
+    from weasyprint import HTML
+    return HTML(string=html, base_url=base_url).write_pdf()
