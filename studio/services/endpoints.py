@@ -5,7 +5,7 @@ import re
 import secrets
 from datetime import datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from media_pipeline import profiles as registry
@@ -149,8 +149,9 @@ def record(session: Session, endpoint: Endpoint, payload) -> dict:
         raise TooLarge(N_("At most %(n)s reports per request."), field="reports", n=MAX_REPORTS)
     checked = [_check(item, i) for i, item in enumerate(items)]
     refused = []
+    sent = _sent_files(session, endpoint, {c["package_id"] for c in checked if c["type"] == "play"})
     for i, c in enumerate(checked):
-        if c["type"] == "play" and not _was_sent(session, endpoint, c["package_id"], c["file_sha256"]):
+        if c["type"] == "play" and (c["package_id"], c["file_sha256"]) not in sent:
             refused.append({"index": i, "id": c["client_id"], "code": "not_sent",
                             "reason": "this endpoint was never sent that package's file"})
     skip = {r["index"] for r in refused}
@@ -158,30 +159,37 @@ def record(session: Session, endpoint: Endpoint, payload) -> dict:
     ids = [c["client_id"] for c in checked]
     seen = set(session.scalars(select(EndpointReport.client_id).where(
         EndpointReport.endpoint_id == endpoint.id, EndpointReport.client_id.in_(ids))))
-    stored = 0
+    rows = []
     for c in checked:
         if c["client_id"] in seen:
             continue
         seen.add(c["client_id"])
-        session.add(EndpointReport(endpoint_id=endpoint.id, **c))
-        stored += 1
+        rows.append({"endpoint_id": endpoint.id, "received_at": utcnow(), "package_id": None, "file_sha256": "",
+                     "started_at": None, "ended_at": None, "outcome": "", "data": {}, **c})
         if c["type"] == "heartbeat":
             endpoint.last_heartbeat = {**c["data"], "at": utcnow().isoformat(timespec="seconds")}
+    if rows:  # one multi-row INSERT, not an ORM object per report
+        session.execute(insert(EndpointReport), rows)
+    stored = len(rows)
     endpoint.last_seen_at = utcnow()
     return {"stored": stored, "duplicates": len(checked) - stored, "refused": refused}
 
 
-def _was_sent(session: Session, endpoint: Endpoint, package_id: int, sha256: str) -> bool:
-    """Could the endpoint have been sent this file of this package (its kind, its area chain, published)?"""
-    p = session.get(Package, package_id)
-    if p is None or p.published_at is None:
-        return False
+def _sent_files(session: Session, endpoint: Endpoint, package_ids: set[int]) -> set[tuple[int, str]]:
+    """The (package, file sha256) pairs among these packages the endpoint could have been sent (published,
+    its area chain, its kind's channels), in two queries whatever the batch's size."""
+    if not package_ids:
+        return set()
     chain = areas.chain(endpoint.area)
-    if endpoint.area is not None and p.area_codes and not chain & set(p.area_codes):
-        return False
+    ok = [p.id for p in session.scalars(select(Package).where(Package.id.in_(package_ids),
+                                                               Package.published_at.is_not(None)))
+          if endpoint.area is None or not p.area_codes or chain & set(p.area_codes)]
     kind = registry.ENDPOINT_KINDS.get(endpoint.kind)
-    return any(f.entry.get("sha256") == sha256 for f in session.scalars(select(PackageFile).where(
-        PackageFile.package_id == p.id, PackageFile.channel.in_(kind.channels if kind else ()))))
+    if not ok or kind is None:
+        return set()
+    return {(package_id, (entry or {}).get("sha256")) for package_id, entry in session.execute(
+        select(PackageFile.package_id, PackageFile.entry).where(PackageFile.package_id.in_(ok),
+                                                                PackageFile.channel.in_(kind.channels)))}
 
 
 def status(session: Session, endpoint: Endpoint) -> dict:
