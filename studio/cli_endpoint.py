@@ -47,6 +47,20 @@ def cmd_sync(args) -> int:
             time.sleep(args.every)  # the long poll did not wait: do not hammer a studio that is down
 
 
+def cmd_play(args) -> int:
+    """Play what is playable now with the device's player and queue a play report for each file (sent with
+    the next sync, or at once with --url and --token). Exit 1 when a file failed to play."""
+    import shlex
+
+    from studio.endpoint_client import SyncClient
+    token = args.token or os.environ.get("STUDIO_ENDPOINT_TOKEN", "")
+    client = SyncClient(args.url or "http://localhost", token, Path(args.dir))
+    played = client.play(shlex.split(args.player))
+    sent = client.send_reports() if args.url and token else 0
+    print(json.dumps({"played": played, "reports_sent": sent}), flush=True)
+    return 1 if any(p["outcome"] != "played" for p in played) else 0
+
+
 def _as_user(app, username: str):
     """The Caller for a command acting as `username`, or SystemExit naming the problem."""
     from sqlalchemy import select
@@ -126,6 +140,13 @@ def add_parser(sub) -> None:
     s.add_argument("--area", action="append", help="with --mqtt: area codes to listen for (this endpoint's area "
                                                    "and those above it; 'all' is always heard)")
     s.set_defaults(func=cmd_sync)
+    pl = esub.add_parser("play", help="play what is playable now with the device's player and report each play")
+    pl.add_argument("--dir", required=True, help="the folder `studio endpoint sync` keeps the media in")
+    pl.add_argument("--player", required=True,
+                    help="the player command; {file} stands for the media file, e.g. \"mpv --no-video {file}\"")
+    pl.add_argument("--url", help="send the reports at once to this studio (else with the next sync)")
+    pl.add_argument("--token", help="the endpoint's token (or STUDIO_ENDPOINT_TOKEN), with --url")
+    pl.set_defaults(func=cmd_play)
     from media_pipeline.profiles import ENDPOINT_KINDS
     a = esub.add_parser("add", help="register an endpoint and print its token")
     a.add_argument("--name", required=True)

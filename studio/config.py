@@ -74,6 +74,8 @@ def load_config(environ: dict | None = None) -> dict:
         # Readers' pages: the site's name (RSS) and where the "send feedback" link points (a form or mailto:).
         "SITE_TITLE": env.get("STUDIO_SITE_TITLE", "Thông tin cơ sở"),
         "FEEDBACK_URL": env.get("STUDIO_FEEDBACK_URL", ""),
+        # An endpoint not heard from (heartbeat or report) for this long is shown offline.
+        "NETWORK_OFFLINE_MINUTES": int(env.get("STUDIO_NETWORK_OFFLINE_MINUTES", "30")),
         # Citizens' phone numbers on feedback are erased after this many days.
         "FEEDBACK_PHONE_DAYS": int(env.get("STUDIO_FEEDBACK_PHONE_DAYS", "90")),
         "TIMEZONE": env.get("STUDIO_TIMEZONE", "Asia/Ho_Chi_Minh"),

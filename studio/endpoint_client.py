@@ -89,6 +89,34 @@ class SyncClient:
         self._queue({"id": str(uuid.uuid4()), "type": "play", "package": package, "file": sha256,
                      "start": start, "end": end, "outcome": outcome})
 
+    def play(self, player: list[str], now: datetime | None = None,
+             roles: tuple[str, ...] = ("audio", "video", "still")) -> list[dict]:
+        """Play what is playable now with the device's player, a command whose arguments may hold {file}
+        (e.g. `mpv --no-video {file}`, `ffplay -nodisp -autoexit {file}`): each media file once, in feed order;
+        a play report is queued for each with its real start, end and outcome (the player's exit status)."""
+        import shlex
+        import subprocess
+        done = []
+        for item in self.playable(now):
+            for f in item["files"]:
+                if f.get("role") not in roles:
+                    continue  # captions and manifests are not played on their own
+                path = self.media_path(f["sha256"])
+                if not path.exists():
+                    continue
+                args = [a.replace("{file}", str(path)) for a in player]
+                if not any("{file}" in a for a in player):
+                    args.append(str(path))
+                start = _now()
+                try:
+                    outcome = "played" if subprocess.run(args, capture_output=True).returncode == 0 else "failed"
+                except OSError as exc:
+                    log.warning("the player %s could not start: %s", shlex.join(player), exc)
+                    outcome = "failed"
+                self.record_play(item["package_id"], f["sha256"], start, _now(), outcome)
+                done.append({"package_id": item["package_id"], "file": f["sha256"], "outcome": outcome})
+        return done
+
     def _queue(self, report: dict) -> None:
         outbox = self._load("outbox.json", [])
         outbox.append(report)
@@ -236,6 +264,13 @@ class SyncClient:
         for path in (self.dir / "manifests").glob("*.json"):
             if path.stem.isdigit() and int(path.stem) not in packages:
                 path.unlink()
+
+    def send_reports(self) -> int:
+        """Send the queued reports now (with a heartbeat listing what is held); returns how many were taken."""
+        result = SyncResult()
+        result.holds = [i["package_id"] for i in self._load("state.json", {"items": []})["items"]]
+        self._send_reports(result)
+        return result.reports_sent
 
     def _send_reports(self, result: SyncResult) -> None:
         outbox = self._load("outbox.json", [])

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import logging
 from contextlib import contextmanager
+from datetime import timedelta
 
 from flask import Flask, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext
@@ -134,7 +135,18 @@ def register(app: Flask) -> None:
 
         from studio.services.markup import render as markdown
         return {"markdown": markdown, "languages": app.config["LANGUAGES"], "get_locale": get_locale,
-                "job_error": job_error, "time_zone": app.config["TIMEZONE"]}
+                "job_error": job_error, "time_zone": app.config["TIMEZONE"], "offline_endpoints": offline_endpoints}
+
+    def offline_endpoints() -> int:
+        """How many endpoints are offline now (the menu's badge); counted once per page."""
+        from flask import g
+
+        from storage.models import utcnow
+        from studio.services import network
+        if "offline_endpoints" not in g:
+            g.offline_endpoints = network.offline_count(
+                db.session, utcnow(), timedelta(minutes=app.config["NETWORK_OFFLINE_MINUTES"]))
+        return g.offline_endpoints
 
     @app.template_filter("detail")
     def detail_filter(value) -> str:

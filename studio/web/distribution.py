@@ -1,14 +1,18 @@
 """Distribution endpoints for admins: register, rotate or revoke tokens, see what each holds and played."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from datetime import timedelta
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from media_pipeline import profiles as registry
 from studio.errors import StudioError
 from studio.extensions import db
 from studio.services import areas as area_service
+from storage.models import utcnow
 from studio.services import endpoints
+from studio.services import network as network_service
 from studio.web import caller, form_error, role_required
 
 bp = Blueprint("distribution", __name__, url_prefix="/admin/endpoints")
@@ -34,12 +38,36 @@ def index():
                            form=request.form), status
 
 
+def offline_after() -> timedelta:
+    """How long an endpoint may be silent before it is shown offline."""
+    return timedelta(minutes=current_app.config["NETWORK_OFFLINE_MINUTES"])
+
+
+@bp.get("/network")
+@role_required("admin", "editor", "approver")
+def network():
+    """Every endpoint at a glance: online or offline, last contact, holdings, free space, last plays."""
+    now = utcnow()
+    area_id = request.args.get("area", type=int)
+    kind = request.args.get("kind") or None
+    only = request.args.get("state") or None
+    rows = network_service.overview(db.session, now, offline_after(), area_id, kind,
+                                    only if only in network_service.STATES else None)
+    every = network_service.overview(db.session, now, offline_after()) if (area_id or kind or only) else rows
+    counts = {s: sum(1 for r in every if r["state"] == s) for s in network_service.STATES}
+    return render_template("admin/network.html", rows=rows, counts=counts, area_tree=area_service.tree(db.session),
+                           kinds=registry.ENDPOINT_KINDS, states=network_service.STATES, area_id=area_id, kind=kind,
+                           only=only, minutes=current_app.config["NETWORK_OFFLINE_MINUTES"],
+                           offline=[r for r in every if r["state"] == "offline"])
+
+
 @bp.get("/<int:endpoint_id>")
 @role_required("admin")
 def view(endpoint_id: int):
-    """Last contact, what it should hold against what it holds, what it played."""
+    """Last contact, what it should hold against what it holds, what it played, day by day."""
     ep = endpoints.get(db.session, endpoint_id)
-    return render_template("admin/endpoint.html", ep=ep, st=endpoints.status(db.session, ep), token=None)
+    return render_template("admin/endpoint.html", ep=ep, st=endpoints.status(db.session, ep), token=None,
+                           history=network_service.history(db.session, ep.id, utcnow()))
 
 
 @bp.post("/<int:endpoint_id>/<action>")
@@ -61,4 +89,5 @@ def act(endpoint_id: int, action: str):
         db.session.rollback()
         form_error(exc)
     ep = endpoints.get(db.session, endpoint_id)
-    return render_template("admin/endpoint.html", ep=ep, st=endpoints.status(db.session, ep), token=token)
+    return render_template("admin/endpoint.html", ep=ep, st=endpoints.status(db.session, ep), token=token,
+                           history=network_service.history(db.session, ep.id, utcnow()))
