@@ -10,7 +10,7 @@ import statistics
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import case, distinct, func, select
+from sqlalchemy import case, distinct, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from media_pipeline.profiles import ENDPOINT_KINDS
@@ -52,17 +52,16 @@ def _seconds_between(session: Session, a, b):
     return (func.julianday(b) - func.julianday(a)) * 86400.0
 
 
-def _hour(session: Session, column):
-    """SQL for the hour a timestamp falls in, as text (for counting hours with a sign of life)."""
+def _bucket(session: Session, column, unit: str):
+    """SQL for the local hour ("hour") or month ("month") a UTC timestamp falls in, as text. The format is a
+    literal, not a parameter, so PostgreSQL sees the same expression in SELECT and GROUP BY; the zone's offset
+    (Vietnam keeps no daylight saving) moves UTC to local time."""
+    offset = int(clock.zone().utcoffset(datetime(2026, 1, 1)).total_seconds() // 60)
     if session.get_bind().dialect.name == "postgresql":
-        return func.to_char(column, "YYYY-MM-DD HH24")
-    return func.strftime("%Y-%m-%d %H", column)
-
-
-def _month(session: Session, column):
-    if session.get_bind().dialect.name == "postgresql":
-        return func.to_char(column, "YYYY-MM")
-    return func.strftime("%Y-%m", column)
+        fmt = {"hour": "YYYY-MM-DD HH24", "month": "YYYY-MM"}[unit]
+        return func.to_char(column + literal_column(f"interval '{offset} minutes'"), literal_column(f"'{fmt}'"))
+    fmt = {"hour": "%Y-%m-%d %H", "month": "%Y-%m"}[unit]
+    return func.strftime(literal_column(f"'{fmt}'"), column, literal_column(f"'{offset:+d} minutes'"))
 
 
 def annual(session: Session, first: date, last: date, now: datetime | None = None) -> dict:
@@ -112,10 +111,10 @@ def _works(session: Session, start: datetime, stop: datetime) -> dict:
                                               .where(work_areas.c.work_id.in_(published_ids))) or 0)
     if everywhere:
         by_area["*"] = everywhere
+    month = _bucket(session, Package.published_at, "month")
     by_month = dict(session.execute(
-        select(_month(session, Package.published_at), func.count(distinct(Package.work_id)))
-        .where(Package.published_at >= start, Package.published_at < stop)
-        .group_by(_month(session, Package.published_at))).all())
+        select(month, func.count(distinct(Package.work_id)))
+        .where(Package.published_at >= start, Package.published_at < stop).group_by(month)).all())
     return {"produced": produced, "published": len(works), "by_kind": dict(by_kind),
             "by_language": dict(by_language), "by_channel": dict(by_channel), "by_area": dict(by_area),
             "by_month": by_month}
@@ -173,7 +172,7 @@ def _plays_and_endpoints(session: Session, start: datetime, stop: datetime) -> t
              "hours_by_area": {k: round(v, 2) for k, v in hours_area.items()}, "by_endpoint": by_endpoint}
     # Uptime: the share of the hours an endpoint existed in the period in which it reported anything.
     alive = dict(session.execute(
-        select(EndpointReport.endpoint_id, func.count(distinct(_hour(session, EndpointReport.received_at))))
+        select(EndpointReport.endpoint_id, func.count(distinct(_bucket(session, EndpointReport.received_at, "hour"))))
         .where(EndpointReport.received_at >= start, EndpointReport.received_at < stop)
         .group_by(EndpointReport.endpoint_id)).all())
     listing, by_kind, by_area_e = [], Counter(), Counter()

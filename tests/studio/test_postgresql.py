@@ -193,3 +193,28 @@ def test_one_feed_query_on_postgresql(pg_app, store):
         accounts.create_user(db.session, Caller(None), "admin", PASSWORD, ["admin"], system=True)
         db.session.commit()
         check_feed_query(db.session, store)
+
+
+def test_annual_report_on_postgresql(pg_app):
+    """The report's SQL (hours, months, play seconds) gives on PostgreSQL what it gives on SQLite: the figures
+    of tests/studio/test_report.py's seed, each checked against plain Python over the rows."""
+    from collections import Counter
+    from datetime import datetime
+
+    from studio.extensions import db
+    from studio.services import Caller, accounts, report
+    from tests.studio.test_report import YEAR, seed
+    with pg_app.app_context():
+        user = accounts.create_user(db.session, Caller(None), "editor", "correct horse battery", ["editor"],
+                                    system=True)
+        db.session.commit()
+        truth = seed(db.session, {"editor": user.id})
+        got = report.annual(db.session, *report.period(YEAR), now=datetime(YEAR + 1, 1, 1))
+    pub = truth["published"]
+    assert got["works"]["published"] == len(pub) and got["works"]["produced"] == truth["produced"]
+    assert got["works"]["by_month"] == dict(Counter(p["month"] for p in pub))
+    assert got["works"]["by_language"] == dict(Counter(lang for p in pub for lang in p["langs"]))
+    assert got["plays"]["total"] == 300
+    assert got["plays"]["hours"] == round(sum(s for _, s in truth["plays"]) / 3600, 2)
+    assert [x["uptime"] for x in got["endpoints"]["list"]] == [round(60 / 8753, 4)] * 5
+    assert got["feedback"]["received"] == 12
