@@ -82,8 +82,9 @@ def annual(session: Session, first: date, last: date, now: datetime | None = Non
 
 
 def _works(session: Session, start: datetime, stop: datetime) -> dict:
-    produced = session.scalar(select(func.count()).select_from(Work).where(Work.created_at >= start,
-                                                                          Work.created_at < stop)) or 0
+    produced_by_kind = dict(session.execute(select(Work.kind, func.count()).where(
+        Work.created_at >= start, Work.created_at < stop).group_by(Work.kind)).all())
+    produced = sum(produced_by_kind.values())
     # A work counts as published in the period when a version of it was published then.
     published_ids = select(Package.work_id).where(Package.published_at >= start,
                                                   Package.published_at < stop).distinct()
@@ -115,7 +116,8 @@ def _works(session: Session, start: datetime, stop: datetime) -> dict:
     by_month = dict(session.execute(
         select(month, func.count(distinct(Package.work_id)))
         .where(Package.published_at >= start, Package.published_at < stop).group_by(month)).all())
-    return {"produced": produced, "published": len(works), "by_kind": dict(by_kind),
+    return {"produced": produced, "produced_by_kind": produced_by_kind, "published": len(works),
+            "by_kind": dict(by_kind),
             "by_language": dict(by_language), "by_channel": dict(by_channel), "by_area": dict(by_area),
             "by_month": by_month}
 

@@ -8,6 +8,7 @@ from studio.errors import N_
 
 # Sheet name -> (report path, column titles). Every table of the report, each on its own sheet.
 TABLES = {
+    N_("Works produced by kind"): (("works", "produced_by_kind"), (N_("Kind"), N_("Works produced"))),
     N_("Works by kind"): (("works", "by_kind"), (N_("Kind"), N_("Works published"))),
     N_("Works by language"): (("works", "by_language"), (N_("Language"), N_("Works published"))),
     N_("Works by channel"): (("works", "by_channel"), (N_("Channel"), N_("Works published"))),

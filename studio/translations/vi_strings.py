@@ -1,5 +1,6 @@
 """Vietnamese translations of the interface, kept as data; `make translations` merges them into messages.po."""
 VI = {
+    'Works produced by kind': 'Tác phẩm đã sản xuất theo loại',
     'The endpoint network': 'Mạng điểm phát',
     'endpoints offline': 'điểm phát mất kết nối',
     'Offline for more than %(m)s minutes': 'Ngoại tuyến quá %(m)s phút',

@@ -105,6 +105,8 @@ def test_annual_report_figures_agree_with_the_rows(app, users, make_web, tmp_pat
     w = got["works"]
     assert got["year"] == YEAR and w["produced"] == truth["produced"] == 36
     assert w["published"] == len(pub) == 30
+    kinds = ["article", "radio_bulletin", "video_report", "publication"]
+    assert w["produced_by_kind"] == dict(Counter(kinds[i % 4] for i in range(40) if i % 10 != 9))  # as seeded
     assert w["by_kind"] == dict(Counter(p["kind"] for p in pub))
     assert w["by_channel"] == dict(Counter(c for p in pub for c in p["channels"]))
     assert w["by_language"] == dict(Counter(lang for p in pub for lang in p["langs"]))
