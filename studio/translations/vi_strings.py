@@ -1,5 +1,8 @@
 """Vietnamese translations of the interface, kept as data; `make translations` merges them into messages.po."""
 VI = {
+    'Memory and machine translation': 'Bộ nhớ dịch và dịch máy',
+    'Memory matches and machine translations arrived; reload the page to see them (your unsaved text would be lost).':
+        'Đã có kết quả từ bộ nhớ dịch và dịch máy; tải lại trang để xem (phần bạn chưa lưu sẽ mất).',
     'Works produced by kind': 'Tác phẩm đã sản xuất theo loại',
     'The endpoint network': 'Mạng điểm phát',
     'endpoints offline': 'điểm phát mất kết nối',

@@ -181,3 +181,26 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 });
+
+// The translation editor while its translate job (memory, then machine) runs: poll, and show the filled
+// segments when it ends, by reloading unless the translator has typed something not yet saved.
+document.addEventListener("DOMContentLoaded", () => {
+  const box = document.querySelector("[data-job-poll]");
+  if (!box || !["waiting", "queued", "running"].includes(box.dataset.state)) return;
+  let typed = false;
+  document.addEventListener("input", (ev) => { if (ev.target.matches("textarea")) typed = true; });
+  const poll = async () => {
+    try {
+      const resp = await fetch(box.dataset.jobPoll, { headers: { Accept: "application/json" } });
+      const job = (await resp.json()).jobs.find((j) => String(j.id) === box.dataset.jobId);
+      if (job && !["waiting", "queued", "running"].includes(job.state)) {
+        if (!typed) { window.location.reload(); return; }
+        box.textContent = box.dataset.arrived;
+        return;
+      }
+      if (job) box.querySelector("progress").value = job.progress;
+    } catch (e) { /* the next poll tries again */ }
+    setTimeout(poll, 1500);
+  };
+  setTimeout(poll, 1000);
+});
