@@ -3,7 +3,7 @@ play reports (synthetic), and play reports ingested through the API (`POST /api/
 `studio serve`, batches of 1,000 from 4 endpoints at once) against the same rows inserted by SQLAlchemy alone.
 
 Targets: the report in <= 10 s, ingestion >= 2,000 reports per second, on SQLite and on PostgreSQL.
-Run: .venv/bin/python bench/bench_report.py [--plays 2000000] [--postgres]
+Run: .venv/bin/python bench/bench_report.py [--plays 2000000] [--postgres [--no-sqlite]]
 (--postgres starts a throwaway PostgreSQL cluster, as tests/studio/test_postgresql.py does.)
 """
 from __future__ import annotations
@@ -203,8 +203,10 @@ def main() -> None:
     ap.add_argument("--plays", type=int, default=2_000_000)
     ap.add_argument("--ingest", type=int, default=40_000)
     ap.add_argument("--postgres", action="store_true", help="also on a throwaway PostgreSQL cluster")
+    ap.add_argument("--no-sqlite", action="store_true", help="with --postgres: PostgreSQL alone")
     args = ap.parse_args()
-    run("", args.plays, args.ingest, "SQLite")
+    if not args.no_sqlite:
+        run("", args.plays, args.ingest, "SQLite")
     if args.postgres:
         url, stop = start_postgres()
         try:
