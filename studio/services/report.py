@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from media_pipeline.profiles import ENDPOINT_KINDS
 from storage.models import (Area, Endpoint, EndpointReport, Feedback, Package, PackageFile, Rendition,
-                            Translation, Work, work_areas)
+                            Translation, Work, utcnow, work_areas)
 from studio.errors import N_, ValidationError
 from studio.services import clock
 
@@ -71,7 +71,7 @@ def _bucket(session: Session, column, unit: str):
 def annual(session: Session, first: date, last: date, now: datetime | None = None) -> dict:
     """Every figure of the report for the period [first, last] (local dates)."""
     start, stop = _utc_bounds(first, last)
-    now = now or datetime.utcnow()
+    now = now or utcnow()
     out: dict = {"year": first.year if (first.month, first.day, last.month, last.day) == (1, 1, 12, 31)
                  and first.year == last.year else None,
                  "from": first.isoformat(), "to": last.isoformat(), "time_zone": clock.zone().key}
@@ -172,7 +172,7 @@ def _plays_and_endpoints(session: Session, start: datetime, stop: datetime) -> t
         by_area[area] += n
         hours_channel[channel] += float(secs or 0) / 3600
         hours_area[area] += float(secs or 0) / 3600
-        by_endpoint[ep.name if ep else str(endpoint_id)] = {"plays": n, "hours": round(float(secs or 0) / 3600, 2)}
+        by_endpoint[_label(ep, endpoint_id)] = {"plays": n, "hours": round(float(secs or 0) / 3600, 2)}
     plays = {"total": total, "hours": round(total_s / 3600, 2), "by_channel": dict(by_channel),
              "by_area": dict(by_area), "hours_by_channel": {k: round(v, 2) for k, v in hours_channel.items()},
              "hours_by_area": {k: round(v, 2) for k, v in hours_area.items()}, "by_endpoint": by_endpoint}
@@ -189,11 +189,17 @@ def _plays_and_endpoints(session: Session, start: datetime, stop: datetime) -> t
         by_kind[ep.kind] += 1
         by_area_e[area_names.get(ep.area_id, "*")] += 1
         listing.append({"name": ep.name, "kind": ep.kind, "area": area_names.get(ep.area_id, "*"),
-                        "active": ep.active, "uptime": uptime, "plays": by_endpoint.get(ep.name, {}).get("plays", 0)})
+                        "active": ep.active, "uptime": uptime,
+                        "plays": by_endpoint.get(_label(ep, ep.id), {}).get("plays", 0)})
     uptimes = [e["uptime"] for e in listing if e["uptime"] is not None]
     return plays, {"total": len(endpoints), "by_kind": dict(by_kind), "by_area": dict(by_area_e),
                    "mean_uptime": round(sum(uptimes) / len(uptimes), 4) if uptimes else None,
                    "list": sorted(listing, key=lambda e: (e["area"], e["kind"], e["name"]))}
+
+
+def _label(ep: Endpoint | None, endpoint_id: int) -> str:
+    """An endpoint as the report names it: communes often give several loudspeakers the same name."""
+    return f"{ep.name} (#{endpoint_id})" if ep else f"#{endpoint_id}"
 
 
 def _feedback(session: Session, start: datetime, stop: datetime) -> dict:

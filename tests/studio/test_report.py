@@ -71,6 +71,7 @@ def seed(session, users) -> dict:
                           token_hash=f"h{i}", created_at=datetime(YEAR, 1, 1)) for i in range(5)]
     session.add_all(endpoints)
     session.flush()
+    truth["endpoint_ids"] = [ep.id for ep in endpoints]
     for n in range(300):
         ep = endpoints[n % 5]
         start = datetime(YEAR, 1 + n % 10, 1 + n % 28, n % 24, 5)  # before today (23 November)
@@ -119,7 +120,7 @@ def test_annual_report_figures_agree_with_the_rows(app, users, make_web, tmp_pat
     assert plays["hours"] == round(sum(s for _, s in truth["plays"]) / 3600, 2)
     assert plays["by_channel"] == dict(Counter("loudspeaker" if ep.kind == "loudspeaker" else "eboard"
                                                for ep, _ in truth["plays"]))
-    assert sum(plays["by_area"].values()) == 300 and plays["by_endpoint"]["Loa 0"]["plays"] == 60
+    assert sum(plays["by_area"].values()) == 300 and plays["by_endpoint"][f"Loa 0 (#{truth['endpoint_ids'][0]})"]["plays"] == 60
     e = got["endpoints"]
     assert e["total"] == 5 and e["by_kind"] == {"loudspeaker": 3, "eboard": 2}
     # Each endpoint reported in 60 distinct hours of the 8,753 between its registration (1 January 00:00 UTC)
