@@ -95,7 +95,7 @@ def inbox(session: Session, caller: Caller, state: str | None = None, phone_days
     scope = _responsible(session, caller.user)
     if scope is not None:
         query = query.where(scope)
-    if state:
+    if state is not None:  # given, even empty: one of STATES
         if state not in STATES:
             raise ValidationError(N_("Unknown state: %(s)s."), field="state", s=state)
         query = query.where(Feedback.state == state)

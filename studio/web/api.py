@@ -417,7 +417,7 @@ def post_feedback(work_id: int):
 @api_auth(*feedback_service.STAFF)
 def list_feedback():
     """Feedback on the works of the caller's areas, newest first (?state=new|assigned|answered|closed)."""
-    items = feedback_service.inbox(db.session, g.caller, request.args.get("state") or None,
+    items = feedback_service.inbox(db.session, g.caller, request.args.get("state"),
                                    current_app.config["FEEDBACK_PHONE_DAYS"])
     db.session.commit()
     return jsonify(items=[feedback_service.as_json(f, g.caller.user) for f in items])

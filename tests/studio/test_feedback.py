@@ -83,6 +83,8 @@ def test_the_feedback_loop(app, make_web, users, staff, db_session):
     api_items = make_web().client.get("/api/v1/feedback?state=assigned",
                                       headers=auth(token_for(make_web(), "approver"))).get_json()["items"]
     assert [(i["id"], i["phone"]) for i in api_items] == [(first, None)]
+    bad = make_web().client.get("/api/v1/feedback?state=", headers=auth(token_for(make_web(), "approver")))
+    assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "state"
     # A colleague cannot answer what is assigned to someone else; the assignee answers.
     refused = _login(make_web, "editor").post(f"/feedback/{first}/reply", {"message": "Có."}, follow_redirects=True)
     assert "đã giao cho đồng nghiệp" in refused.get_data(as_text=True)
