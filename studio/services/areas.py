@@ -60,3 +60,12 @@ def chain(area: Area | None) -> set[str]:
     """An area's code and the codes of the areas above it (empty for no area). An endpoint in the area takes
     the works sent to any of these."""
     return {a.code for a in area.ancestors()} | {area.code} if area else set()
+
+
+def below(session: Session, area_id: int) -> set[int]:
+    """The ids of an area and of every area under it (a district's staff answer for its communes too)."""
+    out, frontier = {area_id}, [area_id]
+    while frontier:
+        frontier = list(session.scalars(select(Area.id).where(Area.parent_id.in_(frontier))))
+        out.update(frontier)
+    return out

@@ -18,9 +18,9 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from media_pipeline.text.unicode import nfc
-from storage.models import Area, Endpoint, Feedback, User, utcnow, work_areas
+from storage.models import Endpoint, Feedback, User, utcnow, work_areas
 from studio.errors import N_, Conflict, NotFound, PermissionDenied, TooManyRequests, ValidationError
-from studio.services import Caller, accounts, audit, fetch, languages, reading
+from studio.services import Caller, accounts, areas, audit, fetch, languages, reading
 
 STATES = ("new", "assigned", "answered", "closed")
 MAX_MESSAGE = 2000
@@ -78,12 +78,7 @@ def _responsible(session: Session, user: User):
     """A condition selecting the feedback a user answers for: works sent to the user's area or below it."""
     if "admin" in user.role_set or user.area_id is None:
         return None
-    area = session.get(Area, user.area_id)
-    below = {area.id}
-    frontier = [area.id]
-    while frontier:  # the user's area and every area under it
-        frontier = list(session.scalars(select(Area.id).where(Area.parent_id.in_(frontier))))
-        below.update(frontier)
+    below = areas.below(session, user.area_id)
     return Feedback.work_id.in_(select(work_areas.c.work_id).where(work_areas.c.area_id.in_(below)))
 
 

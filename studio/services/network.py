@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, literal_column, select
 from sqlalchemy.orm import Session
 
-from storage.models import Area, Endpoint, EndpointReport
-from studio.services import publishing
+from storage.models import Endpoint, EndpointReport
+from studio.services import areas, publishing
 
 STATES = ("online", "offline", "never", "revoked")
 
@@ -26,20 +26,12 @@ def state(ep: Endpoint, now: datetime, offline_after: timedelta) -> str:
     return "online" if now - ep.last_seen_at <= offline_after else "offline"
 
 
-def _below(session: Session, area_id: int) -> set[int]:
-    out, frontier = {area_id}, [area_id]
-    while frontier:
-        frontier = list(session.scalars(select(Area.id).where(Area.parent_id.in_(frontier))))
-        out.update(frontier)
-    return out
-
-
 def overview(session: Session, now: datetime, offline_after: timedelta, area_id: int | None = None,
-             kind: str | None = None, only: str | None = None) -> list[dict]:
-    """Every endpoint (in an area and below it, of a kind, in a state) with what the page shows."""
+             kind: str | None = None) -> list[dict]:
+    """Every endpoint (in an area and below it, of a kind) with its state and what the page shows."""
     query = select(Endpoint).order_by(Endpoint.name)
     if area_id:
-        query = query.where(Endpoint.area_id.in_(_below(session, area_id)))
+        query = query.where(Endpoint.area_id.in_(areas.below(session, area_id)))
     if kind:
         query = query.where(Endpoint.kind == kind)
     eps = list(session.scalars(query))
@@ -53,8 +45,6 @@ def overview(session: Session, now: datetime, offline_after: timedelta, area_id:
     rows = []
     for ep in eps:
         st = state(ep, now, offline_after)
-        if only and st != only:
-            continue
         key = (ep.kind, ep.area_id, ep.display, tuple(ep.languages or ()))
         if key not in should_cache:
             should_cache[key] = [p.id for p, _ in publishing.feed_query(session, ep.kind, ep.area, ep.display,
