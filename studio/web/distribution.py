@@ -51,9 +51,8 @@ def network():
     area_id = request.args.get("area", type=int)
     kind = request.args.get("kind") or None
     only = request.args.get("state") or None
-    rows = network_service.overview(db.session, now, offline_after(), area_id, kind,
-                                    only if only in network_service.STATES else None)
-    every = network_service.overview(db.session, now, offline_after()) if (area_id or kind or only) else rows
+    every = network_service.overview(db.session, now, offline_after(), area_id, kind)
+    rows = [r for r in every if r["state"] == only] if only in network_service.STATES else every
     counts = {s: sum(1 for r in every if r["state"] == s) for s in network_service.STATES}
     return render_template("admin/network.html", rows=rows, counts=counts, area_tree=area_service.tree(db.session),
                            kinds=registry.ENDPOINT_KINDS, states=network_service.STATES, area_id=area_id, kind=kind,
