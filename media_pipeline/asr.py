@@ -7,7 +7,6 @@ bounded whatever the length.
 """
 from __future__ import annotations
 
-import difflib
 import importlib.util
 import logging
 import os
@@ -212,14 +211,3 @@ def check_sentences(spoken: list[str], cues: list[Cue], words: list[Cue], langua
                      key=lambda r: r["cer"], reverse=True)
     return {"cer": round(errors / max(1, length), 3), "threshold": threshold, "flagged": bool(flagged),
             "advice_only": threshold is None, "sentences": len(rows), "passages": flagged[:20]}
-
-
-def differing_passages(reference: str, hypothesis: str, context: int = 2) -> list[dict]:
-    """Word runs where what was heard differs from what was written: [{expected, heard}]."""
-    ref, hyp = _norm(reference).split(), _norm(hypothesis).split()
-    out = []
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=ref, b=hyp, autojunk=False).get_opcodes():
-        if op != "equal":
-            out.append({"expected": " ".join(ref[max(0, i1 - context):i2 + context]),
-                        "heard": " ".join(hyp[max(0, j1 - context):j2 + context])})
-    return out

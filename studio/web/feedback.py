@@ -12,7 +12,6 @@ from studio.services import feedback as feedback_service
 from studio.web import caller, form_error, role_required
 
 bp = Blueprint("feedback", __name__, url_prefix="/feedback")
-STATE_LABELS = {"new": "new", "assigned": "assigned", "answered": "answered", "closed": "closed"}
 
 
 @bp.get("")
