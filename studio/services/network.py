@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, literal_column, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.models import Endpoint, EndpointReport
-from studio.services import areas, publishing
+from studio.services import areas, publishing, report
 
 STATES = ("online", "offline", "never", "revoked")
 
@@ -68,12 +68,9 @@ def offline_count(session: Session, now: datetime, offline_after: timedelta) -> 
 
 
 def history(session: Session, endpoint_id: int, now: datetime, days: int = 30) -> list[dict]:
-    """Per day (UTC) over the last `days`: reports received, plays, and failed plays."""
+    """Per local day over the last `days`: reports received, plays, and failed plays."""
     since = now - timedelta(days=days)
-    if session.get_bind().dialect.name == "postgresql":  # literal formats: the same expression in GROUP BY
-        day = func.to_char(EndpointReport.received_at, literal_column("'YYYY-MM-DD'"))
-    else:
-        day = func.strftime(literal_column("'%Y-%m-%d'"), EndpointReport.received_at)
+    day = report.local_bucket(session, EndpointReport.received_at, "day")
     rows = session.execute(select(day, EndpointReport.type, EndpointReport.outcome, func.count())
                            .where(EndpointReport.endpoint_id == endpoint_id, EndpointReport.received_at >= since)
                            .group_by(day, EndpointReport.type, EndpointReport.outcome)).all()

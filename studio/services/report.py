@@ -52,8 +52,9 @@ def _seconds_between(session: Session, a, b):
     return (func.julianday(b) - func.julianday(a)) * 86400.0
 
 
-def _bucket(session: Session, column, unit: str):
-    """SQL for the local hour ("hour") or month ("month") a UTC timestamp falls in, as text. The format is a
+def local_bucket(session: Session, column, unit: str):
+    """SQL for the local hour ("hour"; on SQLite only fit for counting distinct hours), day ("day") or month
+    ("month") a UTC timestamp falls in, as text. The format is a
     literal, not a parameter, so PostgreSQL sees the same expression in SELECT and GROUP BY; the zone's offset
     (Vietnam keeps no daylight saving) moves UTC to local time."""
     offset = int(clock.zone().utcoffset(datetime(2026, 1, 1)).total_seconds() // 60)
@@ -62,9 +63,9 @@ def _bucket(session: Session, column, unit: str):
         # cheaper than parsing it on millions of rows.
         return func.substr(column, 1, 13)
     if session.get_bind().dialect.name == "postgresql":
-        fmt = {"hour": "YYYY-MM-DD HH24", "month": "YYYY-MM"}[unit]
+        fmt = {"hour": "YYYY-MM-DD HH24", "day": "YYYY-MM-DD", "month": "YYYY-MM"}[unit]
         return func.to_char(column + literal_column(f"interval '{offset} minutes'"), literal_column(f"'{fmt}'"))
-    fmt = {"hour": "%Y-%m-%d %H", "month": "%Y-%m"}[unit]
+    fmt = {"hour": "%Y-%m-%d %H", "day": "%Y-%m-%d", "month": "%Y-%m"}[unit]
     return func.strftime(literal_column(f"'{fmt}'"), column, literal_column(f"'{offset:+d} minutes'"))
 
 
@@ -116,7 +117,7 @@ def _works(session: Session, start: datetime, stop: datetime) -> dict:
                                               .where(work_areas.c.work_id.in_(published_ids))) or 0)
     if everywhere:
         by_area["*"] = everywhere
-    month = _bucket(session, Package.published_at, "month")
+    month = local_bucket(session, Package.published_at, "month")
     by_month = dict(session.execute(
         select(month, func.count(distinct(Package.work_id)))
         .where(Package.published_at >= start, Package.published_at < stop).group_by(month)).all())
@@ -178,7 +179,8 @@ def _plays_and_endpoints(session: Session, start: datetime, stop: datetime) -> t
              "hours_by_area": {k: round(v, 2) for k, v in hours_area.items()}, "by_endpoint": by_endpoint}
     # Uptime: the share of the hours an endpoint existed in the period in which it reported anything.
     alive = dict(session.execute(
-        select(EndpointReport.endpoint_id, func.count(distinct(_bucket(session, EndpointReport.received_at, "hour"))))
+        select(EndpointReport.endpoint_id,
+               func.count(distinct(local_bucket(session, EndpointReport.received_at, "hour"))))
         .where(EndpointReport.received_at >= start, EndpointReport.received_at < stop)
         .group_by(EndpointReport.endpoint_id)).all())
     listing, by_kind, by_area_e = [], Counter(), Counter()

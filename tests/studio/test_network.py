@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from storage.models import Endpoint, EndpointReport, Package, utcnow
 from studio.endpoint_client import SyncClient
+from studio.services import clock
 from tests.conftest import ROOT
 from tests.studio.test_distribution import _endpoint, _login, _publish, province  # noqa: F401 - fixture
 
@@ -69,7 +70,7 @@ def test_network_states_holdings_offline_and_plays_from_the_player(app, make_web
     ep = db_session.scalar(select(Endpoint).where(Endpoint.name == "Loa thôn Nà Ché"))
     admin = _login(make_web, "admin")
     detail = admin.get(f"/admin/endpoints/{ep.id}").get_data(as_text=True)
-    today = utcnow().strftime("%Y-%m-%d")
+    today = clock.local(utcnow()).strftime("%Y-%m-%d")  # the history counts local days
     history = detail.split(today)[1].split("</tr>")[0]
     assert [int(x) for x in re.findall(r"<td>(\d+)</td>", history)][:3] == [5, 2, 1]
     assert db_session.scalar(select(EndpointReport.package_id).where(EndpointReport.type == "play")) == \
