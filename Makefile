@@ -12,13 +12,13 @@ test:
 setup:
 	./dev setup
 
-# Re-extract and compile the UI catalogues after changing user-facing strings;
-# translations live in studio/translations/vi_strings.py.
+# Re-extract and compile the UI catalogue after changing user-facing strings. The one catalogue is
+# studio/translations/vi/LC_MESSAGES/messages.po: write the Vietnamese of new messages there (any PO
+# editor, e.g. Poedit, or by hand), then run this again; --statistics says how many are still empty.
 translations: setup
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -o studio/translations/messages.pot .
 	$(BIN)/pybabel update -i studio/translations/messages.pot -d studio/translations --no-fuzzy-matching
-	$(BIN)/python scripts/fill_translations.py
-	$(BIN)/pybabel compile -d studio/translations
+	$(BIN)/pybabel compile --statistics -d studio/translations
 
 bench: setup
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b; done
