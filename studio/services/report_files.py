@@ -3,26 +3,29 @@ table (openpyxl) and a PDF (WeasyPrint, from the report page's HTML, charts incl
 from __future__ import annotations
 
 import io
+import re
+from typing import Callable
 
 from studio.errors import N_
 
-# Sheet name -> (report path, column titles). Every table of the report, each on its own sheet.
+# Sheet name -> (report path, column titles, the label table of its keys or None). Every table of the report,
+# each on its own sheet.
 TABLES = {
-    N_("Works produced by kind"): (("works", "produced_by_kind"), (N_("Kind"), N_("Works produced"))),
-    N_("Works by kind"): (("works", "by_kind"), (N_("Kind"), N_("Works published"))),
-    N_("Works by language"): (("works", "by_language"), (N_("Language"), N_("Works published"))),
-    N_("Works by channel"): (("works", "by_channel"), (N_("Channel"), N_("Works published"))),
-    N_("Works by area"): (("works", "by_area"), (N_("Area"), N_("Works published"))),
-    N_("Works by month"): (("works", "by_month"), (N_("Month"), N_("Works published"))),
-    N_("Audio hours by language"): (("rendered", "audio_hours_by_language"), (N_("Language"), N_("Hours"))),
-    N_("Video hours by language"): (("rendered", "video_hours_by_language"), (N_("Language"), N_("Hours"))),
-    N_("Audio hours by channel"): (("rendered", "audio_hours_by_channel"), (N_("Channel"), N_("Hours"))),
-    N_("Video hours by channel"): (("rendered", "video_hours_by_channel"), (N_("Channel"), N_("Hours"))),
-    N_("Plays by channel"): (("plays", "by_channel"), (N_("Channel"), N_("Plays"))),
-    N_("Play hours by channel"): (("plays", "hours_by_channel"), (N_("Channel"), N_("Hours"))),
-    N_("Plays by area"): (("plays", "by_area"), (N_("Area"), N_("Plays"))),
-    N_("Endpoints by kind"): (("endpoints", "by_kind"), (N_("Kind"), N_("Endpoints"))),
-    N_("Endpoints by area"): (("endpoints", "by_area"), (N_("Area"), N_("Endpoints"))),
+    N_("Works produced by kind"): (("works", "produced_by_kind"), (N_("Kind"), N_("Works produced")), "work_kind"),
+    N_("Works by kind"): (("works", "by_kind"), (N_("Kind"), N_("Works published")), "work_kind"),
+    N_("Works by language"): (("works", "by_language"), (N_("Language"), N_("Works published")), None),
+    N_("Works by channel"): (("works", "by_channel"), (N_("Channel"), N_("Works published")), "channel"),
+    N_("Works by area"): (("works", "by_area"), (N_("Area"), N_("Works published")), None),
+    N_("Works by month"): (("works", "by_month"), (N_("Month"), N_("Works published")), None),
+    N_("Audio hours by language"): (("rendered", "audio_hours_by_language"), (N_("Language"), N_("Hours")), None),
+    N_("Video hours by language"): (("rendered", "video_hours_by_language"), (N_("Language"), N_("Hours")), None),
+    N_("Audio hours by channel"): (("rendered", "audio_hours_by_channel"), (N_("Channel"), N_("Hours")), "channel"),
+    N_("Video hours by channel"): (("rendered", "video_hours_by_channel"), (N_("Channel"), N_("Hours")), "channel"),
+    N_("Plays by channel"): (("plays", "by_channel"), (N_("Channel"), N_("Plays")), "channel"),
+    N_("Play hours by channel"): (("plays", "hours_by_channel"), (N_("Channel"), N_("Hours")), "channel"),
+    N_("Plays by area"): (("plays", "by_area"), (N_("Area"), N_("Plays")), None),
+    N_("Endpoints by kind"): (("endpoints", "by_kind"), (N_("Kind"), N_("Endpoints")), "endpoint_kind"),
+    N_("Endpoints by area"): (("endpoints", "by_area"), (N_("Area"), N_("Endpoints")), None),
 }
 
 
@@ -43,26 +46,32 @@ def summary_rows(report: dict) -> list[tuple[str, object]]:
             (N_("Feedback answered"), f["answered"]), (N_("Median hours to answer"), f["median_hours_to_answer"])]
 
 
-def xlsx(report: dict) -> bytes:
-    """The report as a workbook: a summary sheet, then one sheet per table, endpoints and translations."""
+def xlsx(report: dict, tr: Callable[[str], str] = lambda s: s,
+         key_label: Callable[[str, str], str] = lambda group, key: key) -> bytes:
+    """The report as a workbook: a summary sheet, then one sheet per table, endpoints and translations.
+
+    `tr` translates the headings (the web layer's gettext) and `key_label` the stored codes among the rows
+    (kinds, channels), so the ministry's copy reads in the reader's language.
+    """
     from openpyxl import Workbook
     from openpyxl.styles import Font
     book = Workbook()
     sheet = book.active
-    sheet.title = "Summary"
-    for row in summary_rows(report):
-        sheet.append(list(row))
-    for title, (path, columns) in TABLES.items():
-        ws = book.create_sheet(title[:31])
-        ws.append(list(columns))
+    sheet.title = tr("Summary")
+    for label, value in summary_rows(report):
+        sheet.append([tr(label), value])
+    for title, (path, columns, group) in TABLES.items():
+        ws = book.create_sheet(_sheet_title(tr(title)))
+        ws.append([tr(c) for c in columns])
         for key, value in sorted(_get(report, path).items()):
-            ws.append([key, value])
-    ws = book.create_sheet("Endpoints")
-    ws.append(["Name", "Kind", "Area", "Active", "Uptime", "Plays"])
+            ws.append([key_label(group, key) if group else key, value])
+    ws = book.create_sheet(_sheet_title(tr("Endpoints")))
+    ws.append([tr(c) for c in (N_("Name"), N_("Kind"), N_("Area"), N_("Active"), N_("Uptime"), N_("Plays"))])
     for ep in report["endpoints"]["list"]:
-        ws.append([ep["name"], ep["kind"], ep["area"], ep["active"], ep["uptime"], ep["plays"]])
-    ws = book.create_sheet("Translations")
-    ws.append(["Language", "By people", "With machine translation"])
+        ws.append([ep["name"], key_label("endpoint_kind", ep["kind"]), ep["area"], ep["active"], ep["uptime"],
+                   ep["plays"]])
+    ws = book.create_sheet(_sheet_title(tr("Translations")))
+    ws.append([tr(c) for c in (N_("Language"), N_("By people"), N_("With machine translation"))])
     for language, counts in report["translations"].items():
         ws.append([language, counts["human"], counts["machine"]])
     for ws in book.worksheets:
@@ -72,6 +81,11 @@ def xlsx(report: dict) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def _sheet_title(title: str) -> str:
+    """Excel's sheet names: at most 31 characters, none of []:*?/\\."""
+    return re.sub(r"[\[\]:*?/\\]", " ", title)[:31]
 
 
 def _bar(title: str, data: dict, ylabel: str) -> str:
@@ -94,14 +108,16 @@ def _bar(title: str, data: dict, ylabel: str) -> str:
     return svg[svg.index("<svg"):]
 
 
-def charts(report: dict, labels: dict[str, str]) -> list[str]:
-    """SVG charts of the report (titles in the reader's language through `labels`)."""
+def charts(report: dict, labels: dict[str, str],
+           key_label: Callable[[str, str], str] = lambda group, key: key) -> list[str]:
+    """SVG charts of the report (titles in the reader's language through `labels`, channels by `key_label`)."""
     out = []
     for key, path, unit in (("works_by_month", ("works", "by_month"), "works"),
                             ("works_by_language", ("works", "by_language"), "works"),
                             ("plays_by_channel", ("plays", "by_channel"), "plays"),
                             ("audio_hours_by_language", ("rendered", "audio_hours_by_language"), "hours")):
-        data = dict(sorted(_get(report, path).items()))
+        data = {key_label("channel", k) if "channel" in key else k: v
+                for k, v in sorted(_get(report, path).items())}
         if data:
             out.append(_bar(labels.get(key, key), data, labels.get(unit, unit)))
     return out

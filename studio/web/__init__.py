@@ -39,8 +39,11 @@ def wants_json() -> bool:
 
 
 def message_of(exc: StudioError) -> str:
-    """The error's message in the user's language."""
-    return gettext(exc.message, **exc.params) if exc.params else gettext(exc.message)
+    """The error's message in the user's language (stored codes among its values too, see labels.param)."""
+    from studio.web.labels import param
+    if not exc.params:
+        return gettext(exc.message)
+    return gettext(exc.message, **{k: param(k, v) for k, v in exc.params.items()})
 
 
 def role_required(*roles: str):
@@ -122,12 +125,17 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
+        from studio.web.labels import http_message
         resp = app.make_response(error_response(exc.code or 500, exc.name.lower().replace(" ", "_"),
-                                                exc.description or exc.name))
+                                                http_message(exc.code or 500)))
         for name, value in exc.get_headers():  # Allow on 405, as RFC 9110 requires
             if name.lower() != "content-type":
                 resp.headers[name] = value
         return resp
+
+    from studio.web.labels import label
+    app.jinja_env.globals["label"] = label  # a global, so imported macros see it too
+    app.jinja_env.filters["labelled"] = lambda value, group: label(group, value)  # for |map("labelled", group)
 
     @app.context_processor
     def helpers():
@@ -150,12 +158,9 @@ def register(app: Flask) -> None:
 
     @app.template_filter("detail")
     def detail_filter(value) -> str:
-        """Audit details as readable `key: value` text (Vietnamese stays Vietnamese)."""
-        import json
-        if not value:
-            return ""
-        return "; ".join(f"{k}: {json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v}"
-                         for k, v in value.items())
+        """Audit details as readable `field: value` text in the reader's language (see labels.detail)."""
+        from studio.web.labels import detail
+        return detail(value)
 
     @app.template_filter("local")
     def local_time(value) -> str:

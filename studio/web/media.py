@@ -15,6 +15,7 @@ from studio.services import languages as language_service
 from studio.services import channels as channel_service
 from studio.services import jobs, rendering, transcripts, voices
 from studio.web import caller, form_error, job_error, role_required
+from studio.web.labels import label
 
 bp = Blueprint("media", __name__)
 READERS = ("editor", "translator", "approver")
@@ -50,15 +51,11 @@ def media_context(work: Work) -> dict:
                                            .order_by(Package.version.desc())).all()}
 
 
-JOB_STATES = {"waiting": N_("waiting for other jobs"), "queued": N_("queued"), "running": N_("running"),
-              "succeeded": N_("succeeded"), "failed": N_("failed"), "cancelled": N_("cancelled")}
-
-
 def job_json(job: Job) -> dict:
     """A job as the page's progress poller sees it."""
     return {"id": job.id, "state": job.state, "progress": job.progress, "language": job.language,
             "profile": job.profile, "error": job_error(job), "error_code": job.error_code,
-            "state_label": _(JOB_STATES[job.state]) + (" (" + _("reused") + ")" if job.cached else ""),
+            "state_label": label("job_state", job.state) + (" (" + _("reused") + ")" if job.cached else ""),
             "attempts": job.attempts, "cached": job.cached,
             "log": job.log[-5:]}
 

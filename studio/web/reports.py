@@ -10,6 +10,7 @@ from studio.extensions import db
 from studio.services import report as report_service
 from studio.services import report_files
 from studio.web import role_required
+from studio.web.labels import label
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 MIMES = {"json": "application/json",
@@ -29,9 +30,9 @@ def render_file(report: dict, fmt: str, base_url: str) -> bytes:
     if fmt == "json":
         return json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8")
     if fmt == "xlsx":
-        return report_files.xlsx(report)
+        return report_files.xlsx(report, _, label)
     html = render_template("reports/annual_print.html", report=report,
-                           charts=report_files.charts(report, chart_labels()),
+                           charts=report_files.charts(report, chart_labels(), label),
                            summary=report_files.summary_rows(report), tables=report_files.TABLES)
     return report_files.pdf(html, base_url)
 
@@ -47,5 +48,5 @@ def annual():
         name = f"bao-cao-{report['year'] or report['from'] + '_' + report['to']}.{fmt}"
         return Response(render_file(report, fmt, request.url_root), mimetype=MIMES[fmt],
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
-    return render_template("reports/annual.html", report=report, charts=report_files.charts(report, chart_labels()),
+    return render_template("reports/annual.html", report=report, charts=report_files.charts(report, chart_labels(), label),
                            summary=report_files.summary_rows(report), tables=report_files.TABLES)

@@ -16,15 +16,13 @@ from studio.services import assets as asset_service
 from studio.services import works as work_service
 from studio.services import workflow
 from studio.services.works import META_KEYS
+from studio.web.labels import label
 from studio.web import (caller, error_response, form_error, message_of, receive_upload, role_required,
                         spooled, wants_json)
 
 bp = Blueprint("works", __name__)
 
 READERS = ("editor", "translator", "approver")
-# The same labels as the buttons in works/_macros.html (so they are in the catalogue already).
-ACTION_LABELS = {"submit": "Submit for approval", "request_changes": "Request changes", "approve": "Approve",
-                 "publish": "Publish", "retract": "Retract"}
 
 
 def form_data(form) -> dict:
@@ -161,7 +159,7 @@ def transition(work_id: int):
         workflow.transition(db.session, caller(), work_id, action, request.form.get("reason", ""),
                             request.form.get("version", type=int))
         db.session.commit()
-        flash(_("Done: %(action)s.", action=_(ACTION_LABELS[action])), "info")
+        flash(_("Done: %(action)s.", action=label("action", action)), "info")
     except StudioError as exc:
         db.session.rollback()
         form_error(exc)
