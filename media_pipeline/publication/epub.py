@@ -149,7 +149,9 @@ def build_epub(book: Book, out: Path, narration: Narration | None = None) -> Pat
         *([f"<dc:publisher>{escape(book.publisher)}</dc:publisher>"] if book.publisher else []),
         *([f"<dc:rights>{escape(book.licence)}</dc:rights>"] if book.licence else []),
         *([f"<dc:description>{escape(book.summary)}</dc:description>"] if book.summary else []),
-        *([f"<dc:source>urn:isbn:{isbn}</dc:source>"] if isbn else []),
+        # The ISBN identifies this edition: a second identifier beside the studio's unique one (EPUB 3.3 §5.5.3.1.1).
+        *([f'<dc:identifier id="isbn">urn:isbn:{isbn}</dc:identifier>'] if isbn else []),
+        *([f'<meta property="schema:bookEdition">{escape(book.edition)}</meta>'] if book.edition else []),
         *(f'<meta property="schema:accessMode">{m}</meta>' for m in modes),
         *(f'<meta property="schema:accessModeSufficient">{m}</meta>' for m in dict.fromkeys([",".join(modes), "textual"])),
         *(f'<meta property="schema:accessibilityFeature">{f}</meta>' for f in features),

@@ -6,7 +6,7 @@ import logging
 from html import escape
 from pathlib import Path
 
-from media_pipeline.publication import Book, PublicationError
+from media_pipeline.publication import Book, PublicationError, valid_isbn
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +18,8 @@ html { font-family: "Noto Serif", "Noto Serif CJK SC", "Noto Sans CJK SC", serif
 h1 { font-size: 16pt; break-before: page; margin: 0 0 8mm; bookmark-level: 1; }
 .title-page h1 { break-before: auto; font-size: 22pt; margin-top: 40mm; }
 .title-page p { font-size: 11pt; }
+@page imprint { @bottom-center { content: none; } }
+.imprint { page: imprint; break-before: page; padding-top: 120mm; font-size: 9pt; } .imprint p { text-align: left; margin: 0 0 1.5mm; }
 .toc { break-before: page; } .toc h2 { font-size: 14pt; }
 .toc ol { list-style: none; padding: 0; }
 .toc a { color: inherit; text-decoration: none; }
@@ -32,10 +34,15 @@ def html_of(book: Book) -> str:
     parts = []
     if book.cover is not None:
         parts.append(f'<div class="cover"><img src="{book.cover.resolve().as_uri()}" alt=""></div>')
-    meta = [", ".join(book.authors)] if book.authors else []
-    meta += [x for x in (book.publisher, book.edition, book.licence) if x]
+    authors = [", ".join(book.authors)] if book.authors else []
     parts.append(f'<section class="title-page"><h1>{escape(book.title)}</h1>'
-                 + "".join(f"<p>{escape(m)}</p>" for m in meta) + "</section>")
+                 + "".join(f"<p>{escape(m)}</p>" for m in authors + [book.publisher] if m) + "</section>")
+    # The imprint page (the title page's back): who published which edition, its ISBN and licence.
+    isbn = valid_isbn(book.isbn)
+    imprint = [x for x in (book.publisher, book.edition) if x] + ([f"ISBN {book.isbn.strip()}"] if isbn else []) \
+        + ([book.licence] if book.licence else [])
+    if imprint:
+        parts.append('<section class="imprint">' + "".join(f"<p>{escape(m)}</p>" for m in imprint) + "</section>")
     parts.append('<nav class="toc"><ol>' + "".join(f'<li><a href="#ch{n}">{escape(c.title)}</a></li>'
                                                   for n, c in enumerate(book.chapters)) + "</ol></nav>")
     for n, ch in enumerate(book.chapters):

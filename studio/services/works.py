@@ -4,6 +4,7 @@ from __future__ import annotations
 import difflib
 import re
 from datetime import datetime
+from typing import Callable
 
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from media_pipeline.text.unicode import fold, nfc
 
 from media_pipeline.profiles import CHANNELS
+from media_pipeline.publication import valid_isbn
 from storage.models import INT64_MAX, Area, Language, PRIORITIES, Revision, STATES, User, WORK_KINDS, Work
 from studio.errors import N_, Conflict, NotFound, ValidationError
 from studio.services import Caller, audit, clock, fetch
@@ -96,6 +98,10 @@ def normalize(session: Session, data: dict, base: dict | None = None) -> dict:
     out["area_ids"] = ids
     meta = d.get("meta") or {}
     out["meta"] = {k: str(meta.get(k, "")).strip() for k in META_KEYS if str(meta.get(k, "")).strip()}
+    if out["meta"].get("isbn") and not valid_isbn(out["meta"]["isbn"]):
+        # A mistyped ISBN would silently drop out of the EPUB and the PDF: say so when it is typed.
+        raise ValidationError(N_("The ISBN %(isbn)s is not valid: check its digits (ISBN-13 or ISBN-10, the last "
+                                 "digit is a check digit)."), field="meta_isbn", isbn=out["meta"]["isbn"])
     chapters = []
     for ch in d.get("chapters") or []:
         title, body = str(ch.get("title", "")).strip(), str(ch.get("body", "")).replace("\r\n", "\n")
@@ -230,18 +236,19 @@ def as_of(session: Session, work: Work, number: int | None) -> Work:
     return _WorkAt(work, revision(session, work.id, number).snapshot, number)  # type: ignore[return-value]
 
 
-def _text(value) -> list[str]:
+def _text(value, key_label: Callable[[str], str] = str) -> list[str]:
     if isinstance(value, list):
         if value and isinstance(value[0], dict):
             return [f"## {c.get('title', '')}\n{c.get('body', '')}" for c in value]
         return [str(v) for v in value]
     if isinstance(value, dict):
-        return [f"{k}: {v}" for k, v in sorted(value.items())]
+        return [f"{key_label(k)}: {v}" for k, v in sorted(value.items())]
     return ("" if value is None else str(value)).split("\n")
 
 
-def diff(session: Session, work_id: int, a: int, b: int) -> list[dict]:
-    """Field-by-field unified diff between revisions a and b: [{field, lines:[(tag, text)]}]."""
+def diff(session: Session, work_id: int, a: int, b: int, key_label: Callable[[str], str] = str) -> list[dict]:
+    """Field-by-field unified diff between revisions a and b: [{field, lines:[(tag, text)]}]; `key_label` names
+    the publication details' keys for a reader (the API keeps the stored keys)."""
     ra, rb = revision(session, work_id, a), revision(session, work_id, b)
     out = []
     for field in FIELDS:
@@ -249,7 +256,7 @@ def diff(session: Session, work_id: int, a: int, b: int) -> list[dict]:
         if va == vb:
             continue
         lines = []
-        for line in difflib.unified_diff(_text(va), _text(vb), f"r{a}", f"r{b}", lineterm="", n=2):
+        for line in difflib.unified_diff(_text(va, key_label), _text(vb, key_label), f"r{a}", f"r{b}", lineterm="", n=2):
             if line.startswith(("---", "+++")):
                 continue
             tag = {"+": "add", "-": "del", "@": "hunk"}.get(line[:1], "same")

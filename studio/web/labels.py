@@ -72,7 +72,8 @@ LABELS: dict[str, dict[str, str]] = {
     "container": {"mp3": "MP3", "mp4": "MP4", "epub": "EPUB", "pdf": "PDF"},
     "meta": {"publisher": N_("Publisher"), "authors": N_("Authors"), "edition": N_("Edition"),
              "isbn": N_("ISBN"), "licence": N_("Licence"), "series": N_("Series"), "year": N_("Year"),
-             "place": N_("Place of publication"), "description": N_("Description"), "subject": N_("Subject")},
+             "place": N_("Place of publication"),
+             "publication_type": N_("Type (book, leaflet, handbook)"), "description": N_("Description"), "subject": N_("Subject")},
     # Fields that audit entries and revision differences name.
     "field": {"title": N_("title"), "kind": N_("kind"), "summary": N_("summary"), "body": N_("text"),
               "chapters": N_("chapters"), "meta": N_("publication details"), "priority": N_("priority"),
@@ -86,7 +87,7 @@ LABELS: dict[str, dict[str, str]] = {
               "contact": N_("contact"), "language": N_("language"), "active": N_("active"),
               "area_id": N_("area"), "package_id": N_("package"), "profile": N_("profile"),
               "action": N_("action"), "message": N_("message"), "assignee": N_("assigned to"),
-              "filename": N_("file"), "role": N_("use"), "count": N_("count"), "endpoint": N_("endpoint"), "token": N_("token"),
+              "filename": N_("file"), "fields": N_("fields"), "role": N_("use"), "count": N_("count"), "endpoint": N_("endpoint"), "token": N_("token"),
               "version": N_("version"), "engine": N_("engine"), "voice": N_("voice"), "speed": N_("speed"),
               "read_as": N_("read with"), "which": N_("which"), "rules": N_("reading rules"),
               "glossary": N_("glossary"), "units": N_("units"), "segments": N_("segments")},
@@ -104,7 +105,7 @@ def label(group: str, value) -> str:
 # Which table names the values of an audit detail's field; a list of tables is tried in order.
 VALUE_GROUPS = {"kind": ("work_kind", "endpoint_kind", "asset_kind"), "roles": ("role",), "level": ("area_level",),
                 "state": ("work_state", "feedback_state"), "priority": ("priority",), "channels": ("channel",),
-                "action": ("action",)}
+                "action": ("action",), "fields": ("field",)}
 
 
 def _value(field: str, value) -> str:

@@ -124,7 +124,7 @@ def revisions(work_id: int):
     """Revision history, and the diff between two revisions when ?a=&b= are given."""
     work = work_service.get(db.session, work_id)
     a, b = request.args.get("a", type=int), request.args.get("b", type=int)
-    changes = work_service.diff(db.session, work_id, a, b) if a and b else None
+    changes = work_service.diff(db.session, work_id, a, b, lambda k: label("meta", k)) if a and b else None
     return render_template("works/revisions.html", work=work, a=a, b=b, changes=changes)
 
 

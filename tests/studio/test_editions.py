@@ -29,9 +29,13 @@ def _files(store, db_session, wid, tmp_path, language="vi"):
 
 def test_publication_editions(app, web, users, db_session, store, tmp_path):
     web.login("editor")
+    # A mistyped ISBN is refused when typed, in the editor's language (it would drop out of the files).
+    typo = web.post("/works/new", {"kind": "publication", "title": "Sổ tay", "source_language": "vi",
+                                   "priority": "normal", "meta_isbn": "978-604-0-00000-3"})
+    assert typo.status_code == 400 and "ISBN 978-604-0-00000-3 không hợp lệ" in typo.get_data(as_text=True)
     wid = new_work(web, kind="publication", title="Sổ tay phòng chống thiên tai", summary="",
                    body="", channels="epub", meta_publisher="NXB Thông tin", meta_authors="Nguyễn Văn A, Lò Thị B",
-                   meta_isbn="978-604-0-00000-2", meta_licence="CC BY 4.0",
+                   meta_isbn="978-604-0-00000-2", meta_licence="CC BY 4.0", meta_edition="Tái bản lần thứ hai",
                    chapter_title=["Chương 1. Bão và lũ quét", "Chương 2. Sạt lở đất"],
                    chapter_body=["Bão thường đến từ tháng Bảy.\nKhi nghe loa báo động, bà con di chuyển lên vùng cao.",
                                  "Không dựng nhà sát chân đồi dốc. Theo dõi vết nứt sau mưa lớn."])
@@ -55,9 +59,18 @@ def test_publication_editions(app, web, users, db_session, store, tmp_path):
     assert clips == sorted(clips) and all(0 <= a < b <= narrated.duration_s + 0.01 for a, b in clips)
     assert len(clips) == 6  # the book title is metadata; both chapter titles and four sentences are read
     assert "<dc:creator>Lò Thị B</dc:creator>" in opf and "<dc:language>vi</dc:language>" in opf
-    text = " ".join(subprocess.run(["pdftotext", "-enc", "UTF-8", str(files["pdf"][1]), "-"], capture_output=True,
-                                   text=True, check=True).stdout.split())
+    # ISBN, publisher and edition in the EPUB's metadata (the ISBN as the edition's second identifier) ...
+    assert '<dc:identifier id="isbn">urn:isbn:9786040000002</dc:identifier>' in opf
+    assert "<dc:publisher>NXB Thông tin</dc:publisher>" in opf
+    assert '<meta property="schema:bookEdition">Tái bản lần thứ hai</meta>' in opf
+
+    def pdf_text(*pages):
+        return " ".join(subprocess.run(["pdftotext", "-enc", "UTF-8", *pages, str(files["pdf"][1]), "-"],
+                                       capture_output=True, text=True, check=True).stdout.split())
+    text = pdf_text()
     assert "Khi nghe loa báo động, bà con di chuyển lên vùng cao." in text and "NXB Thông tin" in text
+    # ... and on the PDF's imprint page, the page after the title page.
+    assert pdf_text("-f", "2", "-l", "2") == "NXB Thông tin Tái bản lần thứ hai ISBN 978-604-0-00000-2 CC BY 4.0"
 
     # An approved English translation makes an English edition, with the language set throughout.
     from studio.extensions import db

@@ -168,14 +168,14 @@ def fill_the_studio(app, web, make_web, tmp_path):
     from studio import demo
     from studio.extensions import db
     from studio.services import Caller, accounts, areas
-    from storage.models import Job, User
+    from storage.models import Job, User, Work
     with app.app_context():
         users = {name: accounts.create_user(db.session, Caller(None, "test"), name, PASSWORD, roles, shown,
                                             system=True).id for name, (roles, shown) in PEOPLE.items()}
         store = app.extensions["objectstore"]
         demo.create(db.session, store, tmp_path, app.config["MAX_CONTENT_LENGTH"], app.config["MAX_IMAGE_PIXELS"])
-        demo.create_publication(db.session)
-        demo.register_endpoints(db.session)
+        book_id = demo.create_publication(db.session)
+        endpoints = demo.register_endpoints(db.session)
         admin = Caller(db.session.get(User, users["quantri"]), "web")
         province = areas.create(db.session, admin, "20", "Tỉnh Lạng Sơn", "province", None)
         areas.create(db.session, admin, "06079", "Xã Đồng Đăng", "commune", province.id)
@@ -186,7 +186,6 @@ def fill_the_studio(app, web, make_web, tmp_path):
     web.post(f"/works/{wid}/render", {"channels": ["loudspeaker"]})
     empty = new_work(web, title="Bản tin trống", body="")
     with app.app_context():
-        from storage.models import Work
         db.session.get(Work, empty).title = "   "  # nothing to read: its render fails with a job error
         db.session.commit()
     web.post(f"/works/{empty}/render", {"channels": ["loudspeaker"]})
@@ -199,6 +198,26 @@ def fill_the_studio(app, web, make_web, tmp_path):
     anon._refresh_token(f"/p/{wid}")
     assert anon.post(f"/p/{wid}/feedback", {"name": "Nguyễn Văn A", "phone": "0912345678", "language": "vi",
                                             "message": "Loa xóm 3 nghe không rõ."}).status_code == 302
+    # The loudspeaker fetches its feed and reports a play and a heartbeat (the endpoint pages list them).
+    speaker = next(e for e in endpoints if e["kind"] == "loudspeaker")
+    auth = {"Authorization": f"Bearer {speaker['token']}"}
+    feed = anon.client.get("/api/v1/feed", headers=auth).get_json()
+    item = next(i for i in feed["items"] if i["work_id"] == wid)
+    now = "2026-11-20T08:00:00+07:00"
+    sent = anon.client.post("/api/v1/reports", headers=auth, json={"reports": [
+        {"id": "p1", "type": "play", "package": item["package_id"], "file": item["files"][0]["sha256"],
+         "start": now, "end": now, "outcome": "played"},
+        {"id": "h1", "type": "heartbeat", "holds": [item["package_id"]]}]})
+    assert sent.status_code == 200, sent.get_data(as_text=True)
+    # The publication gets a second revision (a chapter moved, the ISBN set): revisions and their differences.
+    with app.app_context():
+        from studio.services import works
+        book = db.session.get(Work, book_id)
+        chapters = list(book.chapters)
+        works.update(db.session, Caller(db.session.get(User, users["bientap"]), "web"), book_id,
+                     {"chapters": chapters[1:] + chapters[:1], "meta": {**book.meta, "isbn": "978-604-0-00000-2"}},
+                     book.version)
+        db.session.commit()
     with app.app_context():
         failed = db.session.scalars(select(Job).where(Job.state == "failed")).all()
         assert failed, "the empty work's render should have failed, to show a job error"
