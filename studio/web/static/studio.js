@@ -48,6 +48,8 @@ document.addEventListener("DOMContentLoaded", () => {
       row.querySelector("progress").value = job.progress;
       row.querySelector(".job-error").textContent = job.error || "";
       row.querySelector(".job-state").textContent = job.state_label;
+      // A job that ended can no longer be cancelled: its button goes as soon as it ends, not at the reload.
+      if (!isActive(job.state)) row.querySelector("form.cancel-job")?.remove();
       const wasActive = isActive(row.dataset.last);
       if (isActive(job.state)) running = true;
       else if (wasActive) finishedNow = true;

