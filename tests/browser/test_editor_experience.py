@@ -97,3 +97,45 @@ def test_each_job_shows_its_own_state_while_the_others_run(studio_with_worker, b
     page.wait_for_function("id => document.querySelector(`tr[data-job=\"${id}\"] .job-state`).textContent"
                            ".includes('thành công')", arg=first[-1].id, timeout=30000)
     assert jobs()[-1].state == "succeeded", jobs()[-1].error
+
+
+def test_chapters_are_added_moved_and_removed_in_one_form(live_server, browser, app):
+    from studio.extensions import db
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="vi-VN")
+    login(page, live_server, "editor")
+    page.goto(f"{live_server}/works/new")
+    page.select_option("select[name=kind]", "publication")
+    page.fill("input[name=title]", "Sổ tay phòng chống thiên tai")
+    page.click("details summary")
+    chapters = page.locator("fieldset.chapter")
+    assert chapters.count() == 1 and page.locator("[data-add-chapter]").is_visible()
+    for i, (title, body) in enumerate([("Bão", "Bão đến từ tháng Bảy."), ("Lũ quét", "Lũ quét đến rất nhanh."),
+                                       ("Sạt lở", "Không dựng nhà sát chân đồi.")]):
+        if i:
+            page.click("[data-add-chapter]")
+            # The new chapter's title field has the focus, for the keyboard.
+            assert page.evaluate("document.activeElement.name") == "chapter_title"
+        chapters.nth(i).locator("input[name=chapter_title]").fill(title)
+        chapters.nth(i).locator("textarea[name=chapter_body]").fill(body)
+    assert [chapters.nth(i).locator("legend").text_content() for i in range(3)] == ["Chương 1", "Chương 2", "Chương 3"]
+    chapters.nth(2).get_by_role("button", name="Lên trên").click()      # Sạt lở before Lũ quét
+    chapters.nth(0).get_by_role("button", name="Xóa chương").click()   # Bão goes
+    assert chapters.nth(0).get_by_role("button", name="Lên trên").is_disabled()
+    assert [chapters.nth(i).locator("legend").text_content() for i in range(2)] == ["Chương 1", "Chương 2"]
+    page.screenshot(path=str(ARTIFACTS / "chapters-form.png"), full_page=True)
+    page.click("form.work-form button[type=submit]")
+    page.wait_for_selector("text=Đã lưu bản nháp.")
+    wid = int(page.url.split("/works/")[1].split("/")[0].split("#")[0])
+    with app.app_context():
+        saved = db.session.get(Work, wid).chapters
+    assert [c["title"] for c in saved] == ["Sạt lở", "Lũ quét"]
+    assert [c["body"] for c in saved] == ["Không dựng nhà sát chân đồi.", "Lũ quét đến rất nhanh."]
+    # Editing again shows the two chapters, no empty third one, and one save keeps them as they are.
+    page.goto(f"{live_server}/works/{wid}/edit")
+    assert page.locator("details").evaluate("d => d.open")  # a publication's chapters are open on its form
+    assert page.locator("fieldset.chapter").count() == 2
+    page.locator("fieldset.chapter").nth(1).get_by_role("button", name="Lên trên").click()
+    page.click("form.work-form button[type=submit]")
+    page.wait_for_selector("text=Đã lưu")
+    with app.app_context():
+        assert [c["title"] for c in db.session.get(Work, wid).chapters] == ["Lũ quét", "Sạt lở"]

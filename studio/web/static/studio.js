@@ -206,3 +206,51 @@ document.addEventListener("DOMContentLoaded", () => {
   };
   setTimeout(poll, 1000);
 });
+
+// A publication's chapters in the work form: add, move up or down and remove them before one save. Each
+// chapter is a fieldset of two fields named alike, so the order on the page is the order saved.
+document.addEventListener("DOMContentLoaded", () => {
+  const box = document.querySelector("[data-chapters]");
+  if (!box) return;
+  const add = document.querySelector("[data-add-chapter]");
+  const all = () => [...box.querySelectorAll("fieldset.chapter")];
+  const renumber = () => all().forEach((fs, i, list) => {
+    fs.querySelector("legend").textContent = box.dataset.legend.replace("{n}", String(i + 1));
+    fs.querySelector("[data-move='-1']").disabled = i === 0;
+    fs.querySelector("[data-move='1']").disabled = i === list.length - 1;
+    fs.querySelector("[data-remove]").disabled = list.length === 1;
+  });
+  // The empty chapter the page offers without JavaScript is not needed when chapters can be added at will.
+  const chapters = all();
+  const last = chapters[chapters.length - 1];
+  if (chapters.length > 1 && !last.querySelector("input").value && !last.querySelector("textarea").value) last.remove();
+  const template = all()[0].cloneNode(true);
+  template.querySelector("input").value = "";
+  template.querySelector("textarea").value = "";
+  box.querySelectorAll(".chapter-tools").forEach((t) => { t.hidden = false; });
+  add.hidden = false;
+  box.addEventListener("click", (e) => {
+    const button = e.target.closest("button");
+    if (!button) return;
+    const fs = button.closest("fieldset.chapter");
+    if (button.dataset.move) {
+      const step = Number(button.dataset.move);
+      const other = step < 0 ? fs.previousElementSibling : fs.nextElementSibling;
+      if (other) (step < 0 ? other.before(fs) : other.after(fs));
+      button.focus();
+    } else if (button.hasAttribute("data-remove")) {
+      const next = fs.nextElementSibling || fs.previousElementSibling;
+      fs.remove();
+      next?.querySelector("input")?.focus();
+    }
+    renumber();
+  });
+  add.addEventListener("click", () => {
+    const fs = template.cloneNode(true);
+    fs.querySelector(".chapter-tools").hidden = false;
+    box.append(fs);
+    renumber();
+    fs.querySelector("input").focus();
+  });
+  renumber();
+});
