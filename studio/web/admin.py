@@ -64,6 +64,19 @@ def user(user_id: int):
                            area_tree=area_service.tree(db.session)), status
 
 
+# Where each first-run step is done (checklist.steps gives the order and whether it is done).
+SETUP_PAGES = {"areas": "admin.areas", "people": "admin.users", "endpoints": "distribution.index",
+               "voices": "settings.media"}
+
+
+@bp.get("/setup")
+@role_required("admin")
+def setup():
+    """The first-run checklist: each step links to its page and ticks itself off when done."""
+    from studio.services import checklist
+    return render_template("admin/setup.html", steps=checklist.steps(db.session), pages=SETUP_PAGES)
+
+
 @bp.route("/areas", methods=["GET", "POST"])
 @role_required("admin")
 def areas():

@@ -60,8 +60,13 @@ def index():
                                        area_id=args.get("area", type=int), author=args.get("author", ""),
                                        page=page, per_page=per_page)
     pages = max(1, -(-total // per_page))
+    setup = None
+    if "admin" in current_user.role_set:  # a new studio: the admin is shown where to start until it is set up
+        from studio.services import checklist
+        setup = checklist.steps(db.session)
+        setup = None if all(s.done for s in setup) else setup
     return render_template("works/list.html", works=items, total=total, page=page, pages=pages, states=STATES,
-                           kinds=WORK_KINDS, area_tree=area_service.tree(db.session), args=args)
+                           kinds=WORK_KINDS, area_tree=area_service.tree(db.session), args=args, setup=setup)
 
 
 @bp.route("/works/new", methods=["GET", "POST"])

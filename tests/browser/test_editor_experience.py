@@ -139,3 +139,72 @@ def test_chapters_are_added_moved_and_removed_in_one_form(live_server, browser, 
     page.wait_for_selector("text=Đã lưu")
     with app.app_context():
         assert [c["title"] for c in db.session.get(Work, wid).chapters] == ["Lũ quét", "Sạt lở"]
+
+
+@pytest.fixture
+def fresh_studio(app):
+    """A studio as `studio run` leaves it the first time: one admin, nothing else."""
+    from studio.extensions import db
+    from studio.services import Caller, accounts
+    from studio.web.serving import serve_in_thread
+    with app.app_context():
+        accounts.create_user(db.session, Caller(None), "quantri", PASSWORD, ["admin"], "Trần Văn Quản", system=True)
+        db.session.commit()
+    url, server, thread = serve_in_thread(app, threads=4)
+    yield url
+    server.stop()
+    thread.join(timeout=15)
+
+
+def test_a_new_admin_is_guided_through_the_first_run_checklist(fresh_studio, browser):
+    base = fresh_studio
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="vi-VN")
+    login(page, base, "quantri")
+    card = page.locator("section.setup")
+    assert "đã xong 0/4 bước" in card.locator("h2").text_content()
+    page.screenshot(path=str(ARTIFACTS / "first-run-works.png"), full_page=True)
+    card.get_by_role("link", name="Tiếp tục thiết lập").click()
+
+    def step(key):
+        return page.locator(f'ol.checklist li[data-step="{key}"]')
+    assert [step(k).get_attribute("class") for k in ("areas", "people", "endpoints", "voices")] == ["todo"] * 4
+    # 1. Province and communes, from the step's own link.
+    step("areas").get_by_role("link").click()
+    for code, name, level, parent in (("20", "Tỉnh Lạng Sơn", "province", None),
+                                      ("06079", "Xã Đồng Đăng", "commune", "Tỉnh Lạng Sơn")):
+        page.fill("input[name=code]", code)
+        page.fill("input[name=name]", name)
+        page.select_option("select[name=level]", level)
+        if parent:
+            page.select_option("select[name=parent_id]", label=parent)
+        page.click("form.card button[type=submit]")
+        page.wait_for_selector("text=Đã thêm địa bàn.")
+    page.goto(f"{base}/admin/setup")
+    assert step("areas").get_attribute("class") == "done" and "(đã xong)" in step("areas").text_content()
+    # 2. People: an editor alone is not enough; an approver completes the step.
+    for username, role in (("bientap", "editor"), ("duyet", "approver")):
+        assert step("people").get_attribute("class") == "todo"
+        step("people").get_by_role("link").click()
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", PASSWORD)
+        page.check(f"input[name=roles][value={role}]")
+        page.click("form.card button[type=submit]")
+        page.goto(f"{base}/admin/setup")
+    assert step("people").get_attribute("class") == "done"
+    # 3. An endpoint.
+    step("endpoints").get_by_role("link").click()
+    page.fill("#add-endpoint input[name=name]", "Loa truyền thanh xã Đồng Đăng")
+    page.click("#add-endpoint button[type=submit]")
+    page.wait_for_selector("#new-endpoint-token")
+    page.goto(f"{base}/admin/setup")
+    assert step("endpoints").get_attribute("class") == "done"
+    # 4. Voices: saving the Vietnamese voice after listening.
+    step("voices").get_by_role("link").click()
+    page.locator("form#voice-vi button[type=submit]").click()
+    page.goto(f"{base}/admin/setup")
+    assert step("voices").get_attribute("class") == "done"
+    assert page.get_by_role("status").filter(has_text="sẵn sàng").count() == 1
+    page.screenshot(path=str(ARTIFACTS / "first-run-checklist.png"), full_page=True)
+    # Done: the works page no longer shows the reminder.
+    page.goto(f"{base}/works")
+    assert page.locator("section.setup").count() == 0
