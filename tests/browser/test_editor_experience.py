@@ -208,3 +208,21 @@ def test_a_new_admin_is_guided_through_the_first_run_checklist(fresh_studio, bro
     # Done: the works page no longer shows the reminder.
     page.goto(f"{base}/works")
     assert page.locator("section.setup").count() == 0
+
+
+def test_profile_inputs_show_their_whole_values_and_say_what_they_are(live_server, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="vi-VN")
+    login(page, live_server, "admin")
+    page.goto(f"{live_server}/settings/media")
+    inputs = page.locator("table.profiles input")
+    assert inputs.count() > 50
+    # No value is cut off (the old table showed "192(" for 1920 and "1280" as "12"), however wide the number.
+    cut = page.evaluate("""() => [...document.querySelectorAll('table.profiles input')]
+        .filter(e => e.scrollWidth > e.clientWidth).map(e => e.getAttribute('aria-label') + '=' + e.value)""")
+    assert not cut, cut
+    # Headings and names in words: the field's meaning and unit, the profile's name for people.
+    heads = page.locator("table.profiles th[scope=col]").all_text_contents()
+    assert "Rộng (điểm ảnh)" in heads and "Độ to (LUFS)" in heads and "width" not in heads
+    assert page.locator("#profile-name-eboard-led-384x192").text_content().startswith("Bảng LED 384×192")
+    assert inputs.first.get_attribute("aria-label").count(":") == 1
+    page.screenshot(path=str(ARTIFACTS / "profiles-table.png"), full_page=True)
