@@ -102,10 +102,21 @@ def label(group: str, value) -> str:
     return gettext(text) if text else str(value)
 
 
-# Which table names the values of an audit detail's field; a list of tables is tried in order.
-VALUE_GROUPS = {"kind": ("work_kind", "endpoint_kind", "asset_kind"), "roles": ("role",), "level": ("area_level",),
-                "state": ("work_state", "feedback_state"), "priority": ("priority",), "channels": ("channel",),
-                "action": ("action",), "fields": ("field",)}
+# Which tables name the values of an audit detail's field or an error's parameter, tried in order.
+VALUE_GROUPS = {"kind": ("work_kind", "endpoint_kind", "asset_kind"), "roles": ("role",), "role": ("role",),
+                "level": ("area_level",), "state": ("work_state", "job_state", "feedback_state"),
+                "priority": ("priority",), "channels": ("channel",), "channel": ("channel",),
+                "profile": ("profile",), "action": ("action",), "fields": ("field",)}
+
+
+def _coded(field: str, value: str) -> str:
+    """One stored code through the first table that knows it; a comma-separated list code by code."""
+    for group in VALUE_GROUPS.get(field, ()):
+        if value in LABELS[group]:
+            return label(group, value)
+    if "," in value and field in VALUE_GROUPS:
+        return ", ".join(_coded(field, v.strip()) for v in value.split(","))
+    return value
 
 
 def _value(field: str, value) -> str:
@@ -113,12 +124,7 @@ def _value(field: str, value) -> str:
     if isinstance(value, list):
         return ", ".join(_value(field, v) for v in value) or "—"
     if isinstance(value, str):
-        for group in VALUE_GROUPS.get(field, ()):
-            if value in LABELS[group]:
-                return label(group, value)
-        if field == "roles" and "," in value:
-            return ", ".join(_value(field, v) for v in value.split(","))
-        return value
+        return _coded(field, value)
     if value is None:
         return "—"
     return json.dumps(value, ensure_ascii=False)
@@ -131,10 +137,6 @@ def detail(value: dict | None) -> str:
     return "; ".join(f"{label('field', k)}: {_value(k, v)}" for k, v in value.items())
 
 
-# The values of error parameters that are stored codes: `This needs the role: %(roles)s.`
-PARAM_GROUPS = {"roles": "role", "role": "role", "state": "work_state", "channel": "channel", "profile": "profile",
-                "action": "action", "kind": "work_kind"}
-
 HTTP_MESSAGES = {400: N_("The request could not be understood."), 401: N_("Log in first."),
                  403: N_("You do not have access to this."), 404: N_("There is no such page here."),
                  405: N_("This address does not take that kind of request."),
@@ -146,11 +148,8 @@ HTTP_MESSAGES = {400: N_("The request could not be understood."), 401: N_("Log i
 
 
 def param(name: str, value):
-    """An error parameter as the reader reads it: role lists and other codes through their table."""
-    group = PARAM_GROUPS.get(name)
-    if group and isinstance(value, str):
-        return ", ".join(label(group, v.strip()) for v in value.split(","))
-    return value
+    """An error parameter as the reader reads it (`This needs the role: %(roles)s.`): codes through their table."""
+    return _coded(name, value) if isinstance(value, str) else value
 
 
 def http_message(code: int) -> str:
