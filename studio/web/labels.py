@@ -82,7 +82,7 @@ LABELS: dict[str, dict[str, str]] = {
               "source_language": N_("source language"), "name": N_("name"), "code": N_("code"),
               "level": N_("level"), "parent_id": N_("parent area"), "roles": N_("roles"),
               "new_user": N_("new account"), "username": N_("account"), "state": N_("state"),
-              "revision": N_("revision"), "reason": N_("reason"), "jobs": N_("jobs"), "work_id": N_("work"),
+              "revision": N_("revision"), "reason": N_("reason"), "jobs": N_("jobs"), "job": N_("job"), "work_id": N_("work"),
               "size": N_("size"), "sha256": N_("fingerprint"), "display": N_("display"),
               "contact": N_("contact"), "language": N_("language"), "active": N_("active"),
               "area_id": N_("area"), "package_id": N_("package"), "profile": N_("profile"),

@@ -118,13 +118,13 @@ def test_publication_with_chapters_and_metadata(web, users, db_session):
     from storage.models import Work
     web.login("editor")
     wid = new_work(web, kind="publication", title="Sổ tay phòng chống thiên tai",
-                   meta_publisher="NXB Thông tin và Truyền thông", meta_isbn="978-604-80-0000-0",
+                   meta_publisher="NXB Thông tin và Truyền thông", meta_isbn="978-604-80-0000-4",
                    chapter_title=["Chương 1", "Chương 2"], chapter_body=["Nội dung 1", "Nội dung 2"])
     work = db_session.get(Work, wid)
     assert [c["title"] for c in work.chapters] == ["Chương 1", "Chương 2"]
     assert work.meta["publisher"] == "NXB Thông tin và Truyền thông"
     page = web.get(f"/works/{wid}").get_data(as_text=True)
-    assert "Chương 2" in page and "978-604-80-0000-0" in page
+    assert "Chương 2" in page and "978-604-80-0000-4" in page
 
 
 def test_missing_work_is_404(web, users):
