@@ -12,7 +12,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Callable
 
-from sqlalchemy import and_, case, exists, or_, select, update
+from sqlalchemy import and_, bindparam, case, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from media_pipeline import profiles as registry
@@ -296,8 +296,8 @@ def feed_items(session: Session, endpoint_id: int, kind: str, area: Area | None,
     unchanged feed, the common poll, costs one primary-key read.
     """
     now = now or utcnow()
-    key = (str(session.get_bind().url), feeds_generation(session), now.replace(second=0, microsecond=0), kind,
-           area.id if area else None, display, tuple(languages or ()))
+    key = _feed_key(str(session.get_bind().url), feeds_generation(session), now, kind, area.id if area else None,
+                    display, languages)
     hit = _FEED_CACHE.get(key)
     if hit is None:
         items = [_item(p, files) for p, files in feed_query(session, kind, area, display, languages, now)]
@@ -308,8 +308,40 @@ def feed_items(session: Session, endpoint_id: int, kind: str, area: Area | None,
         if len(_FEED_CACHE) > 10_000:
             _FEED_CACHE.clear()
         _FEED_CACHE[key] = hit
-    etag = hashlib.sha256(f"{endpoint_id}:{hit[0]}".encode()).hexdigest()[:32]
-    return etag, hit[1]
+    return _etag(endpoint_id, hit[0]), hit[1]
+
+
+def _feed_key(db_url: str, generation: int, now: datetime, kind: str, area_id: int | None, display: str,
+              languages) -> tuple:
+    return (db_url, generation, now.replace(second=0, microsecond=0), kind, area_id, display or "",
+            tuple(languages or ()))
+
+
+def _etag(endpoint_id: int, items_hash: str) -> str:
+    return hashlib.sha256(f"{endpoint_id}:{items_hash}".encode()).hexdigest()[:32]
+
+
+_ENDPOINT_AND_GENERATION = None
+
+
+def unchanged_feed_etag(conn, db_url: str, token_hash: str, now: datetime | None = None) -> str | None:
+    """An endpoint's feed ETag from one indexed read and the feed cache, for answering an unchanged poll (304)
+    without the web framework (studio/web/serving.py). None whenever the full view must answer: no such active
+    endpoint, a feed this process has not computed for this generation and minute, or an endpoint last seen
+    more than a minute ago (the view records it). `conn` is a SQLAlchemy Connection or Session."""
+    global _ENDPOINT_AND_GENERATION
+    if _ENDPOINT_AND_GENERATION is None:
+        e = Endpoint.__table__
+        gen = select(Setting.value).where(Setting.key == "feeds").scalar_subquery()
+        _ENDPOINT_AND_GENERATION = select(e.c.id, e.c.kind, e.c.area_id, e.c.display, e.c.languages, e.c.active,
+                                          e.c.last_seen_at, gen).where(e.c.token_hash == bindparam("h"))
+    row = conn.execute(_ENDPOINT_AND_GENERATION, {"h": token_hash}).first()
+    now = now or utcnow()
+    if row is None or not row.active or row.last_seen_at is None or now - row.last_seen_at > timedelta(seconds=60):
+        return None
+    generation = int((row[-1] or {}).get("gen", 0))
+    hit = _FEED_CACHE.get(_feed_key(db_url, generation, now, row.kind, row.area_id, row.display, row.languages))
+    return _etag(row.id, hit[0]) if hit is not None else None
 
 
 _BODY_CACHE: dict[tuple, tuple[list, bytes]] = {}

@@ -62,6 +62,13 @@ def role_required(*roles: str):
     return deco
 
 
+# Sent with every answer (also the feed's unchanged answers, made outside Flask in studio/web/serving.py).
+SECURITY_HEADERS = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
+                    ("Referrer-Policy", "same-origin"),
+                    ("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; media-src 'self'; "
+                                                "style-src 'self'; script-src 'self'; frame-ancestors 'none'"))
+
+
 def error_response(status: int, code: str, message: str, field: str | None = None):
     """A JSON error or an HTML error page with the same message."""
     if wants_json():
@@ -179,12 +186,8 @@ def register(app: Flask) -> None:
 
     @app.after_request
     def security_headers(resp):
-        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-        resp.headers.setdefault("X-Frame-Options", "DENY")
-        resp.headers.setdefault("Referrer-Policy", "same-origin")
-        resp.headers.setdefault("Content-Security-Policy",
-                                "default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self'; "
-                                "script-src 'self'; frame-ancestors 'none'")
+        for name, value in SECURITY_HEADERS:
+            resp.headers.setdefault(name, value)
         return resp
 
 

@@ -101,7 +101,7 @@ def test_publish_sync_retract_and_static_feeds(app, make_web, users, province, l
     admin = _login(make_web, "admin")
     ep_page = admin.get("/admin/endpoints/1").get_data(as_text=True)
     assert f"Cần có các gói: {package.id}" in ep_page and f"Báo đang có: {package.id}" in ep_page
-    assert "played" in ep_page
+    assert "đã phát" in ep_page  # the play's outcome, in the reader's words
 
     approver = _login(make_web, "approver")
     assert approver.post(f"/works/{wid}/transition", {"action": "retract", "reason": "Sai lịch"}).status_code == 302
@@ -144,6 +144,59 @@ def test_next_version_emergency_first_and_etag(app, make_web, users, province, l
     again = requests.get(f"{live_server}/api/v1/feed", headers={**auth, "If-None-Match": etag}, timeout=30)
     assert again.status_code == 200 and again.headers["ETag"] != etag
     assert [(i["work_id"], i["version"]) for i in again.json()["items"]] == [(w2, 1), (w1, 2)]
+
+
+def test_unchanged_polls_are_answered_before_flask_and_only_when_the_view_would(app, make_web, users, province,
+                                                                                live_server, db_session):
+    """The 304 of an unchanged poll comes from one read in the ASGI layer (studio/web/serving.py); the view
+    still answers everything else: a first poll, a revoked token, an endpoint unseen for a minute."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from storage.models import Endpoint, utcnow
+    from studio.extensions import db
+    from studio.services import publishing
+    from studio.services.accounts import hash_token
+    _publish(make_web)
+    token = _endpoint(make_web, province["commune"])
+    auth = {"Authorization": f"Bearer {token}"}
+    with app.app_context():
+        url = str(db.engine.url)
+        with db.engine.connect() as conn:
+            # Nothing computed yet in this process for this feed: the view must answer.
+            assert publishing.unchanged_feed_etag(conn, url, hash_token(token)) is None
+    from flask import request_started
+    seen_by_flask = []
+    request_started.connect(lambda sender, **kw: seen_by_flask.append(1), app, weak=False)
+    first = requests.get(f"{live_server}/api/v1/feed", headers=auth, timeout=30)
+    etag = first.headers["ETag"].strip('"')
+    assert len(seen_by_flask) == 1
+    with app.app_context(), db.engine.connect() as conn:
+        assert publishing.unchanged_feed_etag(conn, url, hash_token(token)) == etag
+        assert publishing.unchanged_feed_etag(conn, url, hash_token(token + "x")) is None
+    unchanged = requests.get(f"{live_server}/api/v1/feed", headers={**auth, "If-None-Match": f'"{etag}"'},
+                             timeout=30)
+    assert unchanged.status_code == 304 and unchanged.headers["ETag"] == f'"{etag}"' and not unchanged.content
+    assert unchanged.headers["Cache-Control"] == "private, no-cache"
+    assert unchanged.headers["X-Content-Type-Options"] == "nosniff"  # the same headers as the view's answers
+    assert len(seen_by_flask) == 1  # answered before Flask
+    other = requests.get(f"{live_server}/api/v1/feed", headers={**auth, "If-None-Match": '"0000", "1111"'},
+                         timeout=30)
+    assert other.status_code == 200 and other.json()["items"]
+    # Unseen for over a minute: the view answers (304 too) and records that it was seen.
+    long_ago = utcnow() - timedelta(minutes=5)
+    db_session.execute(update(Endpoint).values(last_seen_at=long_ago))
+    db_session.commit()
+    seen = requests.get(f"{live_server}/api/v1/feed", headers={**auth, "If-None-Match": f'"{etag}"'}, timeout=30)
+    assert seen.status_code == 304
+    db_session.expire_all()
+    assert db_session.scalar(select(Endpoint.last_seen_at)) > long_ago + timedelta(minutes=4)
+    # A revoked endpoint gets no 304 from the cache: the view refuses it.
+    db_session.execute(update(Endpoint).values(active=False))
+    db_session.commit()
+    refused = requests.get(f"{live_server}/api/v1/feed", headers={**auth, "If-None-Match": f'"{etag}"'}, timeout=30)
+    assert refused.status_code == 401
 
 
 def test_tampered_object_is_refused_and_reported(app, make_web, users, province, live_server, store, tmp_path,
