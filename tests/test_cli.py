@@ -189,7 +189,7 @@ def test_render_command_prints_progress_and_reuses(tmp_path, store_url):
         db.session.commit()
     cmd = [sys.executable, "-m", "studio.cli", "render", str(wid), "--channel", "loudspeaker"]
     first = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert first.returncode == 0, first.stderr[-2000:]
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
     assert "loudspeaker [vi]" in first.stdout and "succeeded" in first.stdout
     again = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert "succeeded (reused)" in again.stdout

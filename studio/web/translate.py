@@ -98,7 +98,8 @@ def save_segment(work_id: int, language: str, number: int):
         return redirect(url_for(".editor", work_id=work_id, language=language) + f"#seg-{number}")
     tr = translations.get(db.session, work_id, language)
     if wants_json():
-        return jsonify(segment=seg, progress=translations.progress(tr), state=tr.state)
+        # The version orders answers: two saves in flight may come back in either order (studio.js).
+        return jsonify(segment=seg, progress=translations.progress(tr), state=tr.state, version=tr.version)
     flash(_("Segment %(n)s saved.", n=number), "info")
     return redirect(url_for(".editor", work_id=work_id, language=language) + f"#seg-{number + 1}")
 

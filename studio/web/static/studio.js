@@ -73,6 +73,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const none = panel.querySelector("template[data-none]").innerHTML;
   const keep = panel.querySelector("template[data-keep]").innerHTML;
   let active = null;
+  let shownVersion = -1;  // the translation's version the progress line shows
 
   const fill = (list, items, render) => {
     list.replaceChildren();
@@ -119,6 +120,9 @@ document.addEventListener("DOMContentLoaded", () => {
       span.textContent = root.dataset.violationTemplate.replace("{term}", item.term).replace("{expected}", item.expected);
       v.append(span, " ");
     }
+    // Two saves in flight can answer in either order: an older version's counts must not replace newer ones.
+    if (body.version <= shownVersion) return;
+    shownVersion = body.version;
     const progress = document.querySelector("#progress");
     progress.querySelector("progress").value = body.progress.percent;
     progress.querySelector("[data-progress-text]").textContent = root.dataset.progressTemplate
