@@ -172,9 +172,11 @@ def test_demo_renders_every_channel_offline(tmp_path):
 
 
 @pytest.mark.slow
-def test_render_command_prints_progress_and_reuses(tmp_path, store_url):
+def test_render_command_prints_progress_and_reuses(tmp_path, store_url, model_cache):
     env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
+    # The run's one assembled Whisper model (as every app in the run uses), not a fresh join per command.
     env.update({"STUDIO_INSTANCE": str(tmp_path / "instance"), "STUDIO_S3_URL": store_url,
+                "STUDIO_MODEL_CACHE": model_cache,
                 "STUDIO_ADMIN_PASSWORD": "admin password here", "STUDIO_TTS_ENGINES": "espeak"})
     from studio import create_app
     from studio.cli import prepare
