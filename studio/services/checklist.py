@@ -46,8 +46,3 @@ def steps(session: Session) -> list[Step]:
              N_("Listen to the installed voices and choose one per language; install Piper voices and the "
                 "speech-recognition model where the server has them."), voices),
     ]
-
-
-def complete(session: Session) -> bool:
-    """True when every step is done (the reminder on the works page then goes away)."""
-    return all(s.done for s in steps(session))

@@ -256,7 +256,8 @@ def diff(session: Session, work_id: int, a: int, b: int, key_label: Callable[[st
         if va == vb:
             continue
         lines = []
-        for line in difflib.unified_diff(_text(va, key_label), _text(vb, key_label), f"r{a}", f"r{b}", lineterm="", n=2):
+        for line in difflib.unified_diff(_text(va, key_label), _text(vb, key_label), f"r{a}", f"r{b}", lineterm="",
+                                         n=2):
             if line.startswith(("---", "+++")):
                 continue
             tag = {"+": "add", "-": "del", "@": "hunk"}.get(line[:1], "same")

@@ -72,8 +72,8 @@ LABELS: dict[str, dict[str, str]] = {
     "container": {"mp3": "MP3", "mp4": "MP4", "epub": "EPUB", "pdf": "PDF"},
     "meta": {"publisher": N_("Publisher"), "authors": N_("Authors"), "edition": N_("Edition"),
              "isbn": N_("ISBN"), "licence": N_("Licence"), "series": N_("Series"), "year": N_("Year"),
-             "place": N_("Place of publication"),
-             "publication_type": N_("Type (book, leaflet, handbook)"), "description": N_("Description"), "subject": N_("Subject")},
+             "place": N_("Place of publication"), "publication_type": N_("Type (book, leaflet, handbook)"),
+             "description": N_("Description"), "subject": N_("Subject")},
     # Fields that audit entries and revision differences name.
     "field": {"title": N_("title"), "kind": N_("kind"), "summary": N_("summary"), "body": N_("text"),
               "chapters": N_("chapters"), "meta": N_("publication details"), "priority": N_("priority"),
@@ -82,12 +82,14 @@ LABELS: dict[str, dict[str, str]] = {
               "source_language": N_("source language"), "name": N_("name"), "code": N_("code"),
               "level": N_("level"), "parent_id": N_("parent area"), "roles": N_("roles"),
               "new_user": N_("new account"), "username": N_("account"), "state": N_("state"),
-              "revision": N_("revision"), "reason": N_("reason"), "jobs": N_("jobs"), "job": N_("job"), "work_id": N_("work"),
+              "revision": N_("revision"), "reason": N_("reason"), "jobs": N_("jobs"), "job": N_("job"),
+              "work_id": N_("work"),
               "size": N_("size"), "sha256": N_("fingerprint"), "display": N_("display"),
               "contact": N_("contact"), "language": N_("language"), "active": N_("active"),
               "area_id": N_("area"), "package_id": N_("package"), "profile": N_("profile"),
               "action": N_("action"), "message": N_("message"), "assignee": N_("assigned to"),
-              "filename": N_("file"), "fields": N_("fields"), "role": N_("use"), "count": N_("count"), "endpoint": N_("endpoint"), "token": N_("token"),
+              "filename": N_("file"), "fields": N_("fields"), "role": N_("use"), "count": N_("count"),
+              "endpoint": N_("endpoint"), "token": N_("token"),
               "version": N_("version"), "engine": N_("engine"), "voice": N_("voice"), "speed": N_("speed"),
               "read_as": N_("read with"), "which": N_("which"), "rules": N_("reading rules"),
               "glossary": N_("glossary"), "units": N_("units"), "segments": N_("segments")},
@@ -156,8 +158,3 @@ def http_message(code: int) -> str:
     """What an HTTP error means, in the reader's words (never Werkzeug's English description)."""
     text = HTTP_MESSAGES.get(code) or (HTTP_MESSAGES[500] if code >= 500 else HTTP_MESSAGES[400])
     return gettext(text)
-
-
-def options(group: str, values) -> list[tuple[str, str]]:
-    """(value, label) pairs for a select."""
-    return [(v, label(group, v)) for v in values]

@@ -48,5 +48,6 @@ def annual():
         name = f"bao-cao-{report['year'] or report['from'] + '_' + report['to']}.{fmt}"
         return Response(render_file(report, fmt, request.url_root), mimetype=MIMES[fmt],
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
-    return render_template("reports/annual.html", report=report, charts=report_files.charts(report, chart_labels(), label),
+    return render_template("reports/annual.html", report=report,
+                           charts=report_files.charts(report, chart_labels(), label),
                            summary=report_files.summary_rows(report), tables=report_files.TABLES)
