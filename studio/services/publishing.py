@@ -321,7 +321,11 @@ def _etag(endpoint_id: int, items_hash: str) -> str:
     return hashlib.sha256(f"{endpoint_id}:{items_hash}".encode()).hexdigest()[:32]
 
 
-_ENDPOINT_AND_GENERATION = None
+# An endpoint by its token's hash, with the feeds generation: all an unchanged poll needs, in one read.
+_ENDPOINT_AND_GENERATION = select(
+    Endpoint.id, Endpoint.kind, Endpoint.area_id, Endpoint.display, Endpoint.languages, Endpoint.active,
+    Endpoint.last_seen_at, select(Setting.value).where(Setting.key == "feeds").scalar_subquery(),
+).where(Endpoint.token_hash == bindparam("h"))
 
 
 def unchanged_feed_etag(conn, db_url: str, token_hash: str, now: datetime | None = None) -> str | None:
@@ -329,12 +333,6 @@ def unchanged_feed_etag(conn, db_url: str, token_hash: str, now: datetime | None
     without the web framework (studio/web/serving.py). None whenever the full view must answer: no such active
     endpoint, a feed this process has not computed for this generation and minute, or an endpoint last seen
     more than a minute ago (the view records it). `conn` is a SQLAlchemy Connection or Session."""
-    global _ENDPOINT_AND_GENERATION
-    if _ENDPOINT_AND_GENERATION is None:
-        e = Endpoint.__table__
-        gen = select(Setting.value).where(Setting.key == "feeds").scalar_subquery()
-        _ENDPOINT_AND_GENERATION = select(e.c.id, e.c.kind, e.c.area_id, e.c.display, e.c.languages, e.c.active,
-                                          e.c.last_seen_at, gen).where(e.c.token_hash == bindparam("h"))
     row = conn.execute(_ENDPOINT_AND_GENERATION, {"h": token_hash}).first()
     now = now or utcnow()
     if row is None or not row.active or row.last_seen_at is None or now - row.last_seen_at > timedelta(seconds=60):
