@@ -112,12 +112,12 @@ def charts(report: dict, labels: dict[str, str],
            key_label: Callable[[str, str], str] = lambda group, key: key) -> list[str]:
     """SVG charts of the report (titles in the reader's language through `labels`, channels by `key_label`)."""
     out = []
-    for key, path, unit in (("works_by_month", ("works", "by_month"), "works"),
-                            ("works_by_language", ("works", "by_language"), "works"),
-                            ("plays_by_channel", ("plays", "by_channel"), "plays"),
-                            ("audio_hours_by_language", ("rendered", "audio_hours_by_language"), "hours")):
-        data = {key_label("channel", k) if "channel" in key else k: v
-                for k, v in sorted(_get(report, path).items())}
+    for key, path, unit, group in (("works_by_month", ("works", "by_month"), "works", None),
+                                   ("works_by_language", ("works", "by_language"), "works", None),
+                                   ("plays_by_channel", ("plays", "by_channel"), "plays", "channel"),
+                                   ("audio_hours_by_language", ("rendered", "audio_hours_by_language"), "hours",
+                                    None)):
+        data = {key_label(group, k) if group else k: v for k, v in sorted(_get(report, path).items())}
         if data:
             out.append(_bar(labels.get(key, key), data, labels.get(unit, unit)))
     return out
