@@ -101,7 +101,7 @@ def normalize(session: Session, data: dict, base: dict | None = None) -> dict:
     if out["meta"].get("isbn") and not valid_isbn(out["meta"]["isbn"]):
         # A mistyped ISBN would silently drop out of the EPUB and the PDF: say so when it is typed.
         raise ValidationError(N_("The ISBN %(isbn)s is not valid: check its digits (ISBN-13 or ISBN-10, the last "
-                                 "digit is a check digit)."), field="meta_isbn", isbn=out["meta"]["isbn"])
+                                 "digit is a check digit)."), field="meta.isbn", isbn=out["meta"]["isbn"])
     chapters = []
     for ch in d.get("chapters") or []:
         title, body = str(ch.get("title", "")).strip(), str(ch.get("body", "")).replace("\r\n", "\n")

@@ -79,6 +79,11 @@ def test_bad_input_gets_json_errors(web, users):
         err = resp.get_json()["error"]
         assert resp.status_code == 400 and err["field"] == field, (bad, err)
         assert "%(" not in err["message"] and field.split("[")[0] in err["message"], err
+    # A mistyped ISBN (wrong check digit) is refused, in the caller's language, naming the field.
+    resp = c.post("/api/v1/works", json={"title": "x", "meta": {"isbn": "978-604-0-00000-3"}},
+                  headers={**auth(tok), "Accept-Language": "vi"})
+    err = resp.get_json()["error"]
+    assert resp.status_code == 400 and err["field"] == "meta.isbn" and "không hợp lệ" in err["message"], err
     resp = c.post("/api/v1/works", json={"title": "x"}, headers=auth(tok))
     wid = resp.get_json()["id"]
     resp = c.post(f"/api/v1/works/{wid}/transitions", json={"action": "submit", "version": {}}, headers=auth(tok))
