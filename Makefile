@@ -16,8 +16,8 @@ setup:
 # studio/translations/vi/LC_MESSAGES/messages.po: write the Vietnamese of new messages there (any PO
 # editor, e.g. Poedit, or by hand), then run this again; --statistics says how many are still empty.
 translations: setup
-	$(BIN)/pybabel extract -F babel.cfg -k N_ -o studio/translations/messages.pot .
-	$(BIN)/pybabel update -i studio/translations/messages.pot -d studio/translations --no-fuzzy-matching
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -w 100 -o studio/translations/messages.pot .
+	$(BIN)/pybabel update -i studio/translations/messages.pot -d studio/translations -w 100 --no-fuzzy-matching
 	$(BIN)/pybabel compile --statistics -d studio/translations
 
 bench: setup
