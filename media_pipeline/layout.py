@@ -65,12 +65,18 @@ def _script_key(text: str) -> str:
     return "中" if CJK.search(text) else "a"
 
 
-def wrap(text: str, font: ImageFont.FreeTypeFont, width: float) -> list[str]:
-    """Lines of `text` no wider than `width` pixels in `font`, broken where the script allows."""
+def wrap(text: str, font: ImageFont.FreeTypeFont, width: float, limit: int | None = None) -> list[str]:
+    """Lines of `text` no wider than `width` pixels in `font`, broken where the script allows.
+
+    With a `limit`, stops as soon as there are more lines than that (the caller only needs to know it is too
+    many), so trying type sizes that do not fit costs little.
+    """
     measure = ImageDraw.Draw(Image.new("L", (1, 1))).textlength
     lines: list[str] = []
     line = ""
     for token in _TOKEN.findall(" ".join(text.split())):
+        if limit is not None and len(lines) > limit:
+            return lines
         if token.isspace():
             if line:
                 line += " "
@@ -163,9 +169,18 @@ def caption_pages(texts: list[str], width: int, height: int) -> list[CaptionPage
         size = start_font_px(width, height, len(group))
         while True:
             pad, line_h = _metrics(size)
-            blocks = _lay([texts[i] for i in group], size, right - left - 2 * pad)
-            lines = sum(len(ls) for _, ls in blocks)
-            if all(len(ls) <= max_lines for _, ls in blocks) and lines * line_h + 2 * pad <= max_h:
+            budget = (max_h - 2 * pad) // line_h  # lines that fit in the caption share at this size
+            blocks = []
+            for i in group:
+                font = font_for(_script_key(texts[i]), size)
+                # Wrapping stops once a text needs more lines than it may have: a size that does not fit
+                # is given up on after a few measurements.
+                lines = wrap(texts[i], font, right - left - 2 * pad, min(max_lines, budget))
+                budget -= len(lines)
+                if len(lines) > max_lines or budget < 0:
+                    break
+                blocks.append((font, lines))
+            else:
                 return size, blocks
             if size <= MIN_FONT_PX:
                 return None

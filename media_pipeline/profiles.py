@@ -41,7 +41,7 @@ class Profile:
     fps: int = 25
     video_codec: str = "h264"
     pix_fmt: str = "yuv420p"
-    video_crf: int = 23
+    video_crf: int = 23  # x264 quality number, lower is sharper (slideshows encode it as a constant quantizer)
     burn_captions: bool = True
     caption_languages: int = 1
     max_duration_s: float = 1800.0

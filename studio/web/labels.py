@@ -54,7 +54,7 @@ LABELS: dict[str, dict[str, str]] = {
                       "audio_bitrate": N_("Audio bit rate (bit/s)"), "lufs": N_("Loudness (LUFS)"),
                       "true_peak": N_("True peak (dBTP)"), "max_duration_s": N_("Longest duration (s)"),
                       "caption_languages": N_("Caption languages at once"),
-                      "video_crf": N_("Video quality (CRF, lower is better)")},
+                      "video_crf": N_("Video quality (x264 quantizer, lower is sharper)")},
     "object": {"work": N_("work"), "user": N_("account"), "area": N_("area"), "endpoint": N_("endpoint"),
                "asset": N_("file"), "feedback": N_("feedback"), "translation": N_("translation"),
                "package": N_("package"), "setting": N_("setting"), "token": N_("token"), "job": N_("job"),

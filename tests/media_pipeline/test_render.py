@@ -240,3 +240,55 @@ def test_led_board_captions_are_legible_and_inside_the_frame(narration, tmp_path
     first = result.cues[0]
     later = frame(video, first.start + 0.9 * (first.end - first.start), tmp_path / "led2.png")
     assert later.crop((0, top, 384, 192)).tobytes() != im.crop((0, top, 384, 192)).tobytes()
+
+
+def test_the_encoded_video_shows_each_composed_still_for_its_time(tmp_path):
+    """The fast still encode (constant quantizer, a key frame per still, repeated frames as skips) shows what
+    was composed: each still's middle frame is the still (PSNR, measured by ffmpeg), not its neighbour, and every
+    still begins on a key frame."""
+    import subprocess
+
+    from media_pipeline import compose
+    from media_pipeline.audio import Cue
+    prof = profiles.DEFAULTS["border-screen"]
+    size = (prof.width, prof.height)
+    slides = [compose.title_card("Lịch tiêm chủng", "Xã Đồng Đăng", size, tmp_path / "t.png"),
+              compose.picture_slide(make_png(tmp_path / "p.png", size=(1200, 800), color=(40, 140, 60)), size,
+                                    tmp_path / "s.png")]
+    tracks = [[Cue(0.5, 2.3, VI[0]), Cue(2.9, 4.7, VI[1])], [Cue(0.5, 2.3, ZH[0]), Cue(2.9, 4.7, ZH[1])]]
+    (tmp_path / "stills").mkdir()
+    stills = compose.compose_stills(slides, [2.6, 3.0], tracks, size, prof.fps, tmp_path / "stills")
+    assert len(stills) >= 5  # title, title+caption, picture+caption, picture, picture+caption, ...
+    video = compose.encode(stills, prof, tmp_path / "v.mp4")
+    frames = ffprobe_frames(video)
+    starts, at = [], 0.0
+    for s in stills:
+        starts.append(at)
+        at += s.duration
+    keys = [t for t, key in frames if key]
+    assert all(min(abs(k - s) for k in keys) < 0.5 / prof.fps for s in starts), (keys, starts)
+    assert len(frames) == round(at * prof.fps)
+
+    def psnr(t: float, still: Path) -> float:
+        out = subprocess.run(["ffmpeg", "-ss", f"{t:.3f}", "-i", str(video), "-i", str(still), "-frames:v", "1",
+                              "-lavfi", "[1:v]format=yuv420p[r];[0:v][r]psnr", "-f", "null", "-"],
+                             capture_output=True, text=True, check=True).stderr
+        value = re.search(r"average:(\S+)", out).group(1)
+        return 100.0 if value == "inf" else float(value)
+    for i, (start, s) in enumerate(zip(starts, stills)):
+        middle = start + s.duration / 2
+        own = psnr(middle, s.path)
+        assert own > 38, (i, own)
+        for j in (i - 1, i + 1):
+            if 0 <= j < len(stills):
+                assert psnr(middle, stills[j].path) < own - 3, (i, j)
+
+
+def ffprobe_frames(video: Path) -> list[tuple[float, bool]]:
+    """(time, is a key frame) of every video frame, read by ffprobe."""
+    import json
+    import subprocess
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries",
+                          "frame=pts_time,key_frame", "-of", "json", str(video)],
+                         capture_output=True, text=True, check=True).stdout
+    return [(float(f["pts_time"]), f["key_frame"] == 1) for f in json.loads(out)["frames"]]
