@@ -63,6 +63,8 @@ class Profile:
                                   f"not {self.width}x{self.height}")
             if not 1 <= self.fps <= 60:
                 raise ProfileInvalid(f"profile {self.name}: {self.fps} fps is outside 1..60")
+            if not 0 <= self.video_crf <= 51:  # x264's quantizer for 8-bit video; 18..28 is usual
+                raise ProfileInvalid(f"profile {self.name}: video quality {self.video_crf} is outside 0..51")
         if self.audio and self.sample_rate not in (8000, 16000, 22050, 24000, 32000, 44100, 48000):
             raise ProfileInvalid(f"profile {self.name}: sample rate {self.sample_rate} is not supported")
         if not -40 <= self.lufs <= -5:

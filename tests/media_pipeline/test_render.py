@@ -114,6 +114,10 @@ def test_impossible_profile_is_refused_before_any_work(narration, tmp_path):
     huge = Profile("huge", "eboard", "video", "mp4", audio=False, width=100000, height=192)
     with pytest.raises(EngineError, match="impossible"):
         huge.validate_settings()
+    blurred = Profile("blurred", "eboard", "video", "mp4", audio=False, width=384, height=192, video_crf=60)
+    with pytest.raises(EngineError, match="outside 0..51"):
+        blurred.validate_settings()
+    Profile("sharp", "eboard", "video", "mp4", audio=False, width=384, height=192, video_crf=18).validate_settings()
 
 
 def test_validation_rejects_output_that_misses_its_profile(narration, tmp_path):
