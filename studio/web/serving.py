@@ -26,6 +26,7 @@ from urllib.parse import parse_qs
 import uvicorn
 from a2wsgi import WSGIMiddleware
 from flask import Flask
+from werkzeug.http import parse_etags
 
 log = logging.getLogger(__name__)
 MAX_WAIT_S = 60
@@ -107,7 +108,7 @@ class FeedWaiter:
         while not self.closing.is_set():
             event = self.changed  # taken before reading, so a change during the read is not missed
             etag = await loop.run_in_executor(self.executor, self._etag, token)
-            if etag is None or f'"{etag}"' not in if_none_match:
+            if etag is None or not matches(if_none_match, etag):
                 return
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -126,9 +127,8 @@ class FeedWaiter:
 
 
 def matches(if_none_match: str, etag: str) -> bool:
-    """Whether an If-None-Match header names this strong ETag (or is *), as werkzeug's ETags.contains does."""
-    tags = [t.strip() for t in if_none_match.split(",")]
-    return "*" in tags or f'"{etag}"' in tags
+    """Whether an If-None-Match header names this ETag, by werkzeug's rule, which the feed view uses too."""
+    return parse_etags(if_none_match).contains(etag)
 
 
 class UnchangedFeed:
