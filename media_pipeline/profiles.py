@@ -17,8 +17,22 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from media_pipeline.errors import EngineError
 
 
+SAMPLE_RATES = (8000, 16000, 22050, 24000, 32000, 44100, 48000)
+
+
 class ProfileInvalid(EngineError):
-    """A profile whose settings no encoder can meet."""
+    """A profile whose settings no encoder can meet: which setting, its value, and what it may be.
+
+    `rule` is "range" (between `low` and `high`), "even" or "choice" (one of `allowed`), so that the studio
+    can say it in the admin's language; the text is for logs and the command line.
+    """
+
+    def __init__(self, profile: str, setting: str, value, rule: str, low=None, high=None, allowed=()):
+        self.profile, self.setting, self.value, self.rule = profile, setting, value, rule
+        self.low, self.high, self.allowed = low, high, tuple(allowed)
+        why = {"range": f"is outside {low}..{high}", "even": "must be even for H.264 with yuv420p",
+               "choice": "is not one of " + ", ".join(map(str, self.allowed))}[rule]
+        super().__init__(f"profile {profile}: {setting} {value} {why}")
 
 
 @dataclass
@@ -54,21 +68,20 @@ class Profile:
 
     def validate_settings(self) -> None:
         """Refuse impossible settings with a message an admin can act on."""
+        def within(setting: str, low, high) -> None:
+            if not low <= getattr(self, setting) <= high:
+                raise ProfileInvalid(self.name, setting, getattr(self, setting), "range", low, high)
         if self.kind == "video":
-            if not (16 <= self.width <= 7680 and 16 <= self.height <= 4320):
-                raise ProfileInvalid(f"profile {self.name}: resolution {self.width}x{self.height} is impossible "
-                                  "(16..7680 x 16..4320)")
-            if self.width % 2 or self.height % 2:
-                raise ProfileInvalid(f"profile {self.name}: H.264 with yuv420p needs even width and height, "
-                                  f"not {self.width}x{self.height}")
-            if not 1 <= self.fps <= 60:
-                raise ProfileInvalid(f"profile {self.name}: {self.fps} fps is outside 1..60")
-            if not 0 <= self.video_crf <= 51:  # x264's quantizer for 8-bit video; 18..28 is usual
-                raise ProfileInvalid(f"profile {self.name}: video quality {self.video_crf} is outside 0..51")
-        if self.audio and self.sample_rate not in (8000, 16000, 22050, 24000, 32000, 44100, 48000):
-            raise ProfileInvalid(f"profile {self.name}: sample rate {self.sample_rate} is not supported")
-        if not -40 <= self.lufs <= -5:
-            raise ProfileInvalid(f"profile {self.name}: loudness target {self.lufs} LUFS is outside -40..-5")
+            within("width", 16, 7680)
+            within("height", 16, 4320)
+            for setting in ("width", "height"):
+                if getattr(self, setting) % 2:
+                    raise ProfileInvalid(self.name, setting, getattr(self, setting), "even")
+            within("fps", 1, 60)
+            within("video_crf", 0, 51)  # x264's quantizer for 8-bit video; 18..28 is usual
+        if self.audio and self.sample_rate not in SAMPLE_RATES:
+            raise ProfileInvalid(self.name, "sample_rate", self.sample_rate, "choice", allowed=SAMPLE_RATES)
+        within("lufs", -40, -5)
 
     def to_dict(self) -> dict:
         return asdict(self)

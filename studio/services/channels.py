@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from media_pipeline import profiles as registry
 from media_pipeline.errors import EngineError
-from media_pipeline.profiles import Profile
+from media_pipeline.profiles import Profile, ProfileInvalid
 from storage.models import Endpoint, Rendition, Setting, Translation, Work
 from studio.errors import N_, ValidationError
 from studio.services import Caller, areas, audit
@@ -39,8 +39,9 @@ def save_profile(session: Session, caller: Caller, name: str, changes: dict) -> 
     changed = Profile.from_dict({**base, **changes, "name": name})
     try:
         changed.validate_settings()
-    except EngineError as exc:
-        raise ValidationError(N_("The profile cannot be used: %(why)s."), why=str(exc)) from exc
+    except ProfileInvalid as exc:  # the setting by its code: the web layer says it in the reader's words
+        raise ValidationError(REFUSALS[exc.rule], field=exc.setting, setting=exc.setting, value=exc.value,
+                              low=exc.low, high=exc.high, allowed=", ".join(map(str, exc.allowed))) from exc
     row = session.get(Setting, "profiles")
     before = dict(row.value) if row else {}
     stored = {**before, name: {**before.get(name, {}), **changes}}
@@ -50,6 +51,12 @@ def save_profile(session: Session, caller: Caller, name: str, changes: dict) -> 
         row.value = stored
     audit.record(session, caller, "settings.update", "setting", "profiles", before=before, after=stored)
     return changed
+
+
+# Why a profile's setting is refused, by ProfileInvalid.rule.
+REFUSALS = {"range": N_("%(setting)s must be between %(low)s and %(high)s; %(value)s is not."),
+            "even": N_("%(setting)s must be an even number for H.264 video; %(value)s is not."),
+            "choice": N_("%(setting)s must be one of %(allowed)s; %(value)s is not.")}
 
 
 def check_display(kind: str, display: str) -> str:

@@ -346,8 +346,9 @@ def _classify(exc: Exception) -> tuple[str, str, dict, bool]:
         (PublicationError, "publication_failed", N_("The publication could not be built from this text.")),
     ]
     if isinstance(exc, ProfileInvalid):  # our own check of an admin's settings: the reason helps them
-        return "profile_invalid", N_("The channel profile cannot be used: %(why)s. An administrator must correct "
-                                     "it on the media settings page."), {"why": str(exc)}, False
+        return "profile_invalid", N_("The channel profile %(profile)s cannot be used: %(setting)s is %(value)s. An "
+                                     "administrator must correct it on the media settings page."), \
+            {"profile": exc.profile, "setting": exc.setting, "value": exc.value}, False
     for cls, code, msg in table:
         if isinstance(exc, cls):
             return code, msg, {}, False

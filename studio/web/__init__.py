@@ -80,11 +80,12 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
 
 
 def job_error(job) -> str:
-    """A job's failure in the reader's language (stored as a message id and its parameters)."""
-    from flask_babel import gettext
-
+    """A job's failure in the reader's language (stored as a message id and its parameters, codes among them
+    said through their tables as in message_of)."""
     from studio.services import jobs
-    return jobs.error_text(job, gettext)
+    from studio.web.labels import param
+    return jobs.error_text(job, lambda message, **params: gettext(message, **{k: param(k, v)
+                                                                              for k, v in params.items()}))
 
 
 def register(app: Flask) -> None:

@@ -108,7 +108,7 @@ def label(group: str, value) -> str:
 VALUE_GROUPS = {"kind": ("work_kind", "endpoint_kind", "asset_kind"), "roles": ("role",), "role": ("role",),
                 "level": ("area_level",), "state": ("work_state", "job_state", "feedback_state"),
                 "priority": ("priority",), "channels": ("channel",), "channel": ("channel",),
-                "profile": ("profile",), "action": ("action",), "fields": ("field",)}
+                "profile": ("profile",), "action": ("action",), "fields": ("field",), "setting": ("profile_field",)}
 
 
 def _coded(field: str, value: str) -> str:

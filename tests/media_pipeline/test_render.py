@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from media_pipeline import profiles, render
-from media_pipeline.errors import EngineError
-from media_pipeline.profiles import Profile
+from media_pipeline.profiles import Profile, ProfileInvalid
 from media_pipeline.tts import make_engines
 from tests.conftest import make_png
 from tests.media_pipeline.conftest import ffprobe, lufs
@@ -109,13 +108,14 @@ def test_web_video_keeps_captions_as_sidecars(narration, tmp_path):
 
 def test_impossible_profile_is_refused_before_any_work(narration, tmp_path):
     bad = Profile("odd", "eboard", "video", "mp4", audio=False, width=383, height=192)
-    with pytest.raises(EngineError, match="even width and height"):
+    with pytest.raises(ProfileInvalid, match="width 383 must be even") as refused:
         render.render(bad, "t", "", [VI], None, [], tmp_path, quiet)
+    assert (refused.value.setting, refused.value.value, refused.value.rule) == ("width", 383, "even")
     huge = Profile("huge", "eboard", "video", "mp4", audio=False, width=100000, height=192)
-    with pytest.raises(EngineError, match="impossible"):
+    with pytest.raises(ProfileInvalid, match="width 100000 is outside 16..7680"):
         huge.validate_settings()
     blurred = Profile("blurred", "eboard", "video", "mp4", audio=False, width=384, height=192, video_crf=60)
-    with pytest.raises(EngineError, match="outside 0..51"):
+    with pytest.raises(ProfileInvalid, match="video_crf 60 is outside 0..51"):
         blurred.validate_settings()
     Profile("sharp", "eboard", "video", "mp4", audio=False, width=384, height=192, video_crf=18).validate_settings()
 

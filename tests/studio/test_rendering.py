@@ -1,6 +1,7 @@
 """Render jobs through the web app: real espeak-ng, ffmpeg and S3; huey runs tasks at once (memory queue)."""
 from __future__ import annotations
 
+import html
 import re
 
 from sqlalchemy import select
@@ -148,10 +149,13 @@ def test_failed_render_keeps_earlier_renditions(web, users, db_session, app):
     db_session.commit()
     render(web, wid, ["eboard"])
     bad = jobs_of(db_session, wid)[-1]
-    assert bad.state == "failed" and "even width and height" in bad.error
+    assert (bad.state, bad.error_code, bad.error_params) == \
+        ("failed", "profile_invalid", {"profile": "eboard-1080p", "setting": "width", "value": 1921})
     assert db_session.get(Rendition, good.rendition_id) is not None
-    page = web.get(f"/works/{wid}").get_data(as_text=True)
-    assert "even width and height" in page and "<video" in page
+    page = html.unescape(web.get(f"/works/{wid}").get_data(as_text=True))
+    # Which profile, which setting and its value, in the reader's words (not the pipeline's English).
+    assert "Không dùng được cấu hình kênh Bảng điện tử 1920×1080: Rộng (điểm ảnh) đang là 1921." in page
+    assert "<video" in page
 
 
 def test_profile_settings_refuse_impossible_values(app, users):
@@ -162,8 +166,10 @@ def test_profile_settings_refuse_impossible_values(app, users):
     from studio.services import Caller, channels
     with app.app_context():
         admin = Caller(db.session.get(User, users["admin"]))
-        with pytest.raises(ValidationError, match="impossible"):
+        with pytest.raises(ValidationError) as refused:
             channels.save_profile(db.session, admin, "eboard-1080p", {"width": 0})
+        assert (refused.value.field, refused.value.params) == \
+            ("width", {"setting": "width", "value": 0, "low": 16, "high": 7680, "allowed": ""})
         p = channels.save_profile(db.session, admin, "eboard-1080p", {"width": 1280, "height": 720})
         assert (p.width, p.height) == (1280, 720)
 

@@ -66,7 +66,11 @@ def test_admin_edits_profiles_and_mappings_editors_cannot(web, make_web, users, 
     assert translator.get("/settings/media").status_code == 403
     web.login("admin")
     resp = web.post("/settings/profiles/eboard-led-384x192", {"width": "383", "height": "192"})
-    assert resp.status_code == 400 and "even width and height" in resp.get_data(as_text=True)
+    assert resp.status_code == 400
+    assert "Rộng (điểm ảnh) phải là số chẵn với video H.264; 383 thì không được." in resp.get_data(as_text=True)
+    resp = web.post("/settings/profiles/eboard-led-384x192", {"video_crf": "60"})  # x264 stops at 51
+    assert resp.status_code == 400 and "phải từ 0 đến 51; 60 thì không được." in resp.get_data(as_text=True)
+    assert "Chất lượng hình" in resp.get_data(as_text=True)
     assert web.post("/settings/profiles/eboard-led-384x192", {"width": "abc"}).status_code == 400
     assert web.post("/settings/profiles/eboard-led-384x192", {"width": "320", "height": "160"}).status_code == 302
     assert web.post("/settings/mappings", {"language": "tyz", "read_as": "vi"}).status_code == 302
