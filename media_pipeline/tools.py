@@ -3,12 +3,18 @@
 Every program runs in its own process group, dies with the thread that started it (PR_SET_PDEATHSIG, so a
 worker killed with SIGKILL leaves no ffmpeg running on), and belongs to the calling thread's `Scope` when one
 is active: another thread (a job's heartbeat, a shutdown) can stop every program of that scope at once.
+
+No Python code runs between fork and exec (no `preexec_fn`): in a process with threads (requests, workers,
+heartbeats) a fork can copy a lock another thread holds, and the child, or the parent waiting for it, hangs for
+good; that froze `studio serve` once. So the child's set-up is done by programs instead, as a prefix of the
+command: util-linux's `setpriv --pdeathsig KILL` (the death signal survives the exec that follows) and
+coreutils' `nice -n N`. The process group comes from `start_new_session`, which CPython sets up in C.
 ffmpeg reports its position through `-progress`, parsed here so long encodes are never silent (the idea of
 ffmpeg-progress-yield, which reads stderr statistics and cannot be combined with our stop and stdin handling).
 """
 from __future__ import annotations
 
-import ctypes
+import functools
 import logging
 import os
 import shlex
@@ -22,7 +28,6 @@ from typing import Callable
 from media_pipeline.errors import EngineError, ToolMissing
 
 log = logging.getLogger(__name__)
-_PR_SET_PDEATHSIG = 1
 _local = threading.local()
 
 
@@ -101,15 +106,25 @@ def _kill_group(proc: subprocess.Popen, sig: int) -> None:
         pass
 
 
-def _child_setup(nice: int) -> Callable[[], None]:
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    kill = int(signal.SIGKILL)
+@functools.lru_cache(maxsize=None)
+def _setpriv() -> str | None:
+    """util-linux's setpriv (Debian's util-linux is essential), or None: programs then lack the death signal."""
+    path = shutil.which("setpriv") or shutil.which("setpriv", path="/usr/bin:/bin")
+    if path is None:
+        log.warning("setpriv (util-linux) is not installed: a worker killed with SIGKILL may leave its "
+                    "programs running")
+    return path
 
-    def setup() -> None:  # runs in the child between fork and exec: no locks, nothing to import
-        prctl(_PR_SET_PDEATHSIG, kill, 0, 0, 0)
-        if nice:
-            os.nice(nice)
-    return setup
+
+def launch_prefix(nice: int = 0) -> list[str]:
+    """What runs before a program to set it up without Python between fork and exec (see the docstring)."""
+    prefix: list[str] = []
+    setpriv = _setpriv()
+    if setpriv:
+        prefix += [setpriv, "--pdeathsig", "KILL", "--"]
+    if nice:
+        prefix += [shutil.which("nice") or "/usr/bin/nice", "-n", str(int(nice))]
+    return prefix
 
 
 def find(tool: str) -> str:
@@ -143,9 +158,9 @@ def run(tool: str, args: list[str], timeout: float | None = None, input: bytes |
         cmd[1:1] = ["-progress", "pipe:1", "-nostats"]
     log.debug("run: %s", shlex.join(cmd))
     with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=err, start_new_session=True,
-                                preexec_fn=_child_setup(scope.nice if scope else 0))
+        proc = subprocess.Popen([*launch_prefix(scope.nice if scope else 0), *cmd],
+                                stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=err, start_new_session=True)
         if scope is not None:
             scope.add(proc)
         try:
