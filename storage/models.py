@@ -263,7 +263,9 @@ class Rendition(Base):
     """A checked output of one work for one language and channel profile, stored under its content key."""
 
     __tablename__ = "renditions"
-    __table_args__ = (UniqueConstraint("key"),)
+    # One record per work and revision: works with identical content share the files under `key`.
+    __table_args__ = (UniqueConstraint("key", "work_id", "revision", name="uq_rendition_key_work_revision"),
+                      Index("ix_renditions_key", "key"))
     id: Mapped[int] = mapped_column(primary_key=True)
     work_id: Mapped[int] = mapped_column(ForeignKey("works.id", ondelete="CASCADE"), index=True)
     revision: Mapped[int]

@@ -221,8 +221,8 @@ class _Runner:
                         **({"book": {"layout": editions.layout(work), "meta": work.meta, "cover": work.cover_asset_id,
                                      "revision": work.current_revision}}
                            if profile.kind in ("epub", "pdf") else {})})
-            cached = s.scalar(select(Rendition).where(Rendition.key == key))
-            if cached is not None and all(self.store.exists(f["key"]) for f in cached.files):
+            cached = self._cached(work, key)
+            if cached is not None:
                 job.cached = True
                 self.progress(95, "unchanged since the last render: reusing the stored rendition")
                 return cached
@@ -257,15 +257,38 @@ class _Runner:
                                   lufs=result.lufs, true_peak=result.true_peak,
                                   approximate=bool(narration and narration.approximate),
                                   engine=narration.engine if narration else "", speech_check=self.speech_check)
-            s.add(rendition)
-            try:
-                s.commit()
-            except IntegrityError:  # another worker stored the same key first: same content, use theirs
-                s.rollback()
-                rendition = s.scalar(select(Rendition).where(Rendition.key == key))
-            return rendition
+            return self._store_record(rendition)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
+
+    def _cached(self, work: Work, key: str) -> Rendition | None:
+        """This work's record of a rendition with `key`, made from any work's with the same content whose files
+        are all still stored (a repeated notice publishes like any other), or None: render it."""
+        rows = list(self.s.scalars(select(Rendition).where(Rendition.key == key).order_by(Rendition.id.desc())))
+        own = next((r for r in rows if r.work_id == work.id and r.revision == work.current_revision), None)
+        source = own or next((r for r in rows if all(self.store.exists(f["key"]) for f in r.files)), None)
+        if source is None or (own is not None and not all(self.store.exists(f["key"]) for f in own.files)):
+            return None
+        if own is not None:
+            return own
+        copy = Rendition(work_id=work.id, revision=work.current_revision, language=source.language,
+                         channel=source.channel, profile=source.profile, key=key, files=list(source.files),
+                         cues=list(source.cues), duration_s=source.duration_s, lufs=source.lufs,
+                         true_peak=source.true_peak, approximate=source.approximate, engine=source.engine,
+                         speech_check=dict(source.speech_check or {}))
+        return self._store_record(copy)
+
+    def _store_record(self, rendition: Rendition) -> Rendition:
+        """Commit the record; when another worker stored the same one for this work first, use theirs."""
+        self.s.add(rendition)
+        try:
+            self.s.commit()
+        except IntegrityError:  # same key, work and revision: same content
+            self.s.rollback()
+            rendition = self.s.scalar(select(Rendition).where(
+                Rendition.key == rendition.key, Rendition.work_id == rendition.work_id,
+                Rendition.revision == rendition.revision))
+        return rendition
 
     def _caption_languages(self, work: Work, profile: Profile) -> list[str]:
         """Further caption languages for multilingual screens: approved translations, zh and en first."""
