@@ -72,6 +72,32 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", int(port)))
+            return True
+        except OSError:
+            return False
+
+
+ADDRESS_FILE = "address.json"
+
+
+def running_url(root: str | Path, bucket: str = "studio") -> str | None:
+    """The S3 URL of the embedded SeaweedFS another process (`studio serve`) runs on this instance, from the
+    address it wrote and the instance's credentials; None when none runs (for `studio worker` and the CLI)."""
+    root = Path(root)
+    try:
+        address = json.loads((root / ADDRESS_FILE).read_text())
+        creds = json.loads((root / "s3-identities.json").read_text())["identities"][0]["credentials"][0]
+        os.kill(int(address["pid"]), 0)
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return None
+    return (f"http://{creds['accessKey']}:{creds['secretKey']}@127.0.0.1:{int(address['s3_port'])}/"
+            f"{address.get('bucket', bucket)}")
+
+
 def load_or_create_credentials(path: Path) -> dict:
     """Read the S3 identity file, creating one with random keys (mode 0600) on first use."""
     if path.exists():
@@ -201,7 +227,7 @@ class EmbeddedSeaweed:
         _write_private(self.root / "security.toml", security_toml(tls).encode())
         self.run_dir.mkdir(exist_ok=True)  # weed's placeable Unix sockets, and its $TMPDIR
         os.chmod(self.run_dir, 0o700)
-        ports = dict(zip(_PORT_FLAGS, _free_ports(len(_PORT_FLAGS))))
+        ports = self._ports()
         self.s3_port = ports["s3.port"]
         cmd = [find_weed(), "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
                f"-s3.config={self.root / 's3-identities.json'}", "-webdav=false", "-admin.ui=false",
@@ -213,7 +239,7 @@ class EmbeddedSeaweed:
             if len(str(sock)) < 100:  # sun_path holds 108 bytes
                 cmd.append(f"-{name}.localSocket={sock}")
         self.log_path = self.root / "weed.log"
-        log.info("starting SeaweedFS: %s", " ".join(cmd))
+        log.debug("starting SeaweedFS: %s", " ".join(cmd))
         logf = open(self.log_path, "ab")
         # Own process group, so stop() takes weed's children down with it.
         # weed reads ./security.toml first; the WEED_* variables that would override it are not passed on.
@@ -221,11 +247,29 @@ class EmbeddedSeaweed:
         env["TMPDIR"] = str(self.run_dir)
         # umask 077: the Unix sockets weed creates (its gRPC ones in /tmp, which the TLS settings may not
         # cover) accept only this account, since connecting needs write permission on the socket file.
-        self.proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True,
-                                     cwd=self.root, env=env, umask=0o077)
+        # The death signal (set by util-linux's setpriv, not by Python between fork and exec: see
+        # media_pipeline/tools.py) ends weed with the studio even when the studio is killed with SIGKILL.
+        setpriv = shutil.which("setpriv")
+        prefix = [setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []
+        self.proc = subprocess.Popen([*prefix, *cmd], stdout=logf, stderr=subprocess.STDOUT,
+                                     start_new_session=True, cwd=self.root, env=env, umask=0o077)
         logf.close()
         self._wait_ready(timeout)
+        _write_private(self.root / "ports.json", json.dumps(ports).encode())
+        _write_private(self.root / ADDRESS_FILE, json.dumps({"s3_port": self.s3_port, "pid": self.proc.pid,
+                                                             "bucket": self.bucket}).encode())
         return self
+
+    def _ports(self) -> dict[str, int]:
+        """The ports of the last start when they are all free again (a standalone worker, or a client holding the
+        address, finds a restarted store where it was), else new free ones."""
+        try:
+            last = json.loads((self.root / "ports.json").read_text())
+            if sorted(last) == sorted(_PORT_FLAGS) and all(_port_free(p) for p in last.values()):
+                return {flag: int(last[flag]) for flag in _PORT_FLAGS}
+        except (OSError, ValueError, TypeError):
+            pass
+        return dict(zip(_PORT_FLAGS, _free_ports(len(_PORT_FLAGS))))
 
     def _wait_ready(self, timeout: float) -> None:
         """Poll the S3 port until the bucket answers a signed request."""
@@ -271,6 +315,7 @@ class EmbeddedSeaweed:
             except ProcessLookupError:
                 pass
         self.proc = None
+        (self.root / ADDRESS_FILE).unlink(missing_ok=True)
         self._remove_stale_sockets()
 
     def _remove_stale_sockets(self) -> None:

@@ -16,10 +16,16 @@ from studio import cli_endpoint, cli_models
 log = logging.getLogger(__name__)
 
 
+OWN_LOGGERS = ("studio", "media_pipeline", "storage")
+
+
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+    """The studio's own messages at INFO; libraries' (Alembic, uvicorn, faster-whisper...) only with -v."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+    if not verbose:
+        for name in OWN_LOGGERS:
+            logging.getLogger(name).setLevel(logging.INFO)
 
 
 def prepare(app) -> str | None:
@@ -38,7 +44,10 @@ def open_object_store(cfg: dict, quiet: bool = False):
     if cfg["S3_URL"]:
         return {}, None
     from storage.errors import StorageUnavailable
-    from storage.seaweed import EmbeddedSeaweed
+    from storage.seaweed import EmbeddedSeaweed, running_url
+    running = running_url(Path(cfg["INSTANCE"]) / "objectstore")
+    if running:  # `studio serve` runs the instance's store: use it rather than start a second one
+        return {"S3_URL": running}, None
     try:
         seaweed = EmbeddedSeaweed(Path(cfg["INSTANCE"]) / "objectstore").start()
     except StorageUnavailable as exc:
@@ -132,8 +141,20 @@ def _stop_on_signals(server) -> None:
 def cmd_worker(args) -> int:
     """Run a standalone worker pool against the database (woken over Redis when STUDIO_QUEUE_URL is set)."""
     from studio import create_app
+    from studio.config import load_config
     from studio.worker import WorkerPool
-    app = create_app()
+    cfg = load_config()
+    overrides = {}
+    if not cfg["S3_URL"]:
+        from storage.seaweed import running_url
+        url = running_url(Path(cfg["INSTANCE"]) / "objectstore")
+        if url is None:
+            raise SystemExit("error: no object store for the worker. Set STUDIO_S3_URL (s3://KEY:SECRET@HOST:PORT/"
+                             "BUCKET or http://...), or start `studio serve` on this instance first "
+                             f"(STUDIO_INSTANCE={cfg['INSTANCE']}): the worker then uses its embedded store.")
+        overrides["S3_URL"] = url
+        print("Object store: the embedded SeaweedFS of `studio serve` on this instance", flush=True)
+    app = create_app(overrides or None)
     pool = WorkerPool(app, workers=args.workers, reserved=args.urgent_workers)
     recover_jobs(pool)
     stop = threading.Event()
@@ -431,7 +452,8 @@ def cmd_report(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The command-line grammar."""
     p = argparse.ArgumentParser(prog="studio", description="Multilingual content studio")
-    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="also print the libraries' log messages (Alembic, uvicorn, faster-whisper, ...)")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="run the web app with an embedded worker and object store")
     s.add_argument("--host", default="127.0.0.1")

@@ -20,11 +20,19 @@ from typing import Any, Callable
 from flask import Flask, current_app, has_app_context
 from sqlalchemy.orm import Session
 
+from studio.errors import N_, StudioError
 from studio.services import jobs
 
 log = logging.getLogger(__name__)
 WAKE_CHANNEL = "studio:jobs:wake"
 _tls = threading.local()
+
+
+class ResourceMissing(StudioError):
+    """A job needs something this process was not given (an object store): the job fails with that reason."""
+
+    status = 503
+    code = "resource_missing"
 
 
 def mt_router(app: Flask):
@@ -52,6 +60,10 @@ def resources(app: Flask) -> Callable[[str], Any]:
 
     def make(name: str) -> Any:
         if name == "store":
+            if "objectstore" not in app.extensions:
+                raise ResourceMissing(N_("This worker has no object store: an administrator must set "
+                                         "STUDIO_S3_URL for it, or run it beside `studio serve` on the same "
+                                         "instance."))
             return app.extensions["objectstore"]
         if name == "render":
             from media_pipeline.tts import make_engines

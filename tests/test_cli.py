@@ -5,7 +5,6 @@ import hashlib
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -17,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import processes
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -26,11 +27,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_serve(instance: Path, port: int, env_extra: dict | None = None):
+def start_serve(instance: Path, port: int, env_extra: dict | None = None, args: tuple[str, ...] = ()):
     env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
     env.update({"STUDIO_INSTANCE": str(instance), **(env_extra or {})})
-    proc = subprocess.Popen([sys.executable, "-m", "studio.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "studio.cli", "serve", "--port", str(port), *args], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -44,14 +45,13 @@ def start_serve(instance: Path, port: int, env_extra: dict | None = None):
             proc.drain = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
             proc.drain.start()
             return proc, "".join(lines)
-    proc.kill()
+    processes.stop(proc, 5)
     raise AssertionError("studio serve did not start:\n" + "".join(lines))
 
 
-def stop(proc):
-    """SIGTERM, wait for the exit, then for the last lines of its log."""
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=30)
+def stop(proc, grace: float = 30):
+    """SIGTERM, wait for the exit (SIGKILL after `grace` s), then for the last lines of its log."""
+    processes.stop(proc, grace)
     proc.drain.join(timeout=10)
 
 
@@ -266,13 +266,10 @@ def test_sigterm_during_a_render_stops_programs_and_store_and_the_job_completes_
             time.sleep(0.2)
         assert _processes_with(str(instance / "tmp")), "ffmpeg should be encoding"
         assert _processes_with(str(instance / "objectstore"))  # the embedded SeaweedFS
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=120)
-        proc.drain.join(timeout=10)
+        stop(proc, 120)
         out = "".join(proc.lines)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        processes.stop(proc, 0)
     assert proc.returncode == 0, out
     assert f"Jobs back in the queue for the next start: [{job_id}]" in out
     assert not _processes_with(str(instance / "tmp")) and not _processes_with(str(instance / "objectstore"))
@@ -347,3 +344,53 @@ def test_normalize_prints_what_the_voice_reads_line_for_line(tmp_path):
     english = subprocess.run([sys.executable, "-m", "studio.cli", "normalize", "--language", "en"], input="At 7h.\n",
                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert english.stdout == "At 7h.\n"
+
+
+@pytest.mark.slow
+def test_standalone_worker_beside_serve_uses_its_embedded_store(tmp_path):
+    """The README's `studio serve --no-worker` plus `studio worker` on one instance with no settings: the worker
+    finds the store `serve` runs (address and credentials from the instance) and renders; without a running
+    store it refuses to start and says what to set."""
+    instance, port = tmp_path / "instance", free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
+    env.update({"STUDIO_INSTANCE": str(instance), "STUDIO_TTS_ENGINES": "espeak", "STUDIO_WHISPER_MODEL": ""})
+    alone = subprocess.run([sys.executable, "-m", "studio.cli", "worker"], cwd=ROOT, env=env, capture_output=True,
+                           text=True, timeout=120)
+    assert alone.returncode != 0 and "STUDIO_S3_URL" in alone.stderr and "studio serve" in alone.stderr
+    assert "Traceback" not in alone.stderr and "alembic" not in alone.stderr  # no library chatter without -v
+    proc, out = start_serve(instance, port, {"STUDIO_TTS_ENGINES": "espeak", "STUDIO_WHISPER_MODEL": ""},
+                            ("--no-worker",))
+    worker = None
+    try:
+        assert "alembic" not in out and "Running upgrade" not in out, out
+        worker = subprocess.Popen([sys.executable, "-m", "studio.cli", "worker", "--workers", "1"], cwd=ROOT,
+                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        token = subprocess.run([sys.executable, "-m", "studio.cli", "token", "create", "admin", "--name", "w"],
+                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert token.returncode == 0, token.stderr
+        headers = {"Authorization": f"Bearer {token.stdout.strip()}", "Content-Type": "application/json"}
+
+        def api(method, path, body=None):
+            req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method, headers=headers,
+                                         data=json.dumps(body).encode() if body is not None else None)
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return json.load(resp)
+        work = api("POST", "/api/v1/works", {"title": "Thông báo", "body": "Bà con chú ý lịch tiêm chủng."})
+        (job_id,) = api("POST", f"/api/v1/works/{work['id']}/renders", {"channels": ["loudspeaker"]})["jobs"]
+        deadline = time.monotonic() + 300  # only keeps a broken run from hanging
+        while time.monotonic() < deadline:
+            job = api("GET", f"/api/v1/jobs/{job_id}")
+            if job["state"] not in ("queued", "running", "waiting"):
+                break
+            time.sleep(0.3)
+        assert job["state"] == "succeeded", job
+        import sqlite3
+        with sqlite3.connect(instance / "studio.db") as db:
+            (owner,) = db.execute("select worker from jobs where id = ?", (job_id,)).fetchone()
+        assert int(owner.split(":")[1]) == worker.pid  # done by the standalone worker
+    finally:
+        if worker is not None:
+            processes.stop(worker, 30)
+        stop(proc)
+    log = worker.stdout.read()
+    assert "embedded SeaweedFS of `studio serve`" in log and "Traceback" not in log, log
