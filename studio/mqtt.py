@@ -78,8 +78,9 @@ class EmbeddedMosquitto:
                         f"listener {self.port} 127.0.0.1\nallow_anonymous false\npassword_file {passwd}\n"
                         f"acl_file {self.root / 'acl'}\npersistence false\nlog_dest stderr\n")
         logf = open(self.root / "mosquitto.log", "ab")
-        self.proc = subprocess.Popen([_find("mosquitto"), "-c", str(conf)], stdout=logf, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        from media_pipeline.tools import launch_prefix  # dies with the studio, even one killed with SIGKILL
+        self.proc = subprocess.Popen([*launch_prefix(), _find("mosquitto"), "-c", str(conf)], stdout=logf,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
         logf.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

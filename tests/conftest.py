@@ -18,9 +18,40 @@ from storage.errors import StorageError
 from storage.objectstore import ObjectStore
 from storage.seaweed import EmbeddedSeaweed
 
+from tests import processes
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT.parent / "shared" / "samples" / "speech"
 PASSWORD = "correct horse battery"
+
+
+def pytest_configure(config):
+    """Orphans of the run's programs come back to pytest, so the run can find every one (tests/processes.py)."""
+    processes.become_subreaper()
+
+
+@pytest.fixture(autouse=True)
+def no_process_left_behind():
+    """Fail a test that leaves a process of its own running (its helpers must stop what they started)."""
+    before = set(processes.descendants())
+    yield
+    left = processes.left_behind(before)
+    if left:
+        processes.kill_all(left)
+        pytest.fail("the test left processes running (killed now): "
+                    + "; ".join(f"{pid} {cmd[:200]}" for pid, cmd in left.items()), pytrace=False)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The run ends with none of its processes alive; any found are named, killed, and fail the run."""
+    left = processes.left_behind(set(), settle_s=15)
+    if left:
+        processes.kill_all(left)
+        session.config.pluginmanager.get_plugin("terminalreporter").write_line(
+            "processes of the run still alive at its end (killed now): "
+            + "; ".join(f"{pid} {cmd[:200]}" for pid, cmd in left.items()), red=True)
+        session.exitstatus = 1
+    processes.reap()
 
 
 @pytest.fixture(scope="session")

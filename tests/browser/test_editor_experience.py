@@ -7,11 +7,12 @@ Screenshots are saved under test-artifacts/browser/.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 
 import pytest
+
+from tests import processes
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -47,11 +48,7 @@ def studio_with_worker(tmp_path, store_url):
     worker = subprocess.Popen([sys.executable, "-m", "studio.cli", "worker", "--workers", "1"], cwd=ROOT, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     yield url, app, engine
-    worker.send_signal(signal.SIGTERM)
-    try:
-        worker.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        worker.kill()
+    processes.stop(worker, 30)
     server.stop()
     thread.join(timeout=15)
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import processes
+
 from tests.conftest import new_work
 
 pytestmark = pytest.mark.slow
@@ -51,7 +53,7 @@ def postgres_url():
            "-c", "fsync=off"]
     if os.geteuid() == 0:
         cmd = ["runuser", "-u", "postgres", "--", *cmd]
-    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         ready = subprocess.run([_pg_tool("pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True)
@@ -60,8 +62,7 @@ def postgres_url():
         time.sleep(0.2)
     _as_postgres([_pg_tool("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "studio", "studio"])
     yield f"postgresql+psycopg://studio@127.0.0.1:{port}/studio"
-    server.terminate()
-    server.wait(timeout=20)
+    processes.stop(server, 20)
     shutil.rmtree(base, ignore_errors=True)
 
 

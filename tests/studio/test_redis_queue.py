@@ -10,6 +10,8 @@ import sys
 import time
 
 import pytest
+
+from tests import processes
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,7 +30,8 @@ def redis_url(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
@@ -37,8 +40,7 @@ def redis_url(tmp_path):
         except OSError:
             time.sleep(0.1)
     yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(timeout=10)
+    processes.stop(proc, 10)
 
 
 def test_two_workers_share_a_redis_queue(tmp_path, store_url, redis_url, model_cache):
@@ -87,10 +89,7 @@ def test_two_workers_share_a_redis_queue(tmp_path, store_url, redis_url, model_c
         for w in workers:
             w.send_signal(signal.SIGTERM)
         for w in workers:
-            try:
-                w.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                w.kill()
+            processes.stop(w, 30)
     done = check.scalars(select(Job).where(Job.id.in_(ids))).all()
     assert [j.state for j in done] == ["succeeded"] * len(ids), [j.error for j in done]
     pids = {w.pid for w in workers}

@@ -8,6 +8,8 @@ import sys
 import time
 
 import pytest
+
+from tests import processes
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -59,8 +61,7 @@ def test_killed_worker_job_completes_on_retry(tmp_path, store_url):
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
     finally:
-        if first.poll() is None:
-            first.kill()
+        processes.stop(first, 0, signal.SIGKILL)
     # The worker's ffmpeg dies with it (it would otherwise encode for a minute more, an orphan).
     wait_for(lambda: not processes_with(str(tmp_path / "instance" / "tmp")), timeout=5, what="ffmpeg to die")
     died = job()
@@ -72,7 +73,10 @@ def test_killed_worker_job_completes_on_retry(tmp_path, store_url):
                         what="the job to finish")
     finally:
         second.send_signal(signal.SIGTERM)
-        out = second.communicate(timeout=30)[0]
+        try:
+            out = second.communicate(timeout=30)[0]
+        finally:
+            processes.stop(second, 0)
     assert "Re-queued jobs left by a stopped worker" in out
     assert done.state == "succeeded", done.error
     assert done.attempts == 2
