@@ -42,8 +42,9 @@ class Stopped(Exception):
 class Scope:
     """The programs one job runs; `stop(reason)` ends them all (SIGTERM, then SIGKILL after `grace` s)."""
 
-    def __init__(self, nice: int = 0):
+    def __init__(self, nice: int = 0, on_activity: Callable[[], None] | None = None):
         self.nice = nice
+        self.on_activity = on_activity  # called as programs start, report progress and end (a watchdog's beat)
         self.reason: str | None = None
         self._procs: set[subprocess.Popen] = set()
         self._lock = threading.Lock()
@@ -69,8 +70,14 @@ class Scope:
 
     def check(self) -> None:
         """Raise Stopped if the scope was stopped (for long work done in Python, between steps)."""
+        self.activity()
         if self.reason is not None:
             raise Stopped(self.reason)
+
+    def activity(self) -> None:
+        """The scope's work moved on (a program started, reported progress or ended)."""
+        if self.on_activity is not None:
+            self.on_activity()
 
     def stop(self, reason: str, grace: float = 2.0) -> None:
         """Mark the scope stopped and end its programs; returns once they are gone or killed."""
@@ -163,6 +170,7 @@ def run(tool: str, args: list[str], timeout: float | None = None, input: bytes |
                                 stdout=subprocess.PIPE, stderr=err, start_new_session=True)
         if scope is not None:
             scope.add(proc)
+            scope.activity()
         try:
             if watch:
                 out = _follow(proc, progress, duration, timeout)
@@ -206,6 +214,9 @@ def _follow(proc: subprocess.Popen, progress: Callable[[float], None], duration:
                 if fraction - last >= 0.01:
                     last = fraction
                     progress(fraction)
+                    scope = current_scope()
+                    if scope is not None:  # an encode that advances is alive: the job's watchdog beat
+                        scope.activity()
         proc.wait()
     finally:
         if timer is not None:

