@@ -9,8 +9,9 @@ packages=(python3 python3-venv python3-pip ffmpeg espeak-ng fonts-noto-core font
           libpango-1.0-0 libpangoft2-1.0-0 fontconfig mosquitto)
 if [[ "${1:-}" == "--test" ]]; then
     # Chromium for browser tests; Redis and PostgreSQL for the tests of those backends (run on loopback);
-    # epubcheck (the EPUB validator) and poppler-utils (pdftotext, pdffonts) to check publications.
-    packages+=(chromium redis-server postgresql epubcheck poppler-utils)
+    # epubcheck (the EPUB validator) and poppler-utils (pdftotext, pdffonts) to check publications; nginx
+    # in front of the staff and endpoint processes (tests/test_deployment.py, docs/DEPLOYMENT.md).
+    packages+=(chromium redis-server postgresql epubcheck poppler-utils nginx-light)
 fi
 
 missing=()

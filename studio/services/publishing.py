@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
@@ -324,22 +325,49 @@ def _etag(endpoint_id: int, items_hash: str) -> str:
 # An endpoint by its token's hash, with the feeds generation: all an unchanged poll needs, in one read.
 _ENDPOINT_AND_GENERATION = select(
     Endpoint.id, Endpoint.kind, Endpoint.area_id, Endpoint.display, Endpoint.languages, Endpoint.active,
-    Endpoint.last_seen_at, select(Setting.value).where(Setting.key == "feeds").scalar_subquery(),
+    select(Setting.value).where(Setting.key == "feeds").scalar_subquery(),
 ).where(Endpoint.token_hash == bindparam("h"))
 
 
-def unchanged_feed_etag(conn, db_url: str, token_hash: str, now: datetime | None = None) -> str | None:
-    """An endpoint's feed ETag from one indexed read and the feed cache, for answering an unchanged poll (304)
-    without the web framework (studio/web/serving.py). None whenever the full view must answer: no such active
-    endpoint, a feed this process has not computed for this generation and minute, or an endpoint last seen
-    more than a minute ago (the view records it). `conn` is a SQLAlchemy Connection or Session."""
+@dataclass(frozen=True)
+class Poller:
+    """An active endpoint as a feed poll sees it, with the feeds generation read in the same statement."""
+
+    id: int
+    kind: str
+    area_id: int | None
+    display: str
+    languages: tuple
+    generation: int
+
+    def feed_key(self, db_url: str, now: datetime) -> tuple:
+        """The key of this endpoint's audience (kind, area, display, languages) in the feed cache."""
+        return _feed_key(db_url, self.generation, now, self.kind, self.area_id, self.display, self.languages)
+
+
+def poller(conn, token_hash: str) -> Poller | None:
+    """The active endpoint with this token hash, from one indexed read (no ORM: the poll path runs outside
+    the web framework, studio/web/serving.py); None when there is no such active endpoint. `conn` is a
+    SQLAlchemy Connection or Session."""
     row = conn.execute(_ENDPOINT_AND_GENERATION, {"h": token_hash}).first()
-    now = now or utcnow()
-    if row is None or not row.active or row.last_seen_at is None or now - row.last_seen_at > timedelta(seconds=60):
+    if row is None or not row.active:
         return None
-    generation = int((row[-1] or {}).get("gen", 0))
-    hit = _FEED_CACHE.get(_feed_key(db_url, generation, now, row.kind, row.area_id, row.display, row.languages))
-    return _etag(row.id, hit[0]) if hit is not None else None
+    return Poller(row.id, row.kind, row.area_id, row.display or "", tuple(row.languages or ()),
+                  int((row[-1] or {}).get("gen", 0)))
+
+
+def cached_feed(db_url: str, who: Poller, now: datetime | None = None) -> tuple[str, list[dict]] | None:
+    """(ETag, items) of the endpoint's feed if this process computed its audience's feed for this generation
+    and minute, else None (then `feed_items` computes it)."""
+    hit = _FEED_CACHE.get(who.feed_key(db_url, now or utcnow()))
+    return (_etag(who.id, hit[0]), hit[1]) if hit is not None else None
+
+
+def unchanged_feed_etag(conn, db_url: str, token_hash: str, now: datetime | None = None) -> str | None:
+    """An endpoint's feed ETag from one indexed read and the feed cache (see `poller` and `cached_feed`)."""
+    who = poller(conn, token_hash)
+    hit = cached_feed(db_url, who, now) if who is not None else None
+    return hit[0] if hit is not None else None
 
 
 _BODY_CACHE: dict[tuple, tuple[list, bytes]] = {}

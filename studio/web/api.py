@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, g, jsonify, request, url_for
 
 from sqlalchemy import select
 
-from storage.models import INT64_MAX, STATES, WORK_KINDS, Asset, Job, Revision, Work, utcnow
+from storage.models import INT64_MAX, STATES, WORK_KINDS, Asset, Job, Revision, Work
 from studio.errors import N_, PermissionDenied, TooLarge, ValidationError
 from studio.extensions import csrf, db
 from studio.services import Caller, accounts, endpoints, jobs, languages, publishing, rendering, translations
@@ -443,10 +443,7 @@ def feed():
         raise ValidationError(N_("wait must be a whole number of seconds from 0 to %(max)s."), field="wait",
                               max=MAX_WAIT_S) from None
     etag, items = publishing.feed_items(db.session, ep.id, ep.kind, ep.area, ep.display, languages=ep.languages)
-    now = utcnow()
-    if ep.last_seen_at is None or now - ep.last_seen_at > timedelta(seconds=60):  # one write a minute at most
-        ep.last_seen_at = now
-        db.session.commit()
+    current_app.extensions["sightings"].saw(ep.id)  # written in batches: a poll writes nothing itself
     if request.if_none_match.contains(etag):
         resp = current_app.response_class(status=304)
     else:

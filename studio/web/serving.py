@@ -1,25 +1,36 @@
 """HTTP serving for `studio serve`, the tests and the benchmarks.
 
-uvicorn runs the Flask app through a2wsgi's thread pool, and holds endpoints' long polls of their feed
-(`GET /api/v1/feed?wait=N`) in its event loop: a waiting endpoint costs a coroutine and a socket, not a thread,
-so a thousand loudspeakers waiting for the next bulletin leave every thread to the editors' pages (waitress,
-used before, gives each request a thread until it ends). When the request's If-None-Match still matches the
-endpoint's feed, the wait ends as soon as the feeds generation moves and the endpoint's ETag changes, or at
-the timeout; then the Flask view answers as for any request (200 with the new feed, or 304).
+uvicorn runs the Flask app through a2wsgi's thread pools and holds endpoints' long polls of their feed
+(`GET /api/v1/feed?wait=N`) in its event loop: a waiting endpoint costs a coroutine and a socket, not a thread.
 
-An unchanged poll, the common request (thousands of endpoints, once a minute), is answered here without
-Flask: one indexed read joins the endpoint (by its token's hash) and the feeds generation, and the feed
-cache the view filled gives the ETag (`publishing.unchanged_feed_etag`). Anything else (no such endpoint, a
-feed not yet computed in this process, an endpoint last seen over a minute ago) goes to the view.
+Endpoint traffic never slows the editors:
+- **Feed polls are answered in the event loop**, without Flask (`FeedPolls`): one indexed read finds the
+  endpoint by its token's hash together with the feeds generation; its audience's feed (kind, area, display,
+  languages) comes from the feed cache, computed once per generation and minute for all the endpoints that share
+  it (single flight: a fleet woken by a publish computes each audience once); the answer is a 304, or a 200 with
+  the feed document signed once per item list (`publishing.feed_body`). The database reads and the signing run
+  in a small thread pool of their own. The poll records the endpoint as seen in memory; `last_seen_at` is
+  written in batches (studio/services/sightings.py), so a poll writes nothing. What this path does not know (no
+  such endpoint, a bad `wait`, no bearer token) goes to the view, which answers as before.
+- **Other endpoint requests** (`/api/v1/feed` fallbacks, `/api/v1/reports`) run in a WSGI pool of their own
+  with its own bound: past `ENDPOINT_BACKLOG` waiting requests an endpoint is told 503 with Retry-After at once.
+  Staff requests keep their own pool.
+- `studio serve --only staff|endpoints` serves one side only, for a deployment with the two sides in separate
+  processes behind nginx (docs/DEPLOYMENT.md).
+
+`/healthz` is answered in the event loop too (`Health`): the watchdog's stalled parts, and each component check
+in a pool of its own bounded to `HEALTH_CHECK_S`, so it answers while request threads or a component hang. The
+event loop itself beats the watchdog every second.
 """
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import socket
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable
 from urllib.parse import parse_qs
 
@@ -31,6 +42,10 @@ from werkzeug.http import parse_etags
 log = logging.getLogger(__name__)
 MAX_WAIT_S = 60
 FEED_PATH = "/api/v1/feed"
+ENDPOINT_PATHS = (FEED_PATH, "/api/v1/reports")
+ENDPOINT_BACKLOG = 256     # endpoint requests waiting for the endpoint pool before the next is told 503
+HEALTH_CHECK_S = 2.0       # the longest a component check may take before /healthz calls it down
+SIDES = ("staff", "endpoints")
 
 
 def parse_wait(raw: str | None) -> int:
@@ -45,43 +60,59 @@ def parse_wait(raw: str | None) -> int:
     return value
 
 
-class FeedWaiter:
-    """Watches the feeds generation and lets requests wait until their endpoint's feed changes."""
+def matches(if_none_match: str, etag: str) -> bool:
+    """Whether an If-None-Match header names this ETag, by werkzeug's rule, which the feed view uses too."""
+    return parse_etags(if_none_match).contains(etag)
 
-    def __init__(self, app: Flask, interval_s: float = 0.25):
+
+def is_endpoint_path(path: str) -> bool:
+    """Whether a request path belongs to the endpoints' side."""
+    return path in ENDPOINT_PATHS
+
+
+class FeedPolls:
+    """Feed polls answered in the event loop (see the module's docstring)."""
+
+    def __init__(self, app: Flask, interval_s: float = 0.25, threads: int = 4):
+        from studio.extensions import db
+        from studio.web import SECURITY_HEADERS
         self.app, self.interval_s = app, interval_s
-        self.executor = ThreadPoolExecutor(4, thread_name_prefix="feed-wait")
+        with app.app_context():
+            self.engine = db.engine
+        self.db_url = str(self.engine.url)
+        self.executor = ThreadPoolExecutor(threads, thread_name_prefix="feed-poll")
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS] + [
+            (b"cache-control", b"private, no-cache")]
         self.generation: int | None = None
         self.changed: asyncio.Event | None = None
         self.closing: asyncio.Event | None = None
         self.listeners: list[Callable[[int], None]] = []
+        self._computing: dict[tuple, Future] = {}
         self._task: asyncio.Task | None = None
+        self.watchdog = app.extensions["watchdog"]
+
+    # ---- the feeds generation -------------------------------------------------------------------------
 
     def _read_generation(self) -> int:
         from studio.extensions import db
         from studio.services import publishing
         with self.app.app_context():
-            return publishing.feeds_generation(db.session)
-
-    def _etag(self, token: str) -> str | None:
-        from studio.extensions import db
-        from studio.services import endpoints, publishing
-        with self.app.app_context():
-            ep = endpoints.for_token(db.session, token)
-            if ep is None:
-                return None
-            return publishing.feed_items(db.session, ep.id, ep.kind, ep.area, ep.display,
-                                         languages=ep.languages)[0]
+            try:
+                return publishing.feeds_generation(db.session)
+            finally:
+                db.session.remove()
 
     def start(self) -> None:
-        """Start watching in the running loop (once)."""
+        """Start watching the feeds generation in the running loop (once)."""
         if self._task is None:
             self.changed, self.closing = asyncio.Event(), asyncio.Event()
+            self.watchdog.register("feed-watch", 60.0)
             self._task = asyncio.get_running_loop().create_task(self._watch())
 
     async def _watch(self) -> None:
         loop = asyncio.get_running_loop()
         while not self.closing.is_set():
+            self.watchdog.beat("feed-watch")
             try:
                 gen = await loop.run_in_executor(self.executor, self._read_generation)
             except Exception:  # noqa: BLE001 - the database may be briefly unavailable
@@ -99,20 +130,77 @@ class FeedWaiter:
                 await asyncio.wait_for(self.closing.wait(), self.interval_s)
             except asyncio.TimeoutError:
                 pass
+        self.watchdog.unregister("feed-watch")
 
-    async def wait(self, token: str, if_none_match: str, seconds: int) -> None:
-        """Return when the endpoint's feed no longer matches `if_none_match`, at the timeout, or on shutdown."""
+    def close(self) -> None:
+        if self.closing is not None:
+            self.closing.set()
+
+    # ---- one poll -------------------------------------------------------------------------------------
+
+    def _poller(self, token: str):
+        from studio.services import publishing
+        from studio.services.accounts import hash_token
+        if not token.startswith("ep_"):
+            return None
+        with self.engine.connect() as conn:
+            who = publishing.poller(conn, hash_token(token))
+        if who is not None:
+            self.app.extensions["sightings"].saw(who.id)
+        return who
+
+    def _compute(self, who) -> tuple[str, list[dict]]:
+        """The endpoint's (ETag, items), filling the feed cache for its whole audience."""
+        from storage.models import Area
+        from studio.extensions import db
+        from studio.services import publishing
+        with self.app.app_context():
+            try:
+                area = db.session.get(Area, who.area_id) if who.area_id else None
+                return publishing.feed_items(db.session, who.id, who.kind, area, who.display,
+                                             languages=list(who.languages))
+            finally:
+                db.session.remove()
+
+    async def _feed(self, who) -> tuple[str, list[dict]]:
+        """(ETag, items) from the cache, or computed once for every poller of the same audience at once."""
+        from studio.services import publishing
+        from storage.models import utcnow
+        hit = publishing.cached_feed(self.db_url, who)
+        if hit is not None:
+            return hit
+        key = who.feed_key(self.db_url, utcnow())
+        fut = self._computing.get(key)
+        if fut is None:
+            fut = self.executor.submit(self._compute, who)
+            self._computing[key] = fut
+            fut.add_done_callback(lambda _f, key=key: self._computing.pop(key, None))
+        await asyncio.wrap_future(fut)
+        hit = publishing.cached_feed(self.db_url, who)
+        return hit if hit is not None else await asyncio.get_running_loop().run_in_executor(
+            self.executor, self._compute, who)
+
+    def _body(self, items: list[dict]) -> bytes:
+        from studio.services import publishing
+        from studio.web.api import FEED_URL_TTL
+        return publishing.feed_body(self.app.extensions["objectstore"], items, FEED_URL_TTL)
+
+    async def answer(self, token: str, if_none_match: str, seconds: int, send) -> bool:
+        """Answer the poll (304, or 200 with the feed), waiting up to `seconds` while it is unchanged; False
+        when the view must answer instead."""
         self.start()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
-        while not self.closing.is_set():
+        while True:
             event = self.changed  # taken before reading, so a change during the read is not missed
-            etag = await loop.run_in_executor(self.executor, self._etag, token)
-            if etag is None or not matches(if_none_match, etag):
-                return
+            who = await loop.run_in_executor(self.executor, self._poller, token)
+            if who is None:
+                return False  # the view says why (401)
+            etag, items = await self._feed(who)
+            unchanged = bool(if_none_match) and matches(if_none_match, etag)
             remaining = deadline - loop.time()
-            if remaining <= 0:
-                return
+            if not unchanged or remaining <= 0 or self.closing.is_set():
+                break
             closing = asyncio.ensure_future(self.closing.wait())
             changed = asyncio.ensure_future(event.wait())
             try:
@@ -120,67 +208,120 @@ class FeedWaiter:
             finally:
                 closing.cancel()
                 changed.cancel()
-
-    def close(self) -> None:
-        if self.closing is not None:
-            self.closing.set()
-
-
-def matches(if_none_match: str, etag: str) -> bool:
-    """Whether an If-None-Match header names this ETag, by werkzeug's rule, which the feed view uses too."""
-    return parse_etags(if_none_match).contains(etag)
-
-
-class UnchangedFeed:
-    """Answers an unchanged feed poll with a 304 from one read (see the module's docstring)."""
-
-    def __init__(self, app: Flask):
-        from studio.extensions import db
-        from studio.web import SECURITY_HEADERS
-        with app.app_context():
-            self.engine = db.engine
-        self.db_url = str(self.engine.url)
-        self.executor = ThreadPoolExecutor(4, thread_name_prefix="feed-304")
-        self.headers = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS] + [
-            (b"cache-control", b"private, no-cache")]
-
-    def etag(self, token: str) -> str | None:
-        from studio.services import publishing
-        from studio.services.accounts import hash_token
-        if not token.startswith("ep_"):
-            return None
-        with self.engine.connect() as conn:
-            return publishing.unchanged_feed_etag(conn, self.db_url, hash_token(token))
-
-    async def answer(self, token: str, if_none_match: str, send) -> bool:
-        """Send the 304 and return True, or return False for the view to answer."""
-        # In a thread of its own pool: a slow or unreachable database must not stall the event loop (and with
-        # it every long poll); the handoff costs little next to the request (bench/bench_distribution.py).
-        etag = await asyncio.get_running_loop().run_in_executor(self.executor, self.etag, token)
-        if etag is None or not matches(if_none_match, etag):
+        headers = [(b"etag", f'"{etag}"'.encode()), *self.headers]
+        if unchanged:
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return True
+        if "objectstore" not in self.app.extensions:
             return False
-        await send({"type": "http.response.start", "status": 304,
-                    "headers": [(b"etag", f'"{etag}"'.encode()), *self.headers]})
-        await send({"type": "http.response.body", "body": b""})
+        body = await loop.run_in_executor(self.executor, self._body, items)
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]})
+        await send({"type": "http.response.body", "body": body})
         return True
 
 
-class StudioASGI:
-    """The Flask app as ASGI, with feed long polls held in the event loop and unchanged polls answered there."""
+class Health:
+    """/healthz from the event loop: the watchdog's report and each component check bounded in time."""
 
-    def __init__(self, app: Flask, threads: int = 8):
-        self.wsgi = WSGIMiddleware(app, workers=threads)
-        self.waiter = FeedWaiter(app)
-        self.unchanged = UnchangedFeed(app)
+    def __init__(self, app: Flask):
+        from studio.web import health
+        self.app, self.health = app, health
+        self.checks = health.checks(app)
+        self.executor = ThreadPoolExecutor(len(self.checks), thread_name_prefix="health")
+        self._running: dict[str, Future] = {}
+
+    def _check(self, name: str) -> Future:
+        """The check under way for this component, or a new one (never two at once: a hung one is not
+        joined by more threads)."""
+        fut = self._running.get(name)
+        if fut is None or fut.done():
+            fut = self.executor.submit(self.checks[name])
+            self._running[name] = fut
+        return fut
+
+    async def answer(self, send) -> None:
+        names = list(self.checks)
+        futures = [asyncio.wrap_future(self._check(n)) for n in names]
+        done, _ = await asyncio.wait(futures, timeout=HEALTH_CHECK_S)
+        status = {}
+        for name, fut in zip(names, futures):
+            if fut not in done:
+                status[name] = f"down: no answer within {HEALTH_CHECK_S:g} s"
+            elif fut.exception() is not None:
+                status[name] = self.health.describe(fut.exception())
+            else:
+                status[name] = "ok"
+        body, code = self.health.report(self.app, status)
+        data = json.dumps(body).encode()
+        await send({"type": "http.response.start", "status": code, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
+            (b"cache-control", b"no-store")]})
+        await send({"type": "http.response.body", "body": data})
+
+
+class _Gate:
+    """A bound on the requests waiting for a pool: past `limit`, the next is refused at once."""
+
+    def __init__(self, limit: int):
+        self.limit, self.inside = limit, 0
+
+
+class StudioASGI:
+    """The Flask app as ASGI: staff and endpoint requests in pools of their own, feed polls and /healthz in the
+    event loop; `only` serves one side."""
+
+    def __init__(self, app: Flask, threads: int = 8, endpoint_threads: int = 2, only: str | None = None):
+        if only not in (None, *SIDES):
+            raise ValueError(f"only must be one of {SIDES}, got {only!r}")
+        self.app, self.only = app, only
+        self.staff = WSGIMiddleware(app, workers=threads) if only != "endpoints" else None
+        self.endpoints = WSGIMiddleware(app, workers=endpoint_threads) if only != "staff" else None
+        self.gate = _Gate(ENDPOINT_BACKLOG)
+        self.polls = FeedPolls(app)
+        self.health = Health(app)
+        self.watchdog = app.extensions["watchdog"]
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and scope["path"] == FEED_PATH and scope["method"] == "GET":
-            if await self._hold(scope, send):
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path == "/healthz":
+            await self.health.answer(send)
+            return
+        if scope["type"] == "http" and is_endpoint_path(path):
+            if self.endpoints is None:
+                await _json(send, 404, "not_found", "Tiến trình này chỉ phục vụ cán bộ; thiết bị đầu cuối kết nối "
+                                                    "tới tiến trình phục vụ thiết bị (studio serve --only endpoints).")
                 return
-        await self.wsgi(scope, receive, send)
+            if path == FEED_PATH and scope["method"] == "GET" and await self._poll(scope, send):
+                return
+            if self.gate.inside >= self.gate.limit:
+                await _json(send, 503, "busy", "Hệ thống đang bận; thiết bị hãy thử lại sau vài giây.", retry_after=5)
+                return
+            self.gate.inside += 1
+            try:
+                await self.endpoints(scope, receive, send)
+            finally:
+                self.gate.inside -= 1
+            return
+        if self.staff is None:
+            await _json(send, 404, "not_found", "Tiến trình này chỉ phục vụ thiết bị đầu cuối (studio serve --only "
+                                                "endpoints); trang dành cho cán bộ ở địa chỉ khác.")
+            return
+        await self.staff(scope, receive, send)
 
-    async def _hold(self, scope, send) -> bool:
-        """Wait while the feed is unchanged (long poll); True when the 304 was sent here."""
+    async def beat(self) -> None:
+        """The event loop's watchdog beat, every second: a blocked loop stops it."""
+        self.watchdog.register("event-loop", 10.0)
+        try:
+            while True:
+                self.watchdog.beat("event-loop")
+                await asyncio.sleep(1.0)
+        finally:
+            self.watchdog.unregister("event-loop")
+
+    async def _poll(self, scope, send) -> bool:
+        """Answer a feed poll here; False for the view (no bearer token, a bad `wait`, an unknown endpoint)."""
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         try:
             seconds = parse_wait((query.get("wait") or [None])[0])
@@ -188,15 +329,23 @@ class StudioASGI:
             return False  # the view answers 400
         headers = {k.lower(): v.decode("latin-1") for k, v in scope["headers"]}
         auth, inm = headers.get(b"authorization", ""), headers.get(b"if-none-match", "")
-        if not (inm and auth.lower().startswith("bearer ")):
+        if not auth.lower().startswith("bearer "):
             return False
-        if seconds:
-            await self.waiter.wait(auth[7:].strip(), inm, seconds)
         try:
-            return await self.unchanged.answer(auth[7:].strip(), inm, send)
+            return await self.polls.answer(auth[7:].strip(), inm, seconds, send)
         except Exception:  # noqa: BLE001 - the database may be briefly unavailable: the view says so properly
-            log.warning("answering an unchanged feed poll failed", exc_info=True)
+            log.warning("answering a feed poll failed", exc_info=True)
             return False
+
+
+async def _json(send, status: int, code: str, message: str, retry_after: int | None = None) -> None:
+    """A JSON error in the API's shape, sent from the event loop (devices read the code; people the Vietnamese)."""
+    data = json.dumps({"error": {"code": code, "message": message}}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    if retry_after:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": data})
 
 
 class StudioServer(uvicorn.Server):
@@ -215,12 +364,18 @@ class StudioServer(uvicorn.Server):
     def _release(self) -> None:
         loop = getattr(self, "_loop", None)
         if loop is not None:
-            loop.call_soon_threadsafe(self.asgi.waiter.close)
+            loop.call_soon_threadsafe(self.asgi.polls.close)
 
     async def serve(self, sockets=None) -> None:
         self._loop = asyncio.get_running_loop()
-        self.asgi.waiter.start()  # watch from the start: MQTT notices do not wait for a long poll
-        await super().serve(sockets)
+        self.asgi.polls.start()  # watch from the start: MQTT notices do not wait for a long poll
+        beat = self._loop.create_task(self.asgi.beat())
+        sightings = self.asgi.app.extensions["sightings"].start()
+        try:
+            await super().serve(sockets)
+        finally:
+            beat.cancel()
+            sightings.stop()
 
     def stop(self) -> None:
         """Ask the server to finish (from another thread)."""
@@ -229,12 +384,12 @@ class StudioServer(uvicorn.Server):
 
 
 def make_server(app: Flask, host: str, port: int, threads: int = 8,
-                on_exit: Callable[[], None] | None = None) -> StudioServer:
+                on_exit: Callable[[], None] | None = None, only: str | None = None) -> StudioServer:
     """The server for `studio serve`; `on_exit` runs as soon as a stop signal arrives."""
-    asgi = StudioASGI(app, threads)
-    if app.config.get("MQTT_URL", "").startswith("mqtt://"):
+    asgi = StudioASGI(app, threads, only=only)
+    if app.config.get("MQTT_URL", "").startswith("mqtt://") and only != "staff":
         from studio.mqtt import Announcer
-        asgi.waiter.listeners.append(Announcer(app, app.config["MQTT_URL"]))
+        asgi.polls.listeners.append(Announcer(app, app.config["MQTT_URL"]))
     config = uvicorn.Config(asgi, host=host, port=port, lifespan="off", log_level="warning", access_log=False,
                             timeout_graceful_shutdown=10, timeout_keep_alive=30, backlog=4096)
     return StudioServer(config, asgi, on_exit)
@@ -249,10 +404,11 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve_in_thread(app: Flask, threads: int = 8) -> tuple[str, StudioServer, threading.Thread]:
+def serve_in_thread(app: Flask, threads: int = 8, only: str | None = None
+                    ) -> tuple[str, StudioServer, threading.Thread]:
     """Serve on a free loopback port in a thread (tests, benchmarks); returns (base URL, server, thread)."""
     sock = bind("127.0.0.1", 0)
-    server = make_server(app, "127.0.0.1", sock.getsockname()[1], threads)
+    server = make_server(app, "127.0.0.1", sock.getsockname()[1], threads, only=only)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     while not server.started and thread.is_alive():

@@ -146,13 +146,14 @@ def test_next_version_emergency_first_and_etag(app, make_web, users, province, l
     assert [(i["work_id"], i["version"]) for i in again.json()["items"]] == [(w2, 1), (w1, 2)]
 
 
-def test_unchanged_polls_are_answered_before_flask_and_only_when_the_view_would(app, make_web, users, province,
-                                                                                live_server, db_session):
-    """The 304 of an unchanged poll comes from one read in the ASGI layer (studio/web/serving.py); the view
-    still answers everything else: a first poll, a revoked token, an endpoint unseen for a minute."""
+def test_feed_polls_are_answered_before_flask_and_write_nothing(app, make_web, users, province, live_server,
+                                                                db_session):
+    """Feed polls come from one read in the ASGI layer (studio/web/serving.py), not Flask: the first 200 and
+    every 304; none of them writes to the database (the endpoint is recorded as seen in batches); the view
+    still answers what that read does not know: a revoked token."""
     from datetime import timedelta
 
-    from sqlalchemy import update
+    from sqlalchemy import event, update
 
     from storage.models import Endpoint, utcnow
     from studio.extensions import db
@@ -163,40 +164,53 @@ def test_unchanged_polls_are_answered_before_flask_and_only_when_the_view_would(
     auth = {"Authorization": f"Bearer {token}"}
     with app.app_context():
         url = str(db.engine.url)
+        engine = db.engine
         with db.engine.connect() as conn:
-            # Nothing computed yet in this process for this feed: the view must answer.
+            # Nothing computed yet in this process for this feed.
             assert publishing.unchanged_feed_etag(conn, url, hash_token(token)) is None
     from flask import request_started
     seen_by_flask = []
     request_started.connect(lambda sender, **kw: seen_by_flask.append(1), app, weak=False)
-    first = requests.get(f"{live_server}/api/v1/feed", headers=auth, timeout=30)
-    etag = first.headers["ETag"].strip('"')
-    assert len(seen_by_flask) == 1
-    with app.app_context(), db.engine.connect() as conn:
-        assert publishing.unchanged_feed_etag(conn, url, hash_token(token)) == etag
-        assert publishing.unchanged_feed_etag(conn, url, hash_token(token + "x")) is None
-    unchanged = requests.get(f"{live_server}/api/v1/feed", headers={**auth, "If-None-Match": f'"{etag}"'},
-                             timeout=30)
-    assert unchanged.status_code == 304 and unchanged.headers["ETag"] == f'"{etag}"' and not unchanged.content
-    assert unchanged.headers["Cache-Control"] == "private, no-cache"
-    assert unchanged.headers["X-Content-Type-Options"] == "nosniff"  # the same headers as the view's answers
-    assert len(seen_by_flask) == 1  # answered before Flask
-    other = requests.get(f"{live_server}/api/v1/feed", headers={**auth, "If-None-Match": '"0000", "1111"'},
-                         timeout=30)
-    assert other.status_code == 200 and other.json()["items"]
-    # Unseen for over a minute: the view answers (304 too) and records that it was seen.
+    writes = []
+
+    def count_writes(conn, cursor, statement, params, context, executemany):
+        if statement.lstrip().split(" ", 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            writes.append(statement)
     long_ago = utcnow() - timedelta(minutes=5)
     db_session.execute(update(Endpoint).values(last_seen_at=long_ago))
     db_session.commit()
-    seen = requests.get(f"{live_server}/api/v1/feed", headers={**auth, "If-None-Match": f'"{etag}"'}, timeout=30)
-    assert seen.status_code == 304
+    event.listen(engine, "before_cursor_execute", count_writes)
+    try:
+        first = requests.get(f"{live_server}/api/v1/feed", headers=auth, timeout=30)
+        assert first.status_code == 200 and first.json()["items"]
+        assert first.headers["Content-Type"] == "application/json"
+        etag = first.headers["ETag"].strip('"')
+        with app.app_context(), db.engine.connect() as conn:
+            assert publishing.unchanged_feed_etag(conn, url, hash_token(token)) == etag
+            assert publishing.unchanged_feed_etag(conn, url, hash_token(token + "x")) is None
+        for _ in range(20):
+            unchanged = requests.get(f"{live_server}/api/v1/feed",
+                                     headers={**auth, "If-None-Match": f'"{etag}"'}, timeout=30)
+            assert unchanged.status_code == 304 and unchanged.headers["ETag"] == f'"{etag}"'
+            assert not unchanged.content
+        assert unchanged.headers["Cache-Control"] == "private, no-cache"
+        assert unchanged.headers["X-Content-Type-Options"] == "nosniff"  # the same headers as the view's answers
+        other = requests.get(f"{live_server}/api/v1/feed", headers={**auth, "If-None-Match": '"0000", "1111"'},
+                             timeout=30)
+        assert other.status_code == 200 and other.json()["items"] == first.json()["items"]
+        assert writes == [], writes  # 22 polls, not one write
+    finally:
+        event.remove(engine, "before_cursor_execute", count_writes)
+    assert seen_by_flask == []  # all answered before Flask
+    # Seen, though: the batch is written when the server flushes it (every few seconds, and when it stops).
+    app.extensions["sightings"].flush()
     db_session.expire_all()
     assert db_session.scalar(select(Endpoint.last_seen_at)) > long_ago + timedelta(minutes=4)
-    # A revoked endpoint gets no 304 from the cache: the view refuses it.
+    # A revoked endpoint gets no answer from the cache: the view refuses it.
     db_session.execute(update(Endpoint).values(active=False))
     db_session.commit()
     refused = requests.get(f"{live_server}/api/v1/feed", headers={**auth, "If-None-Match": f'"{etag}"'}, timeout=30)
-    assert refused.status_code == 401
+    assert refused.status_code == 401 and len(seen_by_flask) == 1
 
 
 def test_tampered_object_is_refused_and_reported(app, make_web, users, province, live_server, store, tmp_path,
