@@ -1,8 +1,6 @@
 """Render jobs: one job per (work, language, profile); cached by a key over everything that shapes the output."""
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import shutil
 import tempfile
@@ -14,21 +12,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from media_pipeline import render, tools
-from media_pipeline.audio import Cue
-from media_pipeline.errors import EngineError
 from media_pipeline import profiles as registry
 from media_pipeline.profiles import Profile
 from media_pipeline.tts import Engine
-from storage.models import Asset, Job, Rendition, Translation, Work
+from storage.models import Job, Rendition, Translation, Work
 from storage.objectstore import ObjectStore
 from studio.errors import N_, ValidationError
-from studio.services import Caller, assets, audit, editions, jobs, translations, voices, works
+from studio.services import Caller, assets, audit, editions, jobs, narration, translations, works
 from studio.services import channels as channel_service
 from studio.services.accounts import require_role
 from studio.services.transcripts import Whisper
 
 log = logging.getLogger(__name__)
-PIPELINE_VERSION = "3"  # 2: captions and title cards composed as stills; 3: Mandarin read as Mandarin (espeak)
+# 2: captions and title cards composed as stills; 3: Mandarin read as Mandarin (espeak)
+PIPELINE_VERSION = narration.VERSION
 MAX_SENTENCES = 5000  # hours of speech; longer texts are refused before any work starts
 READING_CHARS_PER_S = 14.0  # a calm announcer, Vietnamese; used to refuse over-long texts before synthesis
 
@@ -85,8 +82,17 @@ def queue(session: Session, caller: Caller, work_id: int, channels: list[str] | 
     for n in needs:
         wanted.setdefault((n.language, n.profile), registry.resolve(table, n.profile))
     pairs = sorted(wanted, key=lambda k: (wanted[k].kind != "audio", k[0] != work.source_language, k[0], k[1]))
+    # Two or more renders that speak a language share one narration: a narrate job makes it (synthesis and
+    # speech check, or a recording's alignment) and they wait for it, then find it in the store.
+    spoken = [lang for lang, name in pairs if wanted[(lang, name)].audio]
+    narrate = {lang: jobs.create(session, "narrate", priority=work.priority, work_id=work.id, language=lang,
+                                 revision=revision, created_by_id=caller.user.id, msg="narration queued")
+               for lang in sorted(set(spoken), key=spoken.index) if spoken.count(lang) > 1}
     out = [jobs.create(session, "render", priority=work.priority, work_id=work.id, language=lang,
-                       profile=name, revision=revision, created_by_id=caller.user.id) for lang, name in pairs]
+                       profile=name, revision=revision, created_by_id=caller.user.id,
+                       **({"after": [narrate[lang].id], "after_any_outcome": True}
+                          if wanted[(lang, name)].audio and lang in narrate else {}))
+           for lang, name in pairs]
     audit.record(session, caller, "render.queue", "work", work.id, jobs=[j.id for j in out],
                  languages=languages, channels=channels)
     return out
@@ -103,91 +109,12 @@ def ffmpeg_version() -> str:
     return _FFMPEG_VERSION
 
 
-def _key(parts: dict) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-
-
 class _Runner:
     """The steps of one render job; progress and cancellation go through the job's context."""
 
     def __init__(self, ctx: jobs.Context, store: ObjectStore, cfg: RenderConfig, whisper: Whisper):
         self.s, self.store, self.cfg, self.whisper, self.job = ctx.session, store, cfg, whisper, ctx.job
         self.progress = ctx.progress
-        self.speech_check: dict = {}
-
-    def narration(self, work: Work, sentences: list[str], workdir: Path) -> tuple[render.Narration, dict]:
-        """A recorded narration for the language if one was uploaded, else synthesis (cached in the store)."""
-        rec = self.s.scalar(select(Asset).where(Asset.work_id == work.id, Asset.role == "narration",
-                                                Asset.language == self.job.language).order_by(Asset.id.desc()))
-        if rec is not None:
-            local = workdir / f"uploaded-narration.{rec.safe_name.rsplit('.', 1)[-1]}"
-            self.store.download(rec.object_key, local)
-            self.progress(20, f"using the recorded narration {rec.safe_name}")
-            recognise = self.word_timings(self.job.language)
-            narration = render.from_recording(local, sentences, workdir, recognise)
-            return narration, {"recording": rec.sha256, "aligned": narration.engine, "v": PIPELINE_VERSION}
-        choice = voices.choose(self.s, self.job.language, self.cfg.engines)
-        engine = self.cfg.engines[choice.engine]
-        rules = voices.reading_rules(self.s)
-        spoken = [render.spoken_form(x, choice.language, rules) for x in sentences]
-        ident = {"spoken": spoken, "voice": choice.__dict__, "engine": engine.version(), "v": PIPELINE_VERSION}
-        nkey = _key(ident)
-        wav, cues_key = f"narrations/{nkey}.wav", f"narrations/{nkey}.json"
-        check_key = f"narrations/{nkey}.check.json"
-        if self.store.exists(cues_key):
-            self.store.download(wav, workdir / "narration.wav")
-            cues = [Cue(**c) for c in json.loads(self.store.get_bytes(cues_key))]
-            self.progress(60, "reused the synthesized narration")
-            narration = render.Narration(workdir / "narration.wav", cues, engine.name, choice.approximate)
-            self.speech_check = (json.loads(self.store.get_bytes(check_key)) if self.store.exists(check_key)
-                                 else {})
-            return narration, ident
-        narration = render.synthesize(sentences, choice, self.cfg.engines, workdir, self.progress, rules)
-        self.speech_check = self.check_speech(narration, spoken, choice.language)
-        self.store.put_file(wav, narration.wav, content_type="audio/wav")
-        self.store.put_bytes(cues_key, json.dumps([c.__dict__ for c in narration.cues]).encode(), "application/json")
-        if self.speech_check:
-            self.store.put_bytes(check_key, json.dumps(self.speech_check, ensure_ascii=False).encode(),
-                                 "application/json")
-        return narration, ident
-
-    def word_timings(self, language: str):
-        """Whisper's word timings for a recording in `language`, or None where Whisper does not know it, is off,
-        or the job is an emergency (the recording's pauses place the captions then)."""
-        from media_pipeline import asr
-        if not self.whisper.model or self.job.priority == "emergency" or language not in asr.languages():
-            return None
-
-        def recognise(wav: Path) -> list:
-            self.progress(25, "aligning the captions with the recording's words (Whisper)")
-            try:
-                model = asr.load_model(self.whisper.model, Path(self.whisper.cache))
-                return asr.transcribe(wav, model, language, self.whisper.beam, lambda _f: tools.check_stopped(),
-                                      word_timestamps=True, speech_known=True).words
-            except EngineError as exc:  # alignment by pauses still places every caption
-                log.warning("word alignment skipped: %s", exc)
-                return []
-        return recognise
-
-    def check_speech(self, narration: render.Narration, spoken: list[str], language: str) -> dict:
-        """Transcribe synthesized speech and compare it, sentence by sentence along the cues, with the text that
-        was synthesized; the threshold is the one measured for the engine and language unless configured."""
-        if not self.whisper.model or self.job.priority == "emergency":
-            return {}  # an emergency goes out at once: the check is advice and would delay the broadcast
-        from media_pipeline import asr
-        self.progress(62, "checking the synthesized speech with Whisper")
-        try:
-            model = asr.load_model(self.whisper.model, Path(self.whisper.cache))
-            heard = asr.transcribe(narration.wav, model, language, self.whisper.beam,
-                                   lambda _f: tools.check_stopped(), word_timestamps=True, speech_known=True)
-        except EngineError as exc:  # the check is advice: a missing model must not stop the render
-            log.warning("speech check skipped: %s", exc)
-            return {"error": str(exc)}
-        threshold = self.whisper.cer_threshold
-        if threshold is None:
-            threshold = asr.calibrated_threshold(narration.engine, language)
-        return {**asr.check_sentences(spoken, narration.cues, heard.words, language, threshold),
-                "transcript": heard.text}
 
     def run(self) -> Rendition:
         job, s = self.job, self.s
@@ -211,11 +138,14 @@ class _Runner:
         pictures = [a for a in work.assets if a.kind == "image" and a.role == "attachment"]
         workdir = Path(tempfile.mkdtemp(prefix=f"job-{job.id}-", dir=self.cfg.workdir))
         try:
-            narration, ident = (self.narration(work, sentences, workdir) if profile.audio else (None, {}))
+            narrated = (narration.narrate(s, self.store, self.cfg.engines, self.whisper, work, job.language,
+                                          sentences, workdir, self.progress, job.priority == "emergency")
+                        if profile.audio else None)
+            voice, ident = (narrated.narration, narrated.ident) if narrated else (None, {})
             qr_url = f"{self.cfg.public_url.rstrip('/')}/p/{work.id}" if self.cfg.public_url and profile.qr else None
             # The title card's second line is the summary, which only the source language has.
             subtitle = (work.summary or "") if job.language == work.source_language else ""
-            key = _key({"pipeline": PIPELINE_VERSION, "profile": profile.to_dict(), "language": job.language,
+            key = narration.key({"pipeline": PIPELINE_VERSION, "profile": profile.to_dict(), "language": job.language,
                         "title": title, "subtitle": subtitle, "tracks": tracks, "narration": ident, "qr": qr_url,
                         "pictures": [a.sha256 for a in pictures], "ffmpeg": ffmpeg_version(),
                         **({"book": {"layout": editions.layout(work), "meta": work.meta, "cover": work.cover_asset_id,
@@ -241,7 +171,7 @@ class _Runner:
                 cover = next((p for a, p in zip(pictures, local_pics) if a.id == work.cover_asset_id), None)
                 book = editions.book_for(work, job.language, title, sentences,
                                          [p for p in local_pics if p != cover], cover, str(work.current_revision))
-            result = render.render(profile, title, subtitle, tracks, narration, local_pics, workdir,
+            result = render.render(profile, title, subtitle, tracks, voice, local_pics, workdir,
                                    self.progress, qr_url, jingles.get("intro"), jingles.get("outro"), book)
             self.progress(95, "storing the checked files")
             files = []
@@ -255,8 +185,9 @@ class _Runner:
                                   channel=profile.channel, profile=profile.name, key=key, files=files,
                                   cues=[c.__dict__ for c in result.cues], duration_s=result.duration_s,
                                   lufs=result.lufs, true_peak=result.true_peak,
-                                  approximate=bool(narration and narration.approximate),
-                                  engine=narration.engine if narration else "", speech_check=self.speech_check)
+                                  approximate=bool(voice and voice.approximate),
+                                  engine=voice.engine if voice else "",
+                                  speech_check=narrated.speech_check if narrated else {})
             return self._store_record(rendition)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -305,6 +236,29 @@ def _timeout(session: Session, job: Job) -> float:
     """A render may take twice its profile's longest output, plus two minutes, and a day at most."""
     profile = channel_service.profile(session, job.profile)
     return min(86400.0, 120 + 2 * (profile.max_duration_s if profile else 1800))
+
+
+def _narrate_timeout(session: Session, job: Job) -> float:
+    """Synthesis and the speech check of the longest text a profile takes, and a day at most."""
+    longest = max((p.max_duration_s for p in channel_service.profiles(session).values() if p.audio), default=1800)
+    return min(86400.0, 120 + 2 * longest)
+
+
+@jobs.handler("narrate", needs=("store", "render", "whisper"), timeout=_narrate_timeout)
+def run_narrate(ctx: jobs.Context, store: ObjectStore, render: RenderConfig, whisper: Whisper) -> None:
+    """The narrate job: the narration the audio renders of one language share, left in the store for them."""
+    job, s = ctx.job, ctx.session
+    work = works.as_of(s, works.get(s, job.work_id), job.revision)
+    _, sentences = language_text(s, work, job.language)
+    if not sentences:
+        raise ValidationError(N_("The work has no text to render."), field="body")
+    workdir = Path(tempfile.mkdtemp(prefix=f"job-{job.id}-", dir=render.workdir))
+    try:
+        narrated = narration.narrate(s, store, render.engines, whisper, work, job.language, sentences, workdir,
+                                     ctx.progress, job.priority == "emergency")
+        ctx.progress(95, f"narration ready: {narrated.narration.engine}")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @jobs.handler("render", needs=("store", "render", "whisper"), timeout=_timeout)

@@ -292,3 +292,33 @@ def test_translators_upload_and_replace_the_narration_of_their_language(web, mak
     assert resp.status_code == 403
     narrations = db_session.scalars(select(Asset).where(Asset.work_id == wid, Asset.role == "narration")).all()
     assert [a.language for a in narrations] == ["tyz", "tyz"]  # the newest one is the one rendered
+
+
+def test_channel_renders_of_a_language_share_one_narration_and_speech_check(web, users, db_session, store):
+    """The loudspeaker and border-screen renders of one language: one narrate job synthesizes and checks (its
+    log follows Whisper's progress), and both renders reuse its narration and carry its speech check."""
+    web.login("editor")
+    wid = new_work(web, body=BODY, kind="radio_bulletin")
+    assert render(web, wid, ["loudspeaker", "border_screen"]).status_code == 302
+    done = jobs_of(db_session, wid)
+    assert [(j.kind, j.profile, j.state) for j in done] == [("narrate", "", "succeeded"),
+                                                             ("render", "loudspeaker", "succeeded"),
+                                                             ("render", "border-screen", "succeeded")]
+    narrate, renders = done[0], done[1:]
+    assert all(r.depends_on == [narrate.id] for r in renders)
+    log = [line["msg"] for line in narrate.log]
+    assert "checking the synthesized speech with Whisper" in log
+    steps = [m for m in log if m.startswith("checking the synthesized speech: ")]
+    percents = [int(m.rsplit(" ", 2)[1]) for m in steps]
+    assert len(percents) >= 2 and percents == sorted(percents) and percents[-1] >= 90  # progress, not silence
+    for r in renders:
+        assert "reused the synthesized narration" in [line["msg"] for line in r.log]
+        assert not any(m.startswith("checking the synthesized speech") for m in (line["msg"] for line in r.log))
+    wavs = [o.key for o in store.list("narrations/") if o.key.endswith(".wav")]
+    assert len(wavs) == 1  # synthesized once
+    checks = [db_session.get(Rendition, r.rendition_id).speech_check for r in renders]
+    assert checks[0] and checks[0] == checks[1] and "cer" in checks[0]
+    # A single audio render needs no narrate job of its own.
+    wid2 = new_work(web, body=BODY + " Xin cảm ơn.", kind="radio_bulletin")
+    render(web, wid2, ["loudspeaker", "eboard"])
+    assert [j.kind for j in jobs_of(db_session, wid2)] == ["render", "render"]
