@@ -73,7 +73,10 @@ def _free_ports(n: int) -> list[int]:
 
 
 def _port_free(port: int) -> bool:
+    """Whether a listener could bind the port now (as weed's, which sets SO_REUSEADDR: connections of the last
+    run still in TIME_WAIT do not keep it)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", int(port)))
             return True

@@ -9,7 +9,7 @@ import pytest
 
 from storage.errors import StorageUnavailable
 from storage.objectstore import ObjectStore
-from storage.seaweed import EmbeddedSeaweed
+from storage.seaweed import EmbeddedSeaweed, running_url
 
 
 @pytest.mark.slow
@@ -21,9 +21,12 @@ def test_restart_reuses_credentials_and_data(tmp_path):
     ident = root / "s3-identities.json"
     assert stat.S_IMODE(os.stat(ident).st_mode) == 0o600
     assert json.loads(ident.read_text())["identities"][0]["credentials"][0]["secretKey"] in url1
+    assert running_url(root) is None  # stopped: no address left behind
     with EmbeddedSeaweed(root) as second:
         assert second.credentials == first.credentials
         assert ObjectStore.from_url(second.url).get_bytes("keep/me.txt") == b"still here"
+        # Where it was: a worker or a client holding the address finds the restarted store.
+        assert second.url == url1 and running_url(root) == url1
 
 
 def test_missing_binary_is_explained(tmp_path, monkeypatch):
