@@ -65,8 +65,8 @@ def seed(session, plays: int, rng: random.Random) -> dict:
     """Works, packages with files, endpoints with tokens, renditions, feedback, translations and play reports."""
     from sqlalchemy import insert
 
-    from storage.models import (Area, Endpoint, EndpointReport, Feedback, Package, PackageFile, Rendition,
-                                Translation, User, Work)
+    from storage.models import (Area, EndpointReport, Feedback, Package, PackageFile, Rendition,
+                                Translation, Work)
     from studio.services import Caller, accounts, endpoints
     admin = accounts.create_user(session, Caller(None), "bench", "bench-password-1", ["admin"], system=True)
     province = Area(code="20", name="Lạng Sơn", level="province")

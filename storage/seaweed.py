@@ -290,7 +290,7 @@ class EmbeddedSeaweed:
                     store = ObjectStore.from_url(self.url, timeout=5)
                     store.ensure_bucket()
                     return
-                except Exception as exc:  # still starting: filer or volume not up yet
+                except Exception as exc:  # noqa: BLE001 - still starting: filer or volume not up yet
                     last = str(exc)
             except OSError as exc:
                 last = str(exc)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 
-def N_(message: str) -> str:
+def N_(message: str) -> str:  # noqa: N802 - gettext's conventional name for a marker
     """Mark a message for translation without translating it here (services do not import Flask)."""
     return message
 

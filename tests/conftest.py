@@ -5,7 +5,6 @@ import re
 import shutil
 import struct
 import subprocess
-import threading
 import uuid
 import warnings
 import zlib

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage.models import Asset, Package, Revision, Translation, Work
-from studio.errors import N_, NotFound, ValidationError
-from studio.services import Caller, audit, editions, publishing, works
+from studio.errors import N_, NotFound
+from studio.services import editions, publishing, works
 from studio.services.markup import render as markdown
 
 

@@ -142,7 +142,7 @@ def transcribe(asset_id: int):
     """Queue speech recognition of an uploaded narration or video."""
     asset = asset_service.get(db.session, asset_id)
     try:
-        job = transcripts.queue(db.session, caller(), asset_id, (request.form.get("language") or "").strip())
+        transcripts.queue(db.session, caller(), asset_id, (request.form.get("language") or "").strip())
         db.session.commit()
     except StudioError as exc:
         db.session.rollback()

@@ -16,7 +16,7 @@ from tests import processes
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models import Job, User, Work
+from storage.models import Job, Work
 from tests.browser.conftest import ARTIFACTS, login
 from tests.conftest import PASSWORD, ROOT
 from tests.studio.test_jobs import wait_for

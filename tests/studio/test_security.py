@@ -12,7 +12,7 @@ import stat
 import pytest
 from sqlalchemy import select
 
-from storage.models import Job, User
+from storage.models import User
 from tests.conftest import new_work
 from tests.studio.test_api import auth, token_for
 from tests.studio.test_rendering import jobs_of, render
