@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from media_pipeline import documents
 from storage.objectstore import ObjectStore
 from studio.errors import N_, StudioError, UnsupportedMedia, ValidationError
-from studio.services import Caller, assets, works
+from studio.services import Caller, assets, editing, works
 from studio.services.accounts import require_role
 
 
@@ -50,7 +50,7 @@ def import_document(session: Session, store: ObjectStore, caller: Caller, work_i
         data["body"] = documents.to_markdown(doc.blocks)
     if not (data.get("title") or "").strip():
         data["title"] = doc.title[:300]
-    works.update(session, caller, work_id, data, work.version, note=f"imported from {filename}"[:300],
+    editing.save(session, caller, work_id, data, work.version, note=f"imported from {filename}"[:300],
                  action="work.import")
     stored, skipped = [], []
     for name, blob in doc.pictures:

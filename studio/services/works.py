@@ -155,8 +155,11 @@ def create(session: Session, caller: Caller, data: dict) -> Work:
 
 
 def update(session: Session, caller: Caller, work_id: int, data: dict, expected_version: int | None,
-           note: str = "", action: str = "work.edit") -> Work:
-    """Save a new revision; refuse with Conflict if someone saved since `expected_version`."""
+           note: str = "", action: str = "work.edit", audit_extra: Callable[[Work], dict] | None = None) -> Work:
+    """Save a new revision; refuse with Conflict if someone saved since `expected_version`.
+
+    `audit_extra(work)`, called once the revision is written, adds to the audit entry (services/editing.py: the
+    translations the save made stale). Editors save through editing.save."""
     require_role(caller, "editor")
     work = get(session, work_id)
     if expected_version is None:
@@ -183,11 +186,9 @@ def update(session: Session, caller: Caller, work_id: int, data: dict, expected_
     except IntegrityError:  # another save of the same version took this revision number first
         session.rollback()  # nothing of this save may stay; the caller's transaction had nothing else
         raise _changed_meanwhile(get(session, work_id)) from None
-    from studio.services import translations  # translations builds on works
-    stale = translations.source_changed(session, work)
+    extra = audit_extra(work) if audit_extra is not None else {}
     audit.record(session, caller, action, "work", work.id, revision=work.current_revision, fields=changed,
-                 state=[previous_state, work.state] if previous_state != work.state else previous_state,
-                 **({"translations_changed": stale} if stale else {}))
+                 state=[previous_state, work.state] if previous_state != work.state else previous_state, **extra)
     return work
 
 
@@ -264,13 +265,6 @@ def diff(session: Session, work_id: int, a: int, b: int, key_label: Callable[[st
             lines.append((tag, line))
         out.append({"field": field, "lines": lines})
     return out
-
-
-def restore(session: Session, caller: Caller, work_id: int, number: int, expected_version: int) -> Work:
-    """Make a new revision equal to revision `number`."""
-    rev = revision(session, work_id, number)
-    return update(session, caller, work_id, rev.snapshot, expected_version,
-                  note=f"restore r{number}", action="work.restore")
 
 
 def _matches(session: Session, q: str):

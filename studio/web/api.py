@@ -16,8 +16,8 @@ from studio.services import Caller, accounts, endpoints, jobs, languages, publis
 from studio.services import feedback as feedback_service
 from studio.services import assets as asset_service
 from studio.services import works as work_service
-from studio.services import workflow
-from studio.web import client_ip, error_response, job_error, receive_upload
+from studio.services import editing, workflow
+from studio.web.helpers import client_ip, error_response, job_error, receive_upload
 from studio.web.openapi import spec, validate_body
 from studio.web.serving import MAX_WAIT_S, parse_wait
 from studio.worker import mt_router
@@ -163,7 +163,7 @@ def get_work(work_id: int):
 def update_work(work_id: int):
     """Save a new revision; `version` must be the one you read (409 otherwise)."""
     data = body("WorkUpdate")
-    work = work_service.update(db.session, g.caller, work_id, data, data.get("version"), data.get("note", ""))
+    work = editing.save(db.session, g.caller, work_id, data, data.get("version"), data.get("note", ""))
     db.session.commit()
     return jsonify(work_json(work))
 
@@ -187,7 +187,7 @@ def get_revision(work_id: int, number: int):
 @api_auth("editor")
 def restore_revision(work_id: int, number: int):
     """Make a new revision equal to revision `number`."""
-    work = work_service.restore(db.session, g.caller, work_id, number, body("Restore").get("version"))
+    work = editing.restore(db.session, g.caller, work_id, number, body("Restore").get("version"))
     db.session.commit()
     return jsonify(work_json(work))
 
@@ -379,7 +379,6 @@ def approve_translation(work_id: int, language: str):
 
 # ---- distribution endpoints ----------------------------------------------------------------------------
 
-FEED_URL_TTL = timedelta(hours=1)
 MAX_REPORT_BYTES = 1024 * 1024
 
 
@@ -448,7 +447,7 @@ def feed():
         resp = current_app.response_class(status=304)
     else:
         resp = current_app.response_class(
-            publishing.feed_body(current_app.extensions["objectstore"], items, FEED_URL_TTL),
+            publishing.feed_body(current_app.extensions["objectstore"], items, publishing.FEED_URL_TTL),
             mimetype="application/json")
     resp.set_etag(etag)
     resp.headers["Cache-Control"] = "private, no-cache"

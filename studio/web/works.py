@@ -14,10 +14,10 @@ from studio.services import areas as area_service
 from studio.services import languages as language_service
 from studio.services import assets as asset_service
 from studio.services import works as work_service
-from studio.services import workflow
+from studio.services import editing, workflow
 from studio.services.works import META_KEYS
 from studio.web.labels import label
-from studio.web import (caller, error_response, form_error, message_of, receive_upload, role_required,
+from studio.web.helpers import (caller, error_response, form_error, message_of, receive_upload, role_required,
                         spooled, wants_json)
 
 bp = Blueprint("works", __name__)
@@ -98,7 +98,7 @@ def edit(work_id: int):
         data = form_data(request.form)
         version = request.form.get("version", type=int)
         try:
-            work_service.update(db.session, caller(), work_id, data, version, note=request.form.get("note", ""))
+            editing.save(db.session, caller(), work_id, data, version, note=request.form.get("note", ""))
             db.session.commit()
         except StudioError as exc:
             db.session.rollback()
@@ -147,7 +147,7 @@ def revision(work_id: int, number: int):
 def restore(work_id: int, number: int):
     """Make a new revision equal to an earlier one."""
     try:
-        work_service.restore(db.session, caller(), work_id, number, request.form.get("version", type=int))
+        editing.restore(db.session, caller(), work_id, number, request.form.get("version", type=int))
         db.session.commit()
         flash(_("Restored revision %(n)s as a new revision.", n=number), "info")
     except StudioError as exc:

@@ -11,7 +11,7 @@ from media_pipeline.translate import Router, argos, make_router
 from media_pipeline.tts import make_engines
 from storage.models import Rendition, Translation, User
 from studio.errors import Conflict, PermissionDenied, ValidationError
-from studio.services import Caller, glossary, languages, memory, rendering, translations, workflow, works
+from studio.services import Caller, editing, glossary, languages, memory, rendering, translations, workflow, works
 
 
 @pytest.fixture
@@ -124,7 +124,7 @@ def test_source_edit_marks_changed_segments_stale_and_blocks_publishing(ctx):
     workflow.transition(s, c["editor"], wid, "submit")
     workflow.transition(s, c["approver"], wid, "approve")
     s.commit()
-    w = works.update(s, c["editor"], wid, {"body": "Xã tổ chức tiêm chủng. Người dân mang theo căn cước. Hỏi trạm y tế."},
+    w = editing.save(s, c["editor"], wid, {"body": "Xã tổ chức tiêm chủng. Người dân mang theo căn cước. Hỏi trạm y tế."},
                      w.version)
     s.commit()
     tr = translations.get(s, wid, "en")
