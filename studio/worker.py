@@ -154,8 +154,16 @@ def _notify(ranks: set[int]) -> None:
             runtime.notify(ranks)
 
 
+# The services whose job handlers this studio runs (each registers its own with @jobs.handler).
+HANDLER_MODULES = ("studio.services.rendering", "studio.services.publishing", "studio.services.transcripts",
+                   "studio.services.translations")
+
+
 def init_app(app: Flask) -> None:
-    """Attach the job runtime to the app and install the after-commit notifier."""
+    """Import the job handlers' modules, attach the job runtime to the app, install the after-commit notifier."""
+    import importlib
+    for name in app.config.get("JOB_HANDLERS") or HANDLER_MODULES:
+        importlib.import_module(name)
     app.extensions["jobs"] = Runtime(app)
     jobs.set_notifier(_notify)
 

@@ -7,7 +7,8 @@
                                          ^── shutdown / stale heartbeat (sweep) puts it back
 
 - Handlers register by kind (`@handler("render", needs=("store", ...))`), each service its own; a handler gets
-  a `Context` and only the resources it names. The worker wiring (studio/worker.py) supplies resources.
+  a `Context` and only the resources it names. The worker wiring (studio/worker.py) names the modules that
+  register handlers (`JOB_HANDLERS`) and supplies resources; this module imports none of them.
 - Workers claim in lane order (`rank`): 0 emergency, 1 delivery (publish, feeds), 2 priority, 3 normal; some
   workers take only ranks 0-1, so an emergency never waits behind a long render. Programs of normal and
   priority jobs run with a lower CPU priority (nice 10).
@@ -98,9 +99,8 @@ def handler(kind: str, needs: tuple[str, ...] = (), timeout: Callable[[Session, 
     return deco
 
 
-def load_handlers() -> dict[str, Handler]:
-    """Import the services that register handlers; the registry by kind."""
-    from studio.services import publishing, rendering, transcripts, translations  # noqa: F401
+def handlers() -> dict[str, Handler]:
+    """The registry by kind: what the modules the worker wiring imported registered (studio/worker.py)."""
     return _HANDLERS
 
 
@@ -255,7 +255,7 @@ class Running:
 def execute(session: Session, job: Job, owner: str, resource: Callable[[str], Any], *,
             heartbeat_s: float = 5.0, on_start: Callable[[Running], None] | None = None) -> str:
     """Run a claimed job to its end and record how it ended; returns the job's state afterwards."""
-    h = load_handlers().get(job.kind)
+    h = _HANDLERS.get(job.kind)
     scope = tools.Scope(nice=10 if job.rank >= RANK_PRIORITY else 0)
     if on_start is not None:
         on_start(Running(job.id, scope))
