@@ -27,6 +27,7 @@ SCHEMA_VERSION = 1
 SCHEMA_URL = "https://studio.invalid/schemas/manifest-1.json"  # docs/manifest.schema.json
 PRIORITY_ORDER = {"emergency": 0, "priority": 1, "normal": 2}
 FEED_WINDOW = timedelta(hours=24)  # packages starting within this window are sent ahead
+FEED_URL_TTL = timedelta(hours=1)  # how long the presigned URLs in a feed document are valid
 URGENCY = {"emergency": 1, "priority": 3, "normal": 5}  # NINJS urgency
 
 

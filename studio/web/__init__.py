@@ -1,91 +1,22 @@
-"""Blueprints, shared view helpers and the error handlers."""
+"""The web layer: register() attaches the blueprints, the error handlers and the template helpers.
+
+The views' shared helpers live in studio/web/helpers.py, so a blueprint never imports this package back.
+"""
 from __future__ import annotations
 
-import functools
 import logging
-from contextlib import contextmanager
 from datetime import timedelta
 
-from flask import Flask, flash, jsonify, redirect, render_template, request, url_for
+from flask import Flask
 from flask_babel import gettext
-from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from storage.errors import StorageError
-from studio.errors import PermissionDenied, StudioError
-from studio.services import Caller
+from studio.errors import StudioError
+from studio.web.helpers import SECURITY_HEADERS, error_response, job_error, message_of
 
 log = logging.getLogger(__name__)
-
-
-def client_ip() -> str:
-    """The caller's address (behind a proxy, configure ProxyFix so this is the real one)."""
-    return request.remote_addr or ""
-
-
-def caller() -> Caller:
-    """The logged-in user (or API token owner) and address, for services."""
-    user = current_user if getattr(current_user, "is_authenticated", False) else None
-    return Caller(user=user, ip=client_ip())
-
-
-def wants_json() -> bool:
-    """API paths, and clients that prefer JSON, get JSON errors."""
-    if request.path.startswith("/api/") or request.headers.get("X-Requested-With") == "XMLHttpRequest":
-        return True
-    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
-
-
-def message_of(exc: StudioError) -> str:
-    """The error's message in the user's language (stored codes among its values too, see labels.param)."""
-    from studio.web.labels import param
-    if not exc.params:
-        return gettext(exc.message)
-    return gettext(exc.message, **{k: param(k, v) for k, v in exc.params.items()})
-
-
-def role_required(*roles: str):
-    """View decorator: log in first, then one of these roles (checked on the server, always)."""
-    def deco(view):
-        @functools.wraps(view)
-        def wrapped(*args, **kwargs):
-            if not current_user.is_authenticated:
-                if wants_json():
-                    return error_response(401, "unauthorized", gettext("Log in or send an API token."))
-                return redirect(url_for("auth.login", next=request.full_path))
-            if roles and not current_user.has_role(*roles):
-                raise PermissionDenied("This needs the role: %(roles)s.", roles=", ".join(roles))
-            return view(*args, **kwargs)
-        return wrapped
-    return deco
-
-
-# Sent with every answer (also the feed's unchanged answers, made outside Flask in studio/web/serving.py).
-SECURITY_HEADERS = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
-                    ("Referrer-Policy", "same-origin"),
-                    ("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; media-src 'self'; "
-                                                "style-src 'self'; script-src 'self'; frame-ancestors 'none'"))
-
-
-def error_response(status: int, code: str, message: str, field: str | None = None):
-    """A JSON error or an HTML error page with the same message."""
-    if wants_json():
-        body = {"error": {"code": code, "message": message}}
-        if field:
-            body["error"]["field"] = field
-        return jsonify(body), status
-    return render_template("error.html", status=status, message=message), status
-
-
-def job_error(job) -> str:
-    """A job's failure in the reader's language (stored as a message id and its parameters, codes among them
-    said through their tables as in message_of)."""
-    from studio.services import jobs
-    from studio.web.labels import param
-    return jobs.error_text(job, lambda message, **params: gettext(message, **{k: param(k, v)
-                                                                              for k, v in params.items()}))
 
 
 def register(app: Flask) -> None:
@@ -190,49 +121,3 @@ def register(app: Flask) -> None:
         for name, value in SECURITY_HEADERS:
             resp.headers.setdefault(name, value)
         return resp
-
-
-@contextmanager
-def spooled(file, prefix: str = "upload-"):
-    """Write an uploaded file to the instance's tmp folder; yields its path and removes it afterwards."""
-    import os
-    import tempfile
-
-    from flask import current_app
-
-    from studio.errors import N_, ValidationError
-    if file is None or not file.filename:
-        raise ValidationError(N_("Choose a file to upload."), field="file")
-    tmpdir = os.path.join(current_app.config["INSTANCE"], "tmp")
-    os.makedirs(tmpdir, exist_ok=True)
-    fd, path = tempfile.mkstemp(dir=tmpdir, prefix=prefix)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            file.save(out)
-        yield path
-    finally:
-        os.unlink(path)
-
-
-def receive_upload(who: Caller, work_id: int, file, role: str = "attachment", language: str | None = None):
-    """Spool an uploaded file, check and store it, commit; the spool is removed."""
-    from flask import current_app
-
-    from studio.errors import N_
-    from studio.extensions import db
-    from studio.services import assets
-
-    store = current_app.extensions.get("objectstore")
-    if store is None:
-        raise StudioError(N_("The object store is not configured; uploads are unavailable."))
-    with spooled(file) as path:
-        asset = assets.upload(db.session, store, who, work_id, path, file.filename,
-                              current_app.config["MAX_CONTENT_LENGTH"], current_app.config["MAX_IMAGE_PIXELS"],
-                              role=role, language=language)
-        db.session.commit()
-        return asset
-
-
-def form_error(exc: StudioError) -> None:
-    """Flash a service error on the page being re-rendered."""
-    flash(message_of(exc), "error")

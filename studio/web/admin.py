@@ -13,7 +13,7 @@ from studio.errors import StudioError
 from studio.extensions import db
 from studio.services import accounts, audit
 from studio.services import areas as area_service
-from studio.web import caller, form_error, role_required
+from studio.web.helpers import caller, form_error, role_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 

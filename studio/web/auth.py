@@ -12,7 +12,7 @@ from storage.models import ApiToken
 from studio.errors import StudioError
 from studio.extensions import db
 from studio.services import accounts, audit
-from studio.web import caller, client_ip, form_error
+from studio.web.helpers import caller, client_ip, form_error
 
 bp = Blueprint("auth", __name__)
 

@@ -13,7 +13,7 @@ from studio.services import areas as area_service
 from storage.models import utcnow
 from studio.services import endpoints
 from studio.services import network as network_service
-from studio.web import caller, form_error, role_required
+from studio.web.helpers import caller, form_error, role_required
 
 bp = Blueprint("distribution", __name__, url_prefix="/admin/endpoints")
 

@@ -9,7 +9,7 @@ from storage.models import User, Work
 from studio.errors import StudioError
 from studio.extensions import db
 from studio.services import feedback as feedback_service
-from studio.web import caller, form_error, role_required
+from studio.web.helpers import caller, form_error, role_required
 
 bp = Blueprint("feedback", __name__, url_prefix="/feedback")
 

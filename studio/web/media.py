@@ -14,7 +14,7 @@ from studio.services import assets as asset_service
 from studio.services import languages as language_service
 from studio.services import channels as channel_service
 from studio.services import jobs, rendering, transcripts, voices
-from studio.web import caller, form_error, job_error, role_required
+from studio.web.helpers import caller, form_error, job_error, role_required
 from studio.web.labels import label
 
 bp = Blueprint("media", __name__)

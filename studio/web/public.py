@@ -36,7 +36,7 @@ def feedback(work_id: int):
     from flask import flash, redirect
 
     from studio.errors import StudioError
-    from studio.web import client_ip, form_error
+    from studio.web.helpers import client_ip, form_error
     try:
         feedback_service.submit(db.session, work_id, request.form, client_ip(), current_app.config["SECRET_KEY"])
         db.session.commit()

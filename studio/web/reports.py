@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from studio.extensions import db
 from studio.services import report as report_service
 from studio.services import report_files
-from studio.web import role_required
+from studio.web.helpers import role_required
 from studio.web.labels import label
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")

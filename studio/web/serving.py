@@ -75,7 +75,7 @@ class FeedPolls:
 
     def __init__(self, app: Flask, interval_s: float = 0.25, threads: int = 4):
         from studio.extensions import db
-        from studio.web import SECURITY_HEADERS
+        from studio.web.helpers import SECURITY_HEADERS
         self.app, self.interval_s = app, interval_s
         with app.app_context():
             self.engine = db.engine
@@ -182,8 +182,7 @@ class FeedPolls:
 
     def _body(self, items: list[dict]) -> bytes:
         from studio.services import publishing
-        from studio.web.api import FEED_URL_TTL
-        return publishing.feed_body(self.app.extensions["objectstore"], items, FEED_URL_TTL)
+        return publishing.feed_body(self.app.extensions["objectstore"], items, publishing.FEED_URL_TTL)
 
     async def answer(self, token: str, if_none_match: str, seconds: int, send) -> bool:
         """Answer the poll (304, or 200 with the feed), waiting up to `seconds` while it is unchanged; False
@@ -226,9 +225,9 @@ class Health:
     """/healthz from the event loop: the watchdog's report and each component check bounded in time."""
 
     def __init__(self, app: Flask):
-        from studio.web import health
-        self.app, self.health = app, health
-        self.checks = health.checks(app)
+        import studio.web.health as health_view
+        self.app, self.health = app, health_view
+        self.checks = health_view.checks(app)
         self.executor = ThreadPoolExecutor(len(self.checks), thread_name_prefix="health")
         self._running: dict[str, Future] = {}
 

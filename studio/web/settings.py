@@ -13,7 +13,7 @@ from studio.errors import N_, NotFound, StudioError, ValidationError
 from studio.extensions import db
 from studio.worker import resources
 from studio.services import channels, voices
-from studio.web import caller, form_error, role_required
+from studio.web.helpers import caller, form_error, role_required
 
 log = logging.getLogger(__name__)
 bp = Blueprint("settings", __name__, url_prefix="/settings")

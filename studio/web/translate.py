@@ -13,7 +13,7 @@ from studio.errors import N_, StudioError, ValidationError
 from studio.extensions import db
 from studio.worker import mt_router, resources
 from studio.services import glossary, languages, memory, translations, works
-from studio.web import caller, form_error, message_of, role_required, wants_json
+from studio.web.helpers import caller, form_error, message_of, role_required, wants_json
 
 bp = Blueprint("translate", __name__)
 READERS = ("editor", "translator", "approver")

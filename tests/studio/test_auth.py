@@ -55,7 +55,7 @@ def test_throttling_is_per_name_and_address_with_a_ceiling_per_address(web, make
 def test_client_address_comes_from_trusted_proxies_only(tmp_path, store_url, proxies, expected):
     """X-Forwarded-For is believed only with STUDIO_TRUSTED_PROXIES set (else anyone could pick an address)."""
     from studio import create_app
-    from studio.web import client_ip
+    from studio.web.helpers import client_ip
     app = create_app({"ENVIRON": {"STUDIO_INSTANCE": str(tmp_path / "p"), "STUDIO_TRUSTED_PROXIES": proxies},
                       "S3_URL": store_url, "QUEUE_URL": "memory://"})
     seen = {}

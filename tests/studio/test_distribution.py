@@ -390,10 +390,9 @@ def test_expired_url_is_refetched_and_expired_packages_leave_the_feed(app, make_
 
     from studio.extensions import db
     from studio.services import publishing
-    from studio.web import api
     wid = _publish(make_web)
     token = _endpoint(make_web, province["commune"])
-    monkeypatch.setattr(api, "FEED_URL_TTL", timedelta(seconds=1))
+    monkeypatch.setattr(publishing, "FEED_URL_TTL", timedelta(seconds=1))
     feed = requests.get(f"{live_server}/api/v1/feed", headers={"Authorization": f"Bearer {token}"}, timeout=30).json()
     import time
     time.sleep(2.5)
@@ -409,7 +408,7 @@ def test_expired_url_is_refetched_and_expired_packages_leave_the_feed(app, make_
     late = client.sync()
     assert late.failed and late.holds == []
     client._fetch_feed = real_fetch
-    monkeypatch.setattr(api, "FEED_URL_TTL", timedelta(hours=1))
+    monkeypatch.setattr(publishing, "FEED_URL_TTL", timedelta(hours=1))
     assert client.sync().holds and not client.sync().failed  # a fresh feed, fresh URLs
     package = db_session.scalar(select(Package).where(Package.work_id == wid))
     with app.app_context():
