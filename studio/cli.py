@@ -241,7 +241,7 @@ def _run_jobs_here(app, job_ids: list[int], quiet: bool) -> list[str]:
     states = []
     with app.app_context():
         get = resources(app)
-        todo = list(job_ids)
+        todo, done = list(job_ids), set()
         while todo:
             job_id = todo.pop(0)
             job = db.session.get(Job, job_id)
@@ -249,14 +249,23 @@ def _run_jobs_here(app, job_ids: list[int], quiet: bool) -> list[str]:
                 print(f"job {job.id}: {job.kind} {job.profile} [{job.language}] ...", flush=True)
             if job.state == "waiting":
                 db.session.refresh(job)
+                # What it waits for runs first here, even when the caller did not list it (a narrate job).
+                first = [d for d in job.depends_on or [] if d not in todo and d not in done
+                         and db.session.get(Job, d).state in ("queued", "waiting")]
+                if first:
+                    todo[:0] = [*first, job_id]
+                    continue
                 released = jobs.resolve_waiting(db.session)
                 db.session.commit()
                 if job.id not in released:
-                    todo.append(job_id)  # its dependencies are further down the list
+                    todo.append(job_id)  # its dependencies are further down the list, or run elsewhere
+                    time.sleep(0.2)
                     continue
             jobs.run_here(db.session, job_id, get)
             db.session.refresh(job)
-            states.append(job.state)
+            done.add(job_id)
+            if job_id in job_ids:
+                states.append(job.state)
             if not quiet:
                 extra = " (reused)" if job.cached else (f": {job.error}" if job.error else "")
                 print(f"job {job.id}: {job.state}{extra}", flush=True)

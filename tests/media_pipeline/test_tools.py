@@ -41,7 +41,12 @@ def test_programs_get_the_scopes_niceness_and_die_with_their_thread(tmp_path):
     def start():  # a thread that starts a long program and ends: PR_SET_PDEATHSIG kills the program
         proc = subprocess.Popen([*tools.launch_prefix(), "sleep", "300"], start_new_session=True)
         pids.append(proc.pid)
-        proc_state(proc.pid)  # started
+        # The death signal is set by setpriv before it runs the program: end the thread only after that (a
+        # thread ending in between is the prefix's one race; the server's threads live far longer).
+        for _ in range(600):
+            if Path(f"/proc/{proc.pid}/cmdline").read_bytes().startswith(b"sleep"):
+                break
+            threading.Event().wait(0.01)
     t = threading.Thread(target=start)
     t.start()
     t.join()
