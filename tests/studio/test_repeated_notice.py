@@ -54,7 +54,7 @@ def _check_both_live(make_web, db_session, store, live_server, area_id, first, s
     items = feed.json()["items"]
     assert [i["work_id"] for i in items] == [second]
     for f in items[0]["files"]:  # the other's files stay, and are what the feed says
-        assert requests.get(f["url"], timeout=30).content.__len__() == f["size"]
+        assert len(requests.get(f["url"], timeout=30).content) == f["size"]
     for key in files[second]:
         assert store.exists(key)
 
