@@ -58,7 +58,8 @@ def main() -> None:
     from storage.models import MemoryUnit
     from studio import create_app
     from studio.extensions import db
-    from studio.services import Caller, accounts, jobs, memory, translations, works
+    from studio import jobs
+    from studio.services import Caller, accounts, memory, translations, works
 
     rng = random.Random(7)
     units: dict[str, str] = {}
@@ -100,7 +101,7 @@ def main() -> None:
             s.commit()
             request_s = time.perf_counter() - t
             t = time.perf_counter()
-            state = jobs.run_here(s, job.id, lambda name: Router([]))  # no machine engine: memory only
+            [state] = jobs.run_here(s, [job.id], lambda name: Router([]))  # no machine engine: memory only
             ours = time.perf_counter() - t
             s.refresh(tr)
             segments = tr.segments

@@ -44,7 +44,8 @@ def run(app, variant: str, sentences: int, tag: str) -> float:
 
     from storage.models import Job
     from studio.extensions import db
-    from studio.services import Caller, accounts, jobs, rendering, works
+    from studio import jobs
+    from studio.services import Caller, accounts, rendering, works
     with app.app_context():
         s = db.session
         user = accounts.create_user(s, Caller(None), f"ed-{tag}", "bench password 1", ["editor"], system=True)
@@ -78,7 +79,7 @@ def main() -> int:
     ap.add_argument("--sentences", type=int, default=40, help="sentences in the bulletin (40: about 4 minutes)")
     ap.add_argument("--rounds", type=int, default=1)
     args = ap.parse_args()
-    from studio.worker import WorkerPool
+    from studio.jobs.worker import WorkerPool
     with tempfile.TemporaryDirectory() as d, EmbeddedSeaweed(Path(d) / "s3") as store:
         tmp = Path(d)
         app = make_app(tmp, store.url, str(tmp / "models"))

@@ -286,7 +286,9 @@ class Rendition(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
-JOB_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
+# A job's states in the order of its life (studio/jobs); the last three are final.
+JOB_STATES = ("waiting", "queued", "running", "succeeded", "failed", "cancelled")
+JOB_FINAL = JOB_STATES[3:]
 
 
 class Job(Base):
@@ -304,7 +306,7 @@ class Job(Base):
     package_id: Mapped[int | None] = mapped_column(ForeignKey("packages.id", ondelete="CASCADE"))
     # waiting (for the jobs in depends_on) -> queued -> running -> succeeded | failed | cancelled
     state: Mapped[str] = mapped_column(String(16), default="queued", index=True)
-    # The lane order workers claim in: 0 emergency, 1 delivery, 2 priority, 3 normal (studio.services.jobs).
+    # The lane order workers claim in: 0 emergency, 1 delivery, 2 priority, 3 normal (studio.jobs).
     rank: Mapped[int] = mapped_column(default=3)
     priority: Mapped[str] = mapped_column(String(16), default="normal")
     run_after: Mapped[datetime | None] = mapped_column(DateTime)   # backoff: not claimed before this

@@ -107,7 +107,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from studio.services.sightings import Sightings
     with app.app_context():
         app.extensions["sightings"] = Sightings(db.engine)
-    from studio import worker
+    from studio.jobs import worker
     worker.init_app(app)
 
     app.url_map.converters["int"] = Int64Converter  # ids beyond 64 bits do not match: 404, not a 500

@@ -1,7 +1,7 @@
 """The process's watchdog: the parts that must keep running beat, and a part that stops is named.
 
 The event loop (studio/web/serving.py), every worker thread, the sweeper and the wake-up listener
-(studio/worker.py) call `beat(name)`; a worker inside a job also beats whenever the job reports progress or
+(studio/jobs/worker.py) call `beat(name)`; a worker inside a job also beats whenever the job reports progress or
 starts or ends a program (tools.Scope's activity hook). `stalled()` lists the parts that have not beaten within
 their limit; `/healthz` reads it without touching the parts themselves (no lock a stuck thread could hold:
 beats are single dictionary stores).

@@ -179,7 +179,7 @@ def test_render_command_prints_progress_and_reuses(tmp_path, store_url, model_ca
                 "STUDIO_MODEL_CACHE": model_cache,
                 "STUDIO_ADMIN_PASSWORD": "admin password here", "STUDIO_TTS_ENGINES": "espeak"})
     from studio import create_app
-    from studio.cli import prepare
+    from studio.cli.common import prepare
     from studio.extensions import db
     from studio.services import Caller, works
     app = create_app({"ENVIRON": env, "S3_URL": store_url})
@@ -325,7 +325,7 @@ def test_normalize_prints_what_the_voice_reads_line_for_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
     env.update({"STUDIO_INSTANCE": str(tmp_path / "instance"), "STUDIO_ADMIN_PASSWORD": "admin password here"})
     from studio import create_app
-    from studio.cli import prepare
+    from studio.cli.common import prepare
     from studio.extensions import db
     from studio.services import Caller, voices
     app = create_app({"ENVIRON": env, "S3_URL": "s3://unused:unused@127.0.0.1:9/unused"})

@@ -21,7 +21,8 @@ from storage.models import (Area, Endpoint, Job, Package, PackageArea, PackageFi
                             Work, utcnow)
 from storage.objectstore import ObjectStore
 from studio.errors import N_, Conflict, ValidationError
-from studio.services import Caller, areas, audit, channels, clock, jobs, rendering, works
+from studio import jobs
+from studio.services import Caller, areas, audit, channels, clock, rendering, works
 
 SCHEMA_VERSION = 1
 SCHEMA_URL = "https://studio.invalid/schemas/manifest-1.json"  # docs/manifest.schema.json

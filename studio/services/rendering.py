@@ -18,7 +18,8 @@ from media_pipeline.tts import Engine
 from storage.models import Job, Rendition, Translation, Work
 from storage.objectstore import ObjectStore
 from studio.errors import N_, ValidationError
-from studio.services import Caller, assets, audit, editions, jobs, narration, translations, works
+from studio import jobs
+from studio.services import Caller, assets, audit, editions, narration, translations, works
 from studio.services import channels as channel_service
 from studio.services.accounts import require_role
 from studio.services.transcripts import Whisper

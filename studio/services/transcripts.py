@@ -15,7 +15,8 @@ from media_pipeline.audio import Cue
 from storage.models import Asset, Job
 from storage.objectstore import ObjectStore
 from studio.errors import N_, ValidationError
-from studio.services import Caller, audit, fetch, jobs, languages
+from studio import jobs
+from studio.services import Caller, audit, fetch, languages
 from studio.services.accounts import require_role
 
 MAX_SEGMENT = 2000

@@ -26,7 +26,8 @@ from media_pipeline.translate import Router
 from media_pipeline.translate import glossary as mt_glossary
 from storage.models import Job, Translation, Work, utcnow
 from studio.errors import N_, Conflict, NotFound, ValidationError
-from studio.services import Caller, audit, glossary, jobs, languages, memory, works
+from studio import jobs
+from studio.services import Caller, audit, glossary, languages, memory, works
 from studio.services.accounts import require_role
 
 STATUSES = ("empty", "machine", "memory", "edited", "approved", "stale")

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from storage.models import INT64_MAX, STATES, WORK_KINDS, Asset, Job, Revision, Work
 from studio.errors import N_, PermissionDenied, TooLarge, ValidationError
 from studio.extensions import csrf, db
-from studio.services import Caller, accounts, endpoints, jobs, languages, publishing, rendering, translations
+from studio import jobs
+from studio.services import Caller, accounts, endpoints, languages, publishing, rendering, translations
 from studio.services import feedback as feedback_service
 from studio.services import assets as asset_service
 from studio.services import works as work_service
@@ -20,7 +21,7 @@ from studio.services import editing, workflow
 from studio.web.helpers import client_ip, error_response, job_error, receive_upload
 from studio.web.openapi import spec, validate_body
 from studio.web.serving import MAX_WAIT_S, parse_wait
-from studio.worker import mt_router
+from studio.jobs.worker import mt_router
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # Tokens, not cookies, authenticate here, so a forged cross-site request carries no credentials.

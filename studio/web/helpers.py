@@ -78,7 +78,7 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
 def job_error(job) -> str:
     """A job's failure in the reader's language (stored as a message id and its parameters, codes among them
     said through their tables as in message_of)."""
-    from studio.services import jobs
+    from studio import jobs
     from studio.web.labels import param
     return jobs.error_text(job, lambda message, **params: gettext(message, **{k: param(k, v)
                                                                               for k, v in params.items()}))

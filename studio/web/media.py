@@ -13,7 +13,8 @@ from studio.extensions import db
 from studio.services import assets as asset_service
 from studio.services import languages as language_service
 from studio.services import channels as channel_service
-from studio.services import jobs, rendering, transcripts, voices
+from studio import jobs
+from studio.services import rendering, transcripts, voices
 from studio.web.helpers import caller, form_error, job_error, role_required
 from studio.web.labels import label
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 from media_pipeline.profiles import CHANNELS, ENDPOINT_KINDS
-from storage.models import INT64_MAX, PRIORITIES, STATES, WORK_KINDS
+from storage.models import INT64_MAX, JOB_STATES, PRIORITIES, STATES, WORK_KINDS
 
 ACTIONS = ["submit", "request_changes", "approve", "publish", "retract"]
-JOB_STATES = ["waiting", "queued", "running", "succeeded", "failed", "cancelled"]
 
 
 def _ref(name: str) -> dict:
@@ -130,7 +129,7 @@ def schemas(language_codes: list[str] | None = None) -> dict:
     translation_summary = {"language": _STR, "state": _STR, "title": _STR, "version": _INT,
                            "source_revision": _INT, "progress": {"type": "object"}, "updated_at": _TIME}
     job = _obj({"id": _INT, "kind": _STR, "work_id": _NINT, "language": _NSTR, "profile": _NSTR,
-                "priority": _STR, "state": {"type": "string", "enum": JOB_STATES},
+                "priority": _STR, "state": {"type": "string", "enum": list(JOB_STATES)},
                 "progress": {"type": "number"}, "attempts": _INT, "rendition_id": _NINT,
                 "cached": {"type": ["boolean", "null"]},
                 "error": {"oneOf": [{"type": "null"}, _obj({"code": _STR, "message": _STR})]},

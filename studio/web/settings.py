@@ -11,7 +11,7 @@ from media_pipeline.profiles import Profile
 from media_pipeline.errors import EngineError
 from studio.errors import N_, NotFound, StudioError, ValidationError
 from studio.extensions import db
-from studio.worker import resources
+from studio.jobs.worker import resources
 from studio.services import channels, voices
 from studio.web.helpers import caller, form_error, role_required
 

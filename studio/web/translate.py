@@ -11,7 +11,7 @@ from media_pipeline import asr
 from storage.models import Job
 from studio.errors import N_, StudioError, ValidationError
 from studio.extensions import db
-from studio.worker import mt_router, resources
+from studio.jobs.worker import mt_router, resources
 from studio.services import glossary, languages, memory, translations, works
 from studio.web.helpers import caller, form_error, message_of, role_required, wants_json
 

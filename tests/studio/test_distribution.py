@@ -349,8 +349,9 @@ def test_object_store_down_during_publish(app, make_web, users, province, tmp_pa
     from storage.objectstore import ObjectStore
     from storage.seaweed import EmbeddedSeaweed
     from studio.extensions import db
-    from studio.services import jobs, publishing
-    from studio.worker import resources
+    from studio import jobs
+    from studio.services import publishing
+    from studio.jobs.worker import resources
     weed = EmbeddedSeaweed(tmp_path / "weed").start()
     try:
         app.extensions["objectstore"] = ObjectStore.from_url(weed.url)
@@ -375,7 +376,7 @@ def test_object_store_down_during_publish(app, make_web, users, province, tmp_pa
             db.session.get(Job, job.id).run_after = None  # the backoff has passed
             db.session.commit()
             app.extensions["job_resources"].pop("store", None)
-            assert jobs.run_here(db.session, job.id, resources(app)) == "succeeded"
+            assert jobs.run_here(db.session, [job.id], resources(app)) == ["succeeded"]
             listed = publishing.feed_query(db.session, "loudspeaker", db.session.get(Area, province["commune"]))
             assert [p.id for p, _ in listed] == [package.id]
             for _, files in listed:

@@ -165,7 +165,7 @@ ROLE_OF = {"admin": "quantri", "editor": "bientap", "translator": "dichgia", "ap
 
 def fill_the_studio(app, web, make_web, tmp_path):
     """What a province has after a while: see the module's docstring."""
-    from studio import demo
+    from studio.cli import sample as demo
     from studio.extensions import db
     from studio.services import Caller, accounts, areas
     from storage.models import Job, User, Work

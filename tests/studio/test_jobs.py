@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from media_pipeline import tools
 from storage.models import Job, User
-from studio.services import jobs
+from studio import jobs
 
 RUNS: list[int] = []
 
@@ -68,7 +68,7 @@ def pool_app(tmp_path, store_url, model_cache):
     pools = []
 
     def start(workers=1, reserved=1):
-        from studio.worker import WorkerPool
+        from studio.jobs.worker import WorkerPool
         pool = WorkerPool(app, workers=workers, reserved=reserved, poll_s=0.2).start()
         pools.append(pool)
         return pool
@@ -202,7 +202,7 @@ def test_a_dead_workers_job_is_taken_back_and_its_outcome_kept_by_the_new_owner(
     assert done.state == "succeeded" and done.attempts == 2
     assert any("dead-worker stopped responding" in line["msg"] for line in done.log)
     # The dead worker's late heartbeat or outcome is refused: it no longer owns the job.
-    assert not jobs._finish(s, done, "dead-worker", "late", state="failed")
+    assert not jobs.runner._finish(s, done, "dead-worker", "late", state="failed")
     s.expire_all()
     assert s.get(Job, job.id).state == "succeeded"
     s.close()
@@ -213,7 +213,7 @@ def test_failure_is_stored_as_code_and_shown_in_the_readers_language(app, users,
 
     from studio.errors import N_
     job = Job(kind="render", state="failed", rank=3, log=[])
-    jobs._record_error(job, "timeout", N_("The job took longer than its limit of %(minutes)s minutes and was "
+    jobs.record_error(job, "timeout", N_("The job took longer than its limit of %(minutes)s minutes and was "
                                           "stopped."), minutes=7)
     assert job.error == "The job took longer than its limit of 7 minutes and was stopped."
     with app.test_request_context():

@@ -12,7 +12,7 @@ import threading
 import requests
 
 from storage.models import Job
-from studio.services import jobs
+from studio import jobs
 from studio.watchdog import Watchdog
 from tests import processes
 from tests.studio.test_jobs import pool_app, wait_for  # noqa: F401 - the fixture

@@ -1,4 +1,4 @@
-"""Job workers: threads that claim jobs from the database in lane order, wired to the app's configuration.
+"""Job workers: the app's job runtime and the pool of threads that claim jobs from the database in lane order, wired to the app's configuration.
 
 STUDIO_QUEUE_URL chooses how workers hear of new jobs (the jobs table is the queue in every case):
 - "" (default; `sqlite:///...` from older settings means the same): workers poll the database every second,
@@ -21,7 +21,7 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy.orm import Session
 
 from studio.errors import N_, StudioError
-from studio.services import jobs
+from studio import jobs
 
 log = logging.getLogger(__name__)
 WAKE_CHANNEL = "studio:jobs:wake"
@@ -135,13 +135,7 @@ class Runtime:
         _tls.draining = True
         try:
             with Session(db.engine) as session:
-                while True:
-                    owner = jobs.new_owner()
-                    job = jobs.claim_next(session, owner)
-                    if job is None:
-                        return
-                    jobs.execute(session, job, owner, resources(self.app),
-                                 heartbeat_s=self.app.config["JOB_HEARTBEAT_SECONDS"])
+                jobs.Loop(session, resources(self.app), heartbeat_s=self.app.config["JOB_HEARTBEAT_SECONDS"]).run()
         finally:
             _tls.draining = False
 
@@ -166,6 +160,7 @@ def init_app(app: Flask) -> None:
         importlib.import_module(name)
     app.extensions["jobs"] = Runtime(app)
     jobs.set_notifier(_notify)
+    jobs.install_hooks()
 
 
 class WorkerPool:
@@ -178,7 +173,7 @@ class WorkerPool:
         self.idle_limit_s = max(30.0, 10 * poll_s)  # a thread waiting for work beats every poll_s
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
-        self.running: dict[str, jobs.Running] = {}
+        self.running: dict[int, jobs.Running] = {}
         self._lock = threading.Lock()
         self._stop_lock = threading.Lock()
         self._stopped: list[int] | None = None
@@ -215,42 +210,30 @@ class WorkerPool:
         from studio.extensions import db
         name = threading.current_thread().name
         silence = self.app.config["WATCHDOG_JOB_SILENCE_SECONDS"]
-        with self.app.app_context(), Session(db.engine) as session:
-            get = resources(self.app)
-            while not self.stopping.is_set():
-                self._beat(self.idle_limit_s)
-                owner = jobs.new_owner()
-                try:
-                    job = jobs.claim_next(session, owner, max_rank)
-                except Exception:  # noqa: BLE001 - the database may be briefly unavailable
-                    log.exception("claiming a job failed")
-                    session.rollback()
-                    job = None
-                if job is None:
-                    with self.runtime.wake:
-                        self.runtime.wake.wait(self.poll_s)
-                    continue
-                log.info("job %s (%s %s %s) started by %s", job.id, job.kind, job.profile, job.language, owner)
 
-                def started(run: jobs.Running, owner=owner) -> None:
-                    # Inside the job the thread beats whenever the job moves on (progress, a program started or
-                    # ended), and may stay silent longer than when idle.
-                    self.watchdog.beat(name, silence)
-                    run.scope.on_activity = lambda: self.watchdog.beat(name)
-                    with self._lock:
-                        self.running[owner] = run
-                    if self.stopping.is_set():
-                        run.stop("shutdown")
-                try:
-                    state = jobs.execute(session, job, owner, get, on_start=started,
-                                         heartbeat_s=self.app.config["JOB_HEARTBEAT_SECONDS"])
-                    log.info("job %s: %s", job.id, state)
-                except Exception:  # noqa: BLE001 - recording the outcome failed; the sweeper takes it back
-                    log.exception("job %s could not be recorded", job.id)
-                    session.rollback()
-                finally:
-                    with self._lock:
-                        self.running.pop(owner, None)
+        def idle() -> bool:
+            with self.runtime.wake:
+                self.runtime.wake.wait(self.poll_s)
+            return True
+
+        def started(job, run: jobs.Running) -> None:
+            # Inside the job the thread beats whenever the job moves on (progress, a program started or
+            # ended), and may stay silent longer than when idle.
+            self.watchdog.beat(name, silence)
+            run.scope.on_activity = lambda: self.watchdog.beat(name)
+            with self._lock:
+                self.running[job.id] = run
+            if self.stopping.is_set():
+                run.stop("shutdown")
+
+        def ended(job, state: str) -> None:
+            with self._lock:
+                self.running.pop(job.id, None)
+
+        with self.app.app_context(), Session(db.engine) as session:
+            jobs.Loop(session, resources(self.app), heartbeat_s=self.app.config["JOB_HEARTBEAT_SECONDS"],
+                      max_rank=max_rank, idle=idle, stopping=self.stopping.is_set,
+                      tick=lambda: self._beat(self.idle_limit_s), on_start=started, on_end=ended).run()
         self.watchdog.unregister(name)
 
     def _sweep(self) -> None:
@@ -311,5 +294,5 @@ class WorkerPool:
             t.join(timeout=max(0.0, deadline - time.monotonic()))
         from studio.extensions import db
         with self.app.app_context(), Session(db.engine) as session:
-            left = jobs.requeue_running(session, [owner for owner, _ in running])
+            left = jobs.requeue_running(session, [run.owner for _, run in running])
         return [run.job_id for _, run in running] + left

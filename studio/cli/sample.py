@@ -1,4 +1,4 @@
-"""`studio demo`: a sample bulletin written for this project, with a picture and human translations into English
+"""`studio demo`'s content: a sample bulletin written for this project, with a picture and human translations into English
 and Chinese, rendered offline for every channel."""
 from __future__ import annotations
 
