@@ -197,7 +197,7 @@ def main() -> None:
                       f"({r['n']} requests, {r['statuses']})  ratio to static {r['rps'] / static:.2f}")
 
             # 3. sync 100 packages to an empty client
-            from studio.endpoint_client import SyncClient
+            from endpoint_client import SyncClient
             t = time.perf_counter()
             result = SyncClient(base, seeded["token"], tmp / "box").sync()
             took = time.perf_counter() - t

@@ -147,7 +147,7 @@ def approved_work(studio: Studio, tokens: dict, title: str, body: str, priority:
 
 def emergency_round(studio: Studio, tokens: dict, box: Path, n: int) -> float:
     """Seconds from the publish call to a verified MP3 of this emergency in the loudspeaker's folder."""
-    from studio.endpoint_client import SyncClient
+    from endpoint_client import SyncClient
     client = SyncClient(studio.base, tokens["loudspeaker"], box)
     client.sync()  # in step before the emergency
     wid = approved_work(studio, tokens, f"Khẩn cấp {n}", EMERGENCY, "emergency", ["loudspeaker"])

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from studio.endpoint_client import SyncClient
+from endpoint_client import SyncClient
 from tests import processes
 from tests.studio.test_postgresql import postgres_url  # noqa: F401 - the fixture
 from tests.studio.test_redis_queue import redis_url  # noqa: F401 - the fixture

@@ -26,7 +26,8 @@ DEFAULT_VOICES = {
     "en": {"engine": "espeak", "voice": "en", "speed": 1.0},
     "zh": {"engine": "espeak", "voice": "cmn-latn-pinyin", "speed": 1.0},
 }
-# Tày and Nùng are written in a Vietnamese-based alphabet; a Vietnamese voice reads them approximately.
+# No language is read by another's voice until an administrator maps it on the voices page (Tày and Nùng, written
+# in a Vietnamese-based alphabet, are often mapped to vi): a guessed reading is worse than a clear "no voice".
 DEFAULT_MAPPINGS: dict[str, str] = {}
 
 

@@ -13,7 +13,7 @@ import requests
 from sqlalchemy import select
 
 from storage.models import Area, EndpointReport, Job, Package, User
-from studio.endpoint_client import SyncClient, SyncError
+from endpoint_client import SyncClient, SyncError
 from tests.conftest import new_work
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select, update
 
 from storage.models import Endpoint, EndpointReport, Package, utcnow
-from studio.endpoint_client import SyncClient
+from endpoint_client import SyncClient
 from studio.services import clock
 from tests.conftest import ROOT
 from tests.studio.test_distribution import _endpoint, _login, _publish, province  # noqa: F401 - fixture

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from storage.models import Package, Work
-from studio.endpoint_client import SyncClient
+from endpoint_client import SyncClient
 from tests.conftest import new_work
 from tests.studio.test_distribution import _login
 

@@ -1,12 +1,4 @@
-"""The reference endpoint client (`studio endpoint sync`): what a player box runs every minute.
-
-It fetches its feed (sending the last ETag), downloads missing files with resume, checks each file's sha256
-before it is used, removes what is no longer listed (expired or retracted), keeps the last good state when the
-network is down, and sends its reports: a heartbeat with what it holds, refused files, and queued play reports.
-
-Layout of DIR: state.json (the last good feed), media/<sha256>, manifests/<package id>.json, partial/ (resumable
-downloads), outbox.json (reports not yet delivered).
-"""
+"""SyncClient: one sync of an endpoint's folder with its feed, and its reports (see the package's notes)."""
 from __future__ import annotations
 
 import hashlib
