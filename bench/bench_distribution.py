@@ -70,7 +70,7 @@ def seed(instance: Path, s3_url: str, packages: int, file_kb: int) -> dict:
     from storage.models import Job, Rendition, User
     from studio import create_app
     from studio.extensions import db
-    from studio.services import Caller, accounts, endpoints, publishing, works
+    from studio.services import Caller, accounts, endpoints, feeds, packages, works
     app = create_app({"ENVIRON": {"STUDIO_INSTANCE": str(instance), "STUDIO_S3_URL": s3_url}, "QUEUE_URL": "memory://",
                       "WHISPER_MODEL": ""})
     store = app.extensions["objectstore"]
@@ -94,10 +94,10 @@ def seed(instance: Path, s3_url: str, packages: int, file_kb: int) -> dict:
                             files=[{"role": "audio", "key": f"renditions/bench-{i}/audio-00.mp3", "mime": "audio/mpeg",
                                     "size": len(data), "sha256": sha}]))
             s.flush()
-            publishing.prepare(s, Caller(ap), w)
+            packages.prepare(s, Caller(ap), w)
             s.flush()
         s.commit()
-        for kind, step in (("publish", publishing.deliver), ("feeds", publishing.rewrite_feeds_job)):
+        for kind, step in (("publish", packages.deliver), ("feeds", feeds.rewrite_feeds_job)):
             for job in s.scalars(__import__("sqlalchemy").select(Job).where(Job.kind == kind)).all():
                 step(s, store, job, lambda pct, msg: None)
                 job.state = "succeeded"
@@ -116,7 +116,7 @@ def publish_video(seeded: dict, video: Path, n: int) -> float:
 
     from storage.models import Job, Rendition, User
     from studio.extensions import db
-    from studio.services import Caller, publishing, works
+    from studio.services import Caller, feeds, packages, works
     app, store = seeded["app"], seeded["store"]
     h = hashlib.sha256()
     with open(video, "rb") as f:
@@ -134,14 +134,14 @@ def publish_video(seeded: dict, video: Path, n: int) -> float:
                         files=[{"role": "video", "key": f"renditions/video-{n}/video-00.mp4", "mime": "video/mp4",
                                 "size": video.stat().st_size, "sha256": h.hexdigest()}]))
         s.flush()
-        pkg = publishing.prepare(s, Caller(s.get(User, seeded["approver"])), w)
+        pkg = packages.prepare(s, Caller(s.get(User, seeded["approver"])), w)
         s.commit()
         job = s.scalar(select(Job).where(Job.package_id == pkg.id))
         t = time.perf_counter()
-        publishing.deliver(s, store, job, lambda pct, msg: None)
+        packages.deliver(s, store, job, lambda pct, msg: None)
         s.commit()
         feeds = s.scalar(select(Job).where(Job.kind == "feeds", Job.work_id == w.id))
-        publishing.rewrite_feeds_job(s, store, feeds, lambda pct, msg: None)  # the static feeds, in their own job
+        feeds.rewrite_feeds_job(s, store, feeds, lambda pct, msg: None)  # the static feeds, in their own job
         s.commit()
         return time.perf_counter() - t
 

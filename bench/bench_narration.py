@@ -54,7 +54,7 @@ def run(app, variant: str, sentences: int, tag: str) -> float:
         s.commit()
         start = time.monotonic()
         if variant == "shared":
-            rendering.queue(s, Caller(user), work.id, ["loudspeaker", "border_screen"])
+            rendering.queue(s, Caller(user), work, ["loudspeaker", "border_screen"])
             s.flush()
             ids = [j.id for j in s.scalars(select(Job).where(Job.work_id == work.id))]  # the narrate job too
         else:

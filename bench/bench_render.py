@@ -234,7 +234,7 @@ def cached_ratio() -> None:
 
             def run() -> float:
                 t = time.perf_counter()
-                rendering.queue(db.session, Caller(user), work.id, ["loudspeaker", "eboard"])
+                rendering.queue(db.session, Caller(user), work, ["loudspeaker", "eboard"])
                 db.session.commit()  # QUEUE_URL memory:// runs the jobs inline, here
                 return time.perf_counter() - t
             first = run()

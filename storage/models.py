@@ -477,12 +477,21 @@ class Feedback(Base):
 
 
 class Setting(Base):
-    """Admin-editable data: channel profiles, voices per language, voice mappings."""
+    """Admin-editable data: channel profiles, voices per language, voice mappings (system counters are in
+    `Counter`)."""
 
     __tablename__ = "settings"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[dict] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class Counter(Base):
+    """A system counter: `feeds` is the feeds generation, moved on by every publish and retraction."""
+
+    __tablename__ = "counters"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class AuditEvent(Base):

@@ -104,6 +104,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from studio.watchdog import Watchdog
     app.extensions["watchdog"] = Watchdog()
+    from studio.services.feeds import FeedCache
+    app.extensions["feeds"] = FeedCache()  # this process's computed feeds (the poll path and the feed API)
     from studio.services.sightings import Sightings
     with app.app_context():
         app.extensions["sightings"] = Sightings(db.engine)

@@ -131,10 +131,10 @@ class Announcer:
 
     def __call__(self, generation: int) -> None:
         from studio.extensions import db
-        from studio.services import publishing
+        from studio.services import feeds
         now = datetime.utcnow()
         with self.app.app_context():
-            codes, priority = publishing.changed_areas(db.session, self.since)
+            codes, priority = feeds.changed_areas(db.session, self.since)
         self.since = now
         if not codes:
             return

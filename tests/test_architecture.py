@@ -37,6 +37,20 @@ def test_services_and_jobs_never_import_flask_or_web():
     assert not bad
 
 
+def test_views_query_nothing_and_meet_service_errors_in_one_place():
+    """The web layer asks services for its data (no `select(` in a view) and turns a service error into a flash
+    through the one helper (`helpers.form_errors`), not its own `except StudioError` block."""
+    views = [p for p in (ROOT / "studio/web").glob("*.py")]
+    assert len(views) > 10
+    queries = [p.name for p in views for node in ast.walk(ast.parse(p.read_text()))
+               if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "select"]
+    assert not queries
+    handlers = [p.name for p in views if p.name != "helpers.py"
+                for node in ast.walk(ast.parse(p.read_text())) if isinstance(node, ast.ExceptHandler)
+                and getattr(node.type, "id", None) == "StudioError" and node.name]
+    assert not handlers
+
+
 def test_the_endpoint_client_imports_nothing_of_the_server():
     """endpoint_client/ ships to a player box alone: requests and paho, nothing of studio, storage or the
     media pipeline; the MQTT topic it listens on is the one the studio announces on."""

@@ -31,7 +31,7 @@ def cmd_demo(args) -> int:
             editor = db.session.scalar(select(User).where(User.username == "demo-editor"))
             work = db.session.get(Work, work_id)
             needs = channel_service.needs(db.session, work)  # the channels' defaults and every endpoint's files
-            jobs = rendering.queue(db.session, Caller(editor, "demo"), work_id,
+            jobs = rendering.queue(db.session, Caller(editor, "demo"), work,
                                    languages=sorted({n.language for n in needs}), needs=needs)
             db.session.commit()
             ids = [j.id for j in jobs]
@@ -43,7 +43,7 @@ def cmd_demo(args) -> int:
         with app.app_context():
             book_id = demo.create_publication(db.session)
             editor = db.session.scalar(select(User).where(User.username == "demo-editor"))
-            book_jobs = [j.id for j in rendering.queue(db.session, Caller(editor, "demo"), book_id, ["epub"], ["vi"])]
+            book_jobs = [j.id for j in rendering.queue(db.session, Caller(editor, "demo"), db.session.get(Work, book_id), ["epub"], ["vi"])]
             db.session.commit()
         states += run_jobs_here(app, book_jobs, quiet=args.json)
         ids += book_jobs

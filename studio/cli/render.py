@@ -14,7 +14,7 @@ def cmd_render(args) -> int:
     from studio.config import load_config
     from studio.errors import StudioError
     from studio.extensions import db
-    from studio.services import Caller, rendering
+    from studio.services import Caller, rendering, works
 
     with running_studio(load_config(), with_store=not args.queue) as (app, _password):
         with app.app_context():
@@ -23,7 +23,7 @@ def cmd_render(args) -> int:
                 print(f"error: no user {args.user!r} (use --user)", file=sys.stderr)
                 return 2
             try:
-                jobs = rendering.queue(db.session, Caller(user, "cli"), args.work_id, args.channel or None,
+                jobs = rendering.queue(db.session, Caller(user, "cli"), works.get(db.session, args.work_id), args.channel or None,
                                        args.language or None)
                 db.session.commit()
             except StudioError as exc:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from studio.jobs.failures import classify, error_text, error_values, record_error
 from studio.jobs.queue import (DELIVERY_KINDS, FINAL, RANK_DELIVERY, RANK_EMERGENCY, RANK_NORMAL, RANK_PRIORITY,
-                               URGENT_MAX_RANK, cancel, claim, claim_next, create, get_job, install_hooks,
+                               URGENT_MAX_RANK, cancel, claim, claim_next, create, for_work, get_job, install_hooks,
                                new_owner, rank_for, requeue_running, resolve_waiting, retry, set_notifier, sweep,
                                with_dependencies)
 from studio.jobs.registry import Context, Handler, add_log, handler, handlers
@@ -41,6 +41,6 @@ from studio.jobs.runner import BACKOFF_S, DEFAULT_TIMEOUT_S, Loop, Running, exec
 __all__ = ["BACKOFF_S", "DEFAULT_TIMEOUT_S", "DELIVERY_KINDS", "FINAL", "RANK_DELIVERY", "RANK_EMERGENCY",
            "RANK_NORMAL", "RANK_PRIORITY", "URGENT_MAX_RANK", "Context", "Handler", "Loop", "Running", "add_log",
            "cancel", "claim", "claim_next", "classify", "create", "error_text", "error_values", "execute",
-           "get_job", "handler", "handlers", "install_hooks", "new_owner", "rank_for", "record_error",
+           "for_work", "get_job", "handler", "handlers", "install_hooks", "new_owner", "rank_for", "record_error",
            "requeue_running", "resolve_waiting", "retry", "run_here", "set_notifier", "sweep",
            "with_dependencies"]

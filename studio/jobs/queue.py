@@ -235,3 +235,14 @@ def retry(session: Session, caller: Caller, job_id: int) -> Job:
     _mark_runnable(session, job.rank)
     audit.record(session, caller, "job.retry", "job", job.id, work_id=job.work_id)
     return job
+
+
+def for_work(session: Session, work_id: int, limit: int = 40, kind: str | None = None,
+             language: str | None = None) -> list[Job]:
+    """A work's jobs, newest first (of one kind and language when named)."""
+    q = select(Job).where(Job.work_id == work_id)
+    if kind:
+        q = q.where(Job.kind == kind)
+    if language:
+        q = q.where(Job.language == language)
+    return list(session.scalars(q.order_by(Job.id.desc()).limit(limit)))

@@ -149,7 +149,7 @@ def _notify(ranks: set[int]) -> None:
 
 
 # The services whose job handlers this studio runs (each registers its own with @jobs.handler).
-HANDLER_MODULES = ("studio.services.rendering", "studio.services.publishing", "studio.services.transcripts",
+HANDLER_MODULES = ("studio.services.rendering", "studio.services.packages", "studio.services.feeds", "studio.services.transcripts",
                    "studio.services.translations")
 
 

@@ -185,3 +185,19 @@ def ensure_admin(session: Session, password: str | None) -> str | None:
     create_user(session, Caller(None, "local"), "admin", generated, ["admin"], "Quản trị viên", system=True)
     session.commit()
     return None if password else generated
+
+
+def all_users(session: Session) -> list[User]:
+    """Every account by user name."""
+    return list(session.scalars(select(User).order_by(User.username)))
+
+
+def active_with_role(session: Session, *roles: str) -> list[User]:
+    """Active accounts holding any of these roles, by user name."""
+    return [u for u in session.scalars(select(User).where(User.active.is_(True)).order_by(User.username))
+            if u.has_role(*roles)]
+
+
+def tokens_of(session: Session, user_id: int) -> list[ApiToken]:
+    """A user's API tokens, newest first."""
+    return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id.desc())))

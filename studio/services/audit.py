@@ -6,7 +6,7 @@ import io
 from datetime import datetime
 from typing import Iterable, Iterator
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.models import AuditEvent
@@ -72,3 +72,10 @@ def to_csv_rows(events: Iterable[AuditEvent]) -> Iterator[str]:
         buf.truncate()
     if buf.getvalue():
         yield buf.getvalue()
+
+
+def page(session: Session, filters: dict, number: int, per_page: int) -> tuple[list[AuditEvent], int]:
+    """One page of the filtered audit log (see `query`) and the count of all its events."""
+    q = query(session, **filters)
+    total = session.scalar(select(func.count()).select_from(q.subquery()))
+    return list(session.scalars(q.offset((number - 1) * per_page).limit(per_page))), total

@@ -12,7 +12,7 @@ from media_pipeline import profiles as registry
 from media_pipeline.text.unicode import nfc
 from storage.models import Area, Endpoint, EndpointReport, Package, PackageFile, utcnow
 from studio.errors import N_, TooLarge, ValidationError
-from studio.services import Caller, areas, audit, channels, fetch, languages, publishing
+from studio.services import Caller, areas, audit, channels, feeds, fetch, languages
 from studio.services.accounts import hash_token, require_role
 
 MAX_REPORTS = 1000  # per request
@@ -194,7 +194,7 @@ def _sent_files(session: Session, endpoint: Endpoint, package_ids: set[int]) -> 
 
 def status(session: Session, endpoint: Endpoint) -> dict:
     """What the endpoint should hold, what it says it holds, and its recent plays."""
-    should = [p.id for p, _ in publishing.feed_query(session, endpoint.kind, endpoint.area, endpoint.display,
+    should = [p.id for p, _ in feeds.feed_query(session, endpoint.kind, endpoint.area, endpoint.display,
                                                      endpoint.languages)]
     holds = (endpoint.last_heartbeat or {}).get("holds", [])
     plays = list(session.scalars(select(EndpointReport).where(EndpointReport.endpoint_id == endpoint.id,

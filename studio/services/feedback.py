@@ -18,7 +18,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from media_pipeline.text.unicode import nfc
-from storage.models import Endpoint, Feedback, User, utcnow, work_areas
+from storage.models import Endpoint, Feedback, User, Work, utcnow, work_areas
 from studio.errors import N_, Conflict, NotFound, PermissionDenied, TooManyRequests, ValidationError
 from studio.services import Caller, accounts, areas, audit, fetch, languages, reading
 
@@ -172,3 +172,8 @@ def as_json(fb: Feedback, viewer: User) -> dict:
             "answered_at": fb.answered_at.isoformat() + "Z" if fb.answered_at else None,
             "created_at": fb.created_at.isoformat() + "Z"}
 
+
+def work_titles(session: Session, items: list[Feedback]) -> dict[int, str]:
+    """The titles of the works these messages are about, by work id."""
+    ids = {f.work_id for f in items}
+    return dict(session.execute(select(Work.id, Work.title).where(Work.id.in_(ids))).all()) if ids else {}

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storage.models import Endpoint, EndpointReport
-from studio.services import areas, publishing, report
+from studio.services import areas, feeds, report
 
 STATES = ("online", "offline", "never", "revoked")
 
@@ -47,7 +47,7 @@ def overview(session: Session, now: datetime, offline_after: timedelta, area_id:
         st = state(ep, now, offline_after)
         key = (ep.kind, ep.area_id, ep.display, tuple(ep.languages or ()))
         if key not in should_cache:
-            should_cache[key] = [p.id for p, _ in publishing.feed_query(session, ep.kind, ep.area, ep.display,
+            should_cache[key] = [p.id for p, _ in feeds.feed_query(session, ep.kind, ep.area, ep.display,
                                                                          ep.languages)]
         should = should_cache[key]
         holds = (ep.last_heartbeat or {}).get("holds") or []

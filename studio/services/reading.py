@@ -9,9 +9,9 @@ from xml.etree.ElementTree import Element, SubElement, tostring
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models import Asset, Package, Revision, Translation, Work
+from storage.models import Asset, Package, Revision, Translation, Work, utcnow
 from studio.errors import N_, NotFound
-from studio.services import editions, publishing, works
+from studio.services import editions, feeds, works
 from studio.services.markup import render as markdown
 
 
@@ -20,7 +20,7 @@ def published(session: Session, work_id: int) -> tuple[Work, Package]:
     work = session.get(Work, work_id)
     package = session.scalar(select(Package).where(Package.work_id == work_id, Package.state == "published")
                              .order_by(Package.version.desc())) if work else None
-    if package is None or (package.valid_until and package.valid_until < publishing.utcnow()):
+    if package is None or (package.valid_until and package.valid_until < utcnow()):
         raise NotFound(N_("This item is not published."))
     return work, package
 
@@ -95,7 +95,7 @@ def rss(session: Session, base_url: str, title: str, language: str | None = None
     SubElement(ch, "description").text = title
     if language:
         SubElement(ch, "language").text = language
-    live = sorted(publishing.live(session, publishing.utcnow()), key=lambda p: p.published_at or datetime.min,
+    live = sorted(feeds.live(session, utcnow()), key=lambda p: p.published_at or datetime.min,
                   reverse=True)
     for p in live[:limit]:
         langs = languages(p)

@@ -51,7 +51,7 @@ def language_text(session: Session, work: Work, language: str) -> tuple[str, lis
     return tr.title or work.title, [s["target"] for s in tr.segments if s.get("target", "").strip()]
 
 
-def queue(session: Session, caller: Caller, work_id: int, channels: list[str] | None = None,
+def queue(session: Session, caller: Caller, work: Work, channels: list[str] | None = None,
           languages: list[str] | None = None, revision: int | None = None,
           needs: list[channel_service.Need] | None = None) -> list[Job]:
     """Create render jobs at the work's priority; workers start after commit.
@@ -63,7 +63,6 @@ def queue(session: Session, caller: Caller, work_id: int, channels: list[str] | 
     screens get theirs.
     """
     require_role(caller, "editor", "approver")
-    work = works.get(session, work_id)
     for ch in channels or []:
         if ch not in registry.CHANNELS:
             raise ValidationError(N_("Channel %(c)s has no media to render."), field="channels", c=ch)

@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from storage.models import Rendition, Work, utcnow
 from studio.errors import N_, Conflict, PermissionDenied, ValidationError
-from studio.services import Caller, audit, publishing, translations, works
+from studio.services import Caller, audit, packages, translations, works
 from studio.services.accounts import require_role
 
 # action: (states it may start from, state it leads to, role needed, reason required)
@@ -15,7 +15,7 @@ TRANSITIONS = {
     "request_changes": ({"submitted", "approved"}, "draft", "approver", True),
     "approve": ({"submitted"}, "approved", "approver", False),
     # Publishing a published work again makes a new package of the same approved revision, with the files
-    # of endpoints registered since (see publishing.prepare).
+    # of endpoints registered since (see packages.prepare).
     "publish": ({"approved", "published"}, "published", "approver", False),
     "retract": ({"published"}, "retracted", "approver", True),
 }
@@ -78,10 +78,10 @@ def transition(session: Session, caller: Caller, work_id: int, action: str, reas
         work.approved_revision, work.approved_by_id = work.current_revision, caller.user.id
     elif action == "publish":
         work.published_revision, work.published_at = work.approved_revision, utcnow()
-        publishing.prepare(session, caller, work)
+        packages.prepare(session, caller, work)
     elif action == "retract":
         work.published_revision = None
-        publishing.retract(session, caller, work, reason)
+        packages.retract(session, caller, work, reason)
     elif action == "request_changes":
         work.approved_revision = None
     if action == "retract" and before != "published":

@@ -6,14 +6,12 @@ from datetime import datetime, timedelta
 from flask import (Blueprint, Response, current_app, flash, redirect, render_template, request,
                    stream_with_context, url_for)
 from flask_babel import gettext as _
-from sqlalchemy import func, select
 
 from storage.models import AREA_LEVELS, ROLES, User
-from studio.errors import StudioError
 from studio.extensions import db
 from studio.services import accounts, audit
 from studio.services import areas as area_service
-from studio.web.helpers import caller, form_error, role_required
+from studio.web.helpers import caller, form_errors, role_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -24,17 +22,16 @@ def users():
     """All accounts, and a form to add one."""
     status = 200
     if request.method == "POST":
-        try:
+        with form_errors() as failed:
             accounts.create_user(db.session, caller(), request.form.get("username", ""),
                                  request.form.get("password", ""), request.form.getlist("roles"),
                                  request.form.get("display_name", ""), request.form.get("area_id", type=int))
             db.session.commit()
             flash(_("User created."), "info")
             return redirect(url_for("admin.users"))
-        except StudioError as exc:
-            form_error(exc)
-            status = exc.status
-    all_users = db.session.scalars(select(User).order_by(User.username)).all()
+        if failed:
+            status = failed.status
+    all_users = accounts.all_users(db.session)
     return render_template("admin/users.html", users=all_users, roles=ROLES,
                            area_tree=area_service.tree(db.session), form=request.form), status
 
@@ -48,7 +45,7 @@ def user(user_id: int):
     if target is None:
         return render_template("error.html", status=404, message=_("No such user.")), 404
     if request.method == "POST":
-        try:
+        with form_errors() as failed:
             accounts.update_user(db.session, caller(), user_id, roles=request.form.getlist("roles"),
                                  active=request.form.get("active") == "on",
                                  display_name=request.form.get("display_name", ""),
@@ -57,15 +54,14 @@ def user(user_id: int):
             db.session.commit()
             flash(_("Saved."), "info")
             return redirect(url_for("admin.users"))
-        except StudioError as exc:
-            form_error(exc)
-            status = exc.status
+        if failed:
+            status = failed.status
     return render_template("admin/user.html", target=target, roles=ROLES,
                            area_tree=area_service.tree(db.session)), status
 
 
 # Where each first-run step is done (checklist.steps gives the order and whether it is done).
-SETUP_PAGES = {"areas": "admin.areas", "people": "admin.users", "endpoints": "distribution.index",
+SETUP_PAGES = {"areas": "admin.areas", "people": "admin.users", "endpoints": "endpoints.index",
                "voices": "settings.media"}
 
 
@@ -83,15 +79,14 @@ def areas():
     """The area tree, and a form to add an area."""
     status = 200
     if request.method == "POST":
-        try:
+        with form_errors() as failed:
             area_service.create(db.session, caller(), request.form.get("code", ""), request.form.get("name", ""),
                                 request.form.get("level", ""), request.form.get("parent_id", type=int))
             db.session.commit()
             flash(_("Area added."), "info")
             return redirect(url_for("admin.areas"))
-        except StudioError as exc:
-            form_error(exc)
-            status = exc.status
+        if failed:
+            status = failed.status
     return render_template("admin/areas.html", area_tree=area_service.tree(db.session), levels=AREA_LEVELS), status
 
 
@@ -113,11 +108,9 @@ def _audit_filters() -> dict:
 @role_required("admin")
 def audit_log():
     """The audit log with filters and pagination."""
-    q = audit.query(db.session, **_audit_filters())
     page = max(1, request.args.get("page", 1, type=int))
     per_page = current_app.config["PAGE_SIZE"] * 2
-    total = db.session.scalar(select(func.count()).select_from(q.subquery()))
-    events = db.session.scalars(q.offset((page - 1) * per_page).limit(per_page)).all()
+    events, total = audit.page(db.session, _audit_filters(), page, per_page)
     return render_template("admin/audit.html", events=events, total=total, page=page,
                            pages=max(1, -(-total // per_page)), args=request.args)
 

@@ -1,4 +1,7 @@
-"""JSON API under /api/v1, authenticated by personal API tokens (Authorization: Bearer ...)."""
+"""The staff's JSON API under /api/v1, authenticated by personal API tokens (Authorization: Bearer st_...).
+
+The endpoints' API (feed, reports, citizens' feedback) is studio/web/endpoint_api.py.
+"""
 from __future__ import annotations
 
 import functools
@@ -7,31 +10,24 @@ from datetime import timedelta
 
 from flask import Blueprint, current_app, g, jsonify, request, url_for
 
-from sqlalchemy import select
 
-from storage.models import INT64_MAX, STATES, WORK_KINDS, Asset, Job, Revision, Work
-from studio.errors import N_, PermissionDenied, TooLarge, ValidationError
+from storage.models import INT64_MAX, STATES, WORK_KINDS, Asset, Revision, Work
+from studio.errors import N_, PermissionDenied, ValidationError
 from studio.extensions import csrf, db
 from studio import jobs
-from studio.services import Caller, accounts, endpoints, languages, publishing, rendering, translations
+from studio.services import Caller, accounts, languages, rendering, translations
 from studio.services import feedback as feedback_service
 from studio.services import assets as asset_service
 from studio.services import works as work_service
 from studio.services import editing, workflow
-from studio.web.helpers import client_ip, error_response, job_error, receive_upload
-from studio.web.openapi import spec, validate_body
-from studio.web.serving import MAX_WAIT_S, parse_wait
+from studio.web.helpers import bearer, client_ip, error_response, job_error, receive_upload
+from studio.web.helpers import json_body as body
+from studio.web.openapi import spec
 from studio.jobs.worker import mt_router
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # Tokens, not cookies, authenticate here, so a forged cross-site request carries no credentials.
 csrf.exempt(bp)
-
-
-def bearer() -> str:
-    """The request's bearer token, or ""."""
-    header = request.headers.get("Authorization", "")
-    return header[7:].strip() if header.lower().startswith("bearer ") else ""
 
 
 def api_auth(*roles: str):
@@ -51,16 +47,6 @@ def api_auth(*roles: str):
             return view(*args, **kwargs)
         return wrapped
     return deco
-
-
-def body(schema: str | None = None) -> dict:
-    """The request's JSON object, checked against the OpenAPI schema `schema`, or a 400 that says what is wrong."""
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise ValidationError(N_("The request body must be a JSON object (Content-Type: application/json)."))
-    if schema:
-        validate_body(data, schema, language_codes() if schema.startswith("Work") else None)
-    return data
 
 
 def language_codes() -> list[str]:
@@ -271,7 +257,7 @@ def _string_list(data: dict, key: str) -> list[str] | None:
 def queue_renders(work_id: int):
     """Queue renders of a work; 202 with the job ids (follow them at /api/v1/jobs/{id})."""
     data = body("RenderRequest")
-    queued = rendering.queue(db.session, g.caller, work_id, _string_list(data, "channels"),
+    queued = rendering.queue(db.session, g.caller, work_service.get(db.session, work_id), _string_list(data, "channels"),
                              _string_list(data, "languages"))
     db.session.commit()
     return jsonify(jobs=[j.id for j in queued]), 202
@@ -282,8 +268,7 @@ def queue_renders(work_id: int):
 def work_jobs(work_id: int):
     """A work's jobs, newest first."""
     work_service.get(db.session, work_id)
-    items = db.session.scalars(select(Job).where(Job.work_id == work_id).order_by(Job.id.desc()).limit(200))
-    return jsonify(items=[job_api_json(j) for j in items])
+    return jsonify(items=[job_api_json(j) for j in jobs.for_work(db.session, work_id, limit=200)])
 
 
 @bp.get("/jobs/<int:job_id>")
@@ -378,40 +363,6 @@ def approve_translation(work_id: int, language: str):
     return jsonify(translation_json(tr, full=False))
 
 
-# ---- distribution endpoints ----------------------------------------------------------------------------
-
-MAX_REPORT_BYTES = 1024 * 1024
-
-
-def endpoint_auth(view):
-    """Require an endpoint's own token (ep_...), active and not rotated away."""
-    @functools.wraps(view)
-    def wrapped(*args, **kwargs):
-        token = bearer()
-        ep = endpoints.for_token(db.session, token) if token else None
-        if ep is None:
-            return error_response(401, "unauthorized", "Send this endpoint's token: Authorization: Bearer ep_...")
-        g.endpoint = ep
-        return view(*args, **kwargs)
-    return wrapped
-
-
-@bp.post("/works/<int:work_id>/feedback")
-def post_feedback(work_id: int):
-    """A citizen's feedback on a published work, without an account: {"message", "name", "phone", "language",
-    "publish"}. A kiosk or portal sends its endpoint token (ep_...) so the message is counted as theirs."""
-    data = body("FeedbackCreate")
-    token = bearer()
-    endpoint = endpoints.for_token(db.session, token) if token.startswith("ep_") else None
-    if token and endpoint is None:
-        return error_response(401, "unauthorized", "The endpoint token is not valid; send none to write as a citizen.")
-    source = endpoint.kind if endpoint is not None and endpoint.kind in ("kiosk", "portal") else (
-        "endpoint" if endpoint is not None else "api")
-    fb = feedback_service.submit(db.session, work_id, data, client_ip(), current_app.config["SECRET_KEY"], source,
-                                 endpoint)
-    db.session.commit()
-    return jsonify(id=fb.id, state=fb.state), 201
-
 
 @bp.get("/feedback")
 @api_auth(*feedback_service.STAFF)
@@ -430,37 +381,3 @@ def reply_feedback(feedback_id: int):
     fb = feedback_service.reply(db.session, g.caller, feedback_id, body("FeedbackReply")["message"])
     db.session.commit()
     return jsonify(feedback_service.as_json(fb, g.caller.user))
-
-
-@bp.get("/feed")
-@endpoint_auth
-def feed():
-    """The packages that apply to this endpoint, with presigned download URLs; 304 when unchanged."""
-    ep = g.endpoint
-    try:
-        parse_wait(request.args.get("wait"))  # the server held the request that long (studio/web/serving.py)
-    except ValueError:
-        raise ValidationError(N_("wait must be a whole number of seconds from 0 to %(max)s."), field="wait",
-                              max=MAX_WAIT_S) from None
-    etag, items = publishing.feed_items(db.session, ep.id, ep.kind, ep.area, ep.display, languages=ep.languages)
-    current_app.extensions["sightings"].saw(ep.id)  # written in batches: a poll writes nothing itself
-    if request.if_none_match.contains(etag):
-        resp = current_app.response_class(status=304)
-    else:
-        resp = current_app.response_class(
-            publishing.feed_body(current_app.extensions["objectstore"], items, publishing.FEED_URL_TTL),
-            mimetype="application/json")
-    resp.set_etag(etag)
-    resp.headers["Cache-Control"] = "private, no-cache"
-    return resp
-
-
-@bp.post("/reports")
-@endpoint_auth
-def reports():
-    """Playback reports and heartbeats: {"reports": [{"id", "type": "play"|"heartbeat", ...}]}."""
-    if (request.content_length or 0) > MAX_REPORT_BYTES:
-        raise TooLarge(N_("At most %(n)s reports per request."), field="reports", n=endpoints.MAX_REPORTS)
-    counts = endpoints.record(db.session, g.endpoint, body("Reports"))
-    db.session.commit()
-    return jsonify(counts)

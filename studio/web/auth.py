@@ -6,13 +6,10 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy import select
 
-from storage.models import ApiToken
-from studio.errors import StudioError
 from studio.extensions import db
 from studio.services import accounts, audit
-from studio.web.helpers import caller, client_ip, form_error
+from studio.web.helpers import caller, client_ip, form_errors
 
 bp = Blueprint("auth", __name__)
 
@@ -28,15 +25,14 @@ def _safe_next(target: str | None) -> str:
 def login():
     """The login form; failures are throttled per user name and address."""
     if request.method == "POST":
-        try:
+        with form_errors() as failed:
             user = accounts.authenticate(db.session, request.form.get("username", ""),
                                          request.form.get("password", ""), client_ip(),
                                          current_app.config["LOGIN_MAX_FAILURES"],
                                          current_app.config["LOGIN_WINDOW_MINUTES"],
                                          current_app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"])
-        except StudioError as exc:
-            form_error(exc)
-            return render_template("login.html", username=request.form.get("username", "")), exc.status
+        if failed:
+            return render_template("login.html", username=request.form.get("username", "")), failed.status
         session.clear()  # a fresh session on login: no fixation
         login_user(user)
         return redirect(_safe_next(request.args.get("next")))
@@ -69,7 +65,7 @@ def tokens():
     """List, create and revoke personal API tokens; a new token is shown once."""
     new_token = None
     if request.method == "POST":
-        try:
+        with form_errors():
             if request.form.get("revoke_all"):
                 n = accounts.revoke_all_tokens(db.session, caller(), current_user.id)
                 flash(_("%(n)s tokens revoked.", n=n), "info")
@@ -79,8 +75,5 @@ def tokens():
             else:
                 _tok, new_token = accounts.create_token(db.session, caller(), request.form.get("name", ""))
             db.session.commit()
-        except StudioError as exc:
-            form_error(exc)
-    mine = db.session.scalars(select(ApiToken).where(ApiToken.user_id == current_user.id)
-                              .order_by(ApiToken.id.desc())).all()
+    mine = accounts.tokens_of(db.session, current_user.id)
     return render_template("tokens.html", tokens=mine, new_token=new_token)

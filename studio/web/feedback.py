@@ -3,13 +3,12 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
-from storage.models import User, Work
-from studio.errors import StudioError
+from storage.models import Work
 from studio.extensions import db
+from studio.services import accounts
 from studio.services import feedback as feedback_service
-from studio.web.helpers import caller, form_error, role_required
+from studio.web.helpers import caller, form_errors, role_required
 
 bp = Blueprint("feedback", __name__, url_prefix="/feedback")
 
@@ -21,8 +20,7 @@ def inbox():
     state = request.args.get("state") or None
     items = feedback_service.inbox(db.session, caller(), state, current_app.config["FEEDBACK_PHONE_DAYS"])
     db.session.commit()  # erased phone numbers stay erased
-    titles = dict(db.session.execute(select(Work.id, Work.title).where(
-        Work.id.in_({f.work_id for f in items}))).all()) if items else {}
+    titles = feedback_service.work_titles(db.session, items)
     return render_template("feedback/list.html", items=items, state=state, titles=titles,
                            states=feedback_service.STATES)
 
@@ -32,8 +30,7 @@ def inbox():
 def detail(feedback_id: int):
     """One message: the citizen's words, who has it, the answer form."""
     fb = feedback_service.get(db.session, caller(), feedback_id)
-    staff = [u for u in db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.username))
-             if u.has_role(*feedback_service.STAFF)]
+    staff = accounts.active_with_role(db.session, *feedback_service.STAFF)
     return render_template("feedback/detail.html", fb=fb, work=db.session.get(Work, fb.work_id), staff=staff,
                            show_phone=feedback_service.may_see_phone(caller().user, fb))
 
@@ -42,7 +39,7 @@ def detail(feedback_id: int):
 @role_required(*feedback_service.STAFF)
 def act(feedback_id: int, action: str):
     """Assign, answer or close."""
-    try:
+    with form_errors():
         if action == "assign":
             user_id = request.form.get("user_id", type=int)
             feedback_service.assign(db.session, caller(), feedback_id, user_id)
@@ -57,7 +54,4 @@ def act(feedback_id: int, action: str):
             return redirect(url_for(".detail", feedback_id=feedback_id))
         db.session.commit()
         flash(message, "info")
-    except StudioError as exc:
-        db.session.rollback()
-        form_error(exc)
     return redirect(url_for(".detail", feedback_id=feedback_id))

@@ -9,7 +9,7 @@ from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_login import current_user
 
-from studio.errors import PermissionDenied, StudioError
+from studio.errors import N_, PermissionDenied, StudioError, ValidationError
 from studio.services import Caller
 
 log = logging.getLogger(__name__)
@@ -125,6 +125,59 @@ def receive_upload(who: Caller, work_id: int, file, role: str = "attachment", la
         return asset
 
 
-def form_error(exc: StudioError) -> None:
-    """Flash a service error on the page being re-rendered."""
-    flash(message_of(exc), "error")
+class Failure:
+    """What `form_errors` caught: false while nothing failed; `status` is the answer's status either way."""
+
+    error: StudioError | None = None
+
+    def __bool__(self) -> bool:
+        return self.error is not None
+
+    @property
+    def status(self) -> int:
+        return self.error.status if self.error is not None else 200
+
+
+@contextmanager
+def form_errors(json: bool = False):
+    """The one way an HTML view meets a service error: the transaction is rolled back and the error's message is
+    flashed in the user's language; the view then redirects, or re-renders its form with `failed.status`::
+
+        with form_errors() as failed:
+            works.transition(...)
+            db.session.commit()
+        if failed:
+            return redirect(...)
+
+    With `json=True` a request that wants JSON (the editors' scripts) gets the error raised instead, for the
+    JSON error handler."""
+    failed = Failure()
+    try:
+        yield failed
+    except StudioError as exc:
+        from studio.extensions import db
+        db.session.rollback()
+        if json and wants_json():
+            raise
+        flash(message_of(exc), "error")
+        failed.error = exc
+
+
+def bearer() -> str:
+    """The request's bearer token, or ""."""
+    header = request.headers.get("Authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else ""
+
+
+def json_body(schema: str | None = None) -> dict:
+    """The request's JSON object, checked against the OpenAPI schema `schema`, or a 400 that says what is wrong."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ValidationError(N_("The request body must be a JSON object (Content-Type: application/json)."))
+    if schema:
+        from studio.extensions import db
+        from studio.services import languages
+        from studio.web.openapi import validate_body
+        codes = [lang.code for lang in languages.all_languages(db.session)] if schema.startswith("Work") else None
+        validate_body(data, schema, codes)
+    return data

@@ -4,52 +4,18 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
-from media_pipeline.profiles import CHANNELS
-from storage.models import Job, Package, Rendition, Translation, Work
-from studio.errors import N_, NotFound, StudioError
+from storage.models import Job, Rendition
+from studio.errors import N_, NotFound
 from studio.extensions import db
 from studio.services import assets as asset_service
-from studio.services import languages as language_service
-from studio.services import channels as channel_service
 from studio import jobs
-from studio.services import rendering, transcripts, voices
-from studio.web.helpers import caller, form_error, job_error, role_required
+from studio.services import rendering, transcripts, works
+from studio.web.helpers import caller, form_errors, job_error, role_required
 from studio.web.labels import label
 
 bp = Blueprint("media", __name__)
 READERS = ("editor", "translator", "approver")
-
-
-def media_context(work: Work) -> dict:
-    """What the work page shows about rendering."""
-    jobs = db.session.scalars(select(Job).where(Job.work_id == work.id).order_by(Job.id.desc()).limit(40)).all()
-    renditions = db.session.scalars(select(Rendition).where(Rendition.work_id == work.id)
-                                    .order_by(Rendition.id.desc())).all()
-    languages = [work.source_language] + [t.language for t in db.session.scalars(
-        select(Translation).where(Translation.work_id == work.id, Translation.state == "approved"))]
-    latest = {}
-    for r in renditions:  # newest per (language, profile)
-        latest.setdefault((r.language, r.profile), r)
-    reading = []  # what the voice will read, per language a Vietnamese voice reads
-    for language in languages:
-        if voices.reads_as(db.session, language) != "vi":
-            continue
-        try:
-            sentences = rendering.language_text(db.session, work, language)[1]
-        except StudioError:
-            continue
-        said = voices.spoken(db.session, language, sentences)
-        reading.append({"language": language, "pairs": list(zip(sentences, said)),
-                        "changed": sum(1 for a, b in zip(sentences, said) if a != b)})
-    translated = sorted(t.language for t in db.session.scalars(select(Translation).where(Translation.work_id == work.id)))
-    return {"jobs": jobs, "renditions": list(latest.values()), "render_languages": languages, "reading": reading,
-            "narration_languages": translated,  # what a translator may record
-            "render_channels": list(CHANNELS), "coverage": channel_service.coverage(db.session, work),
-            "language_registry": language_service.all_languages(db.session),
-            "packages": db.session.scalars(select(Package).where(Package.work_id == work.id)
-                                           .order_by(Package.version.desc())).all()}
 
 
 def job_json(job: Job) -> dict:
@@ -65,13 +31,11 @@ def job_json(job: Job) -> dict:
 @role_required("editor")
 def render(work_id: int):
     """Queue renders for the chosen channels and languages."""
-    try:
-        jobs = rendering.queue(db.session, caller(), work_id, request.form.getlist("channels") or None,
-                               request.form.getlist("languages") or None)
+    with form_errors() as failed:
+        jobs = rendering.queue(db.session, caller(), works.get(db.session, work_id),
+                               request.form.getlist("channels") or None, request.form.getlist("languages") or None)
         db.session.commit()
-    except StudioError as exc:
-        db.session.rollback()
-        form_error(exc)
+    if failed:
         return redirect(url_for("works.view", work_id=work_id))
     flash(_("Queued %(n)s render jobs.", n=len(jobs)), "info")
     return redirect(url_for("works.view", work_id=work_id) + "#jobs")
@@ -81,8 +45,7 @@ def render(work_id: int):
 @role_required(*READERS)
 def jobs_json(work_id: int):
     """Live state of a work's jobs."""
-    jobs = db.session.scalars(select(Job).where(Job.work_id == work_id).order_by(Job.id.desc()).limit(40)).all()
-    return jsonify(jobs=[job_json(j) for j in jobs])
+    return jsonify(jobs=[job_json(j) for j in jobs.for_work(db.session, work_id)])
 
 
 @bp.post("/jobs/<int:job_id>/<action>")
@@ -90,7 +53,7 @@ def jobs_json(work_id: int):
 def job_action(job_id: int, action: str):
     """Cancel or retry a job."""
     work_id = jobs.get_job(db.session, job_id).work_id
-    try:
+    with form_errors() as failed:
         if action == "cancel":
             jobs.cancel(db.session, caller(), job_id)
         elif action == "retry":
@@ -98,9 +61,7 @@ def job_action(job_id: int, action: str):
         else:
             raise NotFound(N_("Unknown action: %(a)s."), a=action)
         db.session.commit()
-    except StudioError as exc:
-        db.session.rollback()
-        form_error(exc)
+    if failed:
         return redirect(url_for("works.view", work_id=work_id))
     return redirect(url_for("works.view", work_id=work_id) + "#jobs")
 
@@ -142,12 +103,10 @@ def stream_object(key: str, size: int, mime: str) -> Response:
 def transcribe(asset_id: int):
     """Queue speech recognition of an uploaded narration or video."""
     asset = asset_service.get(db.session, asset_id)
-    try:
+    with form_errors() as failed:
         transcripts.queue(db.session, caller(), asset_id, (request.form.get("language") or "").strip())
         db.session.commit()
-    except StudioError as exc:
-        db.session.rollback()
-        form_error(exc)
+    if failed:
         return redirect(url_for("works.view", work_id=asset.work_id))
     flash(_("Transcription queued."), "info")
     return redirect(url_for("works.view", work_id=asset.work_id) + "#jobs")
@@ -160,15 +119,13 @@ def transcript(asset_id: int):
     asset = asset_service.get(db.session, asset_id)
     status = 200
     if request.method == "POST":
-        try:
+        with form_errors() as failed:
             transcripts.correct(db.session, caller(), asset_id, request.form.getlist("text"))
             db.session.commit()
             flash(_("Transcript saved."), "info")
             return redirect(url_for(".transcript", asset_id=asset_id))
-        except StudioError as exc:
-            db.session.rollback()
-            form_error(exc)
-            status = exc.status
+        if failed:
+            status = failed.status
     return render_template("works/transcript.html", asset=asset,
                            transcript=transcripts.transcript(db.session, asset_id)), status
 

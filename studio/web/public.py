@@ -35,15 +35,11 @@ def feedback(work_id: int):
     """A citizen's question or comment on an item, into the inbox of the staff of its areas."""
     from flask import flash, redirect
 
-    from studio.errors import StudioError
-    from studio.web.helpers import client_ip, form_error
-    try:
+    from studio.web.helpers import client_ip, form_errors
+    with form_errors():
         feedback_service.submit(db.session, work_id, request.form, client_ip(), current_app.config["SECRET_KEY"])
         db.session.commit()
         flash(_("Thank you: your feedback was sent to the editors."), "info")
-    except StudioError as exc:
-        db.session.rollback()
-        form_error(exc)
     return redirect(url_for(".page", work_id=work_id, lang=request.form.get("lang") or None) + "#feedback")
 
 

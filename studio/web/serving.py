@@ -8,7 +8,7 @@ Endpoint traffic never slows the editors:
   endpoint by its token's hash together with the feeds generation; its audience's feed (kind, area, display,
   languages) comes from the feed cache, computed once per generation and minute for all the endpoints that share
   it (single flight: a fleet woken by a publish computes each audience once); the answer is a 304, or a 200 with
-  the feed document signed once per item list (`publishing.feed_body`). The database reads and the signing run
+  the feed document signed once per item list (`feeds.FeedCache.document`). The database reads and the signing run
   in a small thread pool of their own. The poll records the endpoint as seen in memory; `last_seen_at` is
   written in batches (studio/services/sightings.py), so a poll writes nothing. What this path does not know (no
   such endpoint, a bad `wait`, no bearer token) goes to the view, which answers as before.
@@ -95,10 +95,10 @@ class FeedPolls:
 
     def _read_generation(self) -> int:
         from studio.extensions import db
-        from studio.services import publishing
+        from studio.services import feeds
         with self.app.app_context():
             try:
-                return publishing.feeds_generation(db.session)
+                return feeds.generation(db.session)
             finally:
                 db.session.remove()
 
@@ -139,12 +139,12 @@ class FeedPolls:
     # ---- one poll -------------------------------------------------------------------------------------
 
     def _poller(self, token: str):
-        from studio.services import publishing
+        from studio.services import feeds
         from studio.services.accounts import hash_token
         if not token.startswith("ep_"):
             return None
         with self.engine.connect() as conn:
-            who = publishing.poller(conn, hash_token(token))
+            who = feeds.poller(conn, hash_token(token))
         if who is not None:
             self.app.extensions["sightings"].saw(who.id)
         return who
@@ -153,20 +153,18 @@ class FeedPolls:
         """The endpoint's (ETag, items), filling the feed cache for its whole audience."""
         from storage.models import Area
         from studio.extensions import db
-        from studio.services import publishing
         with self.app.app_context():
             try:
                 area = db.session.get(Area, who.area_id) if who.area_id else None
-                return publishing.feed_items(db.session, who.id, who.kind, area, who.display,
+                return self.app.extensions["feeds"].items(db.session, who.id, who.kind, area, who.display,
                                              languages=list(who.languages))
             finally:
                 db.session.remove()
 
     async def _feed(self, who) -> tuple[str, list[dict]]:
         """(ETag, items) from the cache, or computed once for every poller of the same audience at once."""
-        from studio.services import publishing
         from storage.models import utcnow
-        hit = publishing.cached_feed(self.db_url, who)
+        hit = self.app.extensions["feeds"].cached(self.db_url, who)
         if hit is not None:
             return hit
         key = who.feed_key(self.db_url, utcnow())
@@ -176,13 +174,13 @@ class FeedPolls:
             self._computing[key] = fut
             fut.add_done_callback(lambda _f, key=key: self._computing.pop(key, None))
         await asyncio.wrap_future(fut)
-        hit = publishing.cached_feed(self.db_url, who)
+        hit = self.app.extensions["feeds"].cached(self.db_url, who)
         return hit if hit is not None else await asyncio.get_running_loop().run_in_executor(
             self.executor, self._compute, who)
 
     def _body(self, items: list[dict]) -> bytes:
-        from studio.services import publishing
-        return publishing.feed_body(self.app.extensions["objectstore"], items, publishing.FEED_URL_TTL)
+        from studio.services import feeds
+        return self.app.extensions["feeds"].document(self.app.extensions["objectstore"], items, feeds.FEED_URL_TTL)
 
     async def answer(self, token: str, if_none_match: str, seconds: int, send) -> bool:
         """Answer the poll (304, or 200 with the feed), waiting up to `seconds` while it is unchanged; False

@@ -9,11 +9,11 @@ from flask_babel import gettext as _
 
 from media_pipeline.profiles import Profile
 from media_pipeline.errors import EngineError
-from studio.errors import N_, NotFound, StudioError, ValidationError
+from studio.errors import N_, NotFound, ValidationError
 from studio.extensions import db
 from studio.jobs.worker import resources
 from studio.services import channels, voices
-from studio.web.helpers import caller, form_error, role_required
+from studio.web.helpers import caller, form_errors, role_required
 
 log = logging.getLogger(__name__)
 bp = Blueprint("settings", __name__, url_prefix="/settings")
@@ -39,13 +39,11 @@ def media():
 
 
 def _save(fn, success: str, rules_text: str | None = None):
-    try:
+    with form_errors() as failed:
         fn()
         db.session.commit()
-    except StudioError as exc:
-        db.session.rollback()
-        form_error(exc)
-        return _page(exc.status, rules_text)
+    if failed:
+        return _page(failed.status, rules_text)
     flash(success, "info")
     return redirect(url_for("settings.media"))
 

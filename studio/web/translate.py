@@ -5,15 +5,15 @@ from flask import (Blueprint, Response, current_app, flash, jsonify, redirect, r
                    url_for)
 from flask_babel import gettext as _
 
-from sqlalchemy import select
 
 from media_pipeline import asr
 from storage.models import Job
-from studio.errors import N_, StudioError, ValidationError
+from studio.errors import N_, ValidationError
 from studio.extensions import db
 from studio.jobs.worker import mt_router, resources
+from studio import jobs
 from studio.services import glossary, languages, memory, translations, works
-from studio.web.helpers import caller, form_error, message_of, role_required, wants_json
+from studio.web.helpers import caller, form_errors, role_required, wants_json
 
 bp = Blueprint("translate", __name__)
 READERS = ("editor", "translator", "approver")
@@ -50,7 +50,7 @@ def queue_machine_job(work_id: int, language: str) -> Job:
 def start(work_id: int):
     """Start a translation: memory matches, then machine translation of the rest, in a background job."""
     language = (request.form.get("language") or "").strip()
-    try:
+    with form_errors() as failed:
         translations.start(db.session, caller(), work_id, language, mt_router(current_app))
         db.session.commit()
         work = works.get(db.session, work_id)
@@ -59,9 +59,7 @@ def start(work_id: int):
                     "reload to see their progress."), "info")
         else:
             flash(_("Memory matches are being filled in; translate the remaining segments by hand."), "info")
-    except StudioError as exc:
-        db.session.rollback()
-        form_error(exc)
+    if failed:
         return redirect(url_for(".index", work_id=work_id))
     return redirect(url_for(".editor", work_id=work_id, language=language))
 
@@ -74,8 +72,7 @@ def editor(work_id: int, language: str):
     tr = translations.get(db.session, work_id, language)
     lang = languages.get(db.session, language)
     cap = capability_table([work.source_language, language])[language]
-    job = db.session.scalar(select(Job).where(Job.work_id == work_id, Job.kind == "translate",
-                                              Job.language == language).order_by(Job.id.desc()))
+    job = next(iter(jobs.for_work(db.session, work_id, limit=1, kind="translate", language=language)), None)
     return render_template("translate/editor.html", work=work, tr=tr, lang=lang, cap=cap, job=job,
                            progress=translations.progress(tr),
                            can_machine=mt_router(current_app).can(work.source_language, language))
@@ -86,15 +83,11 @@ def editor(work_id: int, language: str):
 def save_segment(work_id: int, language: str, number: int):
     """Save (and optionally approve) one segment; JSON for the editor's script, a redirect otherwise."""
     approve = request.form.get("approve") == "1"
-    try:
+    with form_errors(json=True) as failed:
         seg = translations.save_segment(db.session, caller(), work_id, language, number - 1,
                                         request.form.get("target", ""), approve=approve)
         db.session.commit()
-    except StudioError as exc:
-        db.session.rollback()
-        if wants_json():
-            raise
-        form_error(exc)
+    if failed:
         return redirect(url_for(".editor", work_id=work_id, language=language) + f"#seg-{number}")
     tr = translations.get(db.session, work_id, language)
     if wants_json():
@@ -115,7 +108,7 @@ def suggestions(work_id: int, language: str, number: int):
 @role_required("translator", "editor", "approver")
 def act(work_id: int, language: str, action: str):
     """Machine-translate the empty segments, or approve the whole translation."""
-    try:
+    with form_errors():
         if action == "machine":
             queue_machine_job(work_id, language)
             message = _("Machine translation of the empty segments has started; reload to see its progress.")
@@ -126,9 +119,6 @@ def act(work_id: int, language: str, action: str):
             raise ValidationError(N_("Unknown action: %(a)s."), field="action", a=action)
         db.session.commit()
         flash(message, "info")
-    except StudioError as exc:
-        db.session.rollback()
-        form_error(exc)
     return redirect(url_for(".editor", work_id=work_id, language=language))
 
 
@@ -138,15 +128,13 @@ def language_list():
     """The registry with what each language can do; admins add languages."""
     status = 200
     if request.method == "POST":
-        try:
+        with form_errors() as failed:
             lang = languages.add(db.session, caller(), request.form)
             db.session.commit()
             flash(_("Language %(code)s added.", code=lang.code), "info")
             return redirect(url_for(".language_list"))
-        except StudioError as exc:
-            db.session.rollback()
-            form_error(exc)
-            status = exc.status
+        if failed:
+            status = failed.status
     return render_template("translate/languages.html", registry=languages.all_languages(db.session),
                            caps=capability_table(), form=request.form), status
 
@@ -166,7 +154,7 @@ def glossary_page():
     src, dst = _pair()
     status = 200
     if request.method == "POST":
-        try:
+        with form_errors() as failed:
             if request.form.get("delete"):
                 glossary.delete(db.session, caller(), int(request.form["delete"]))
                 message = _("Term removed.")
@@ -177,10 +165,8 @@ def glossary_page():
             db.session.commit()
             flash(message, "info")
             return redirect(url_for(".glossary_page", source=src, target=dst))
-        except StudioError as exc:
-            db.session.rollback()
-            form_error(exc)
-            status = exc.status
+        if failed:
+            status = failed.status
     return render_template("translate/glossary.html", source=src, target=dst,
                            rows=glossary.rows(db.session, src, dst), registry=languages.all_languages(db.session),
                            memory_size=memory.count(db.session, src, dst)), status
@@ -192,17 +178,12 @@ def memory_import():
     """Load a TMX 1.4 file into the pair's memory; broken XML is refused with its line."""
     src, dst = _pair()
     file = request.files.get("file")
-    try:
+    with form_errors(json=True):
         if file is None or not file.filename:
             raise ValidationError(N_("Choose a file to upload."), field="file")
         added = memory.import_tmx(db.session, caller(), file.stream, src, dst)
         db.session.commit()
         flash(_("%(n)s translation units added to the memory.", n=added), "info")
-    except StudioError as exc:
-        db.session.rollback()
-        if wants_json():
-            raise
-        flash(message_of(exc), "error")
     return redirect(url_for(".glossary_page", source=src, target=dst))
 
 

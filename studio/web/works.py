@@ -8,16 +8,15 @@ from flask_login import current_user
 
 from media_pipeline.profiles import CHANNELS
 from storage.models import PRIORITIES, STATES, WORK_KINDS
-from studio.errors import StudioError
 from studio.extensions import db
 from studio.services import areas as area_service
 from studio.services import languages as language_service
 from studio.services import assets as asset_service
 from studio.services import works as work_service
-from studio.services import editing, workflow
+from studio.services import editing, workflow, workpage
 from studio.services.works import META_KEYS
 from studio.web.labels import label
-from studio.web.helpers import (caller, error_response, form_error, message_of, receive_upload, role_required,
+from studio.web.helpers import (caller, form_errors, receive_upload, role_required,
                         spooled, wants_json)
 
 bp = Blueprint("works", __name__)
@@ -75,13 +74,12 @@ def create():
     """Write a new work."""
     if request.method == "POST":
         data = form_data(request.form)
-        try:
+        with form_errors() as failed:
             work = work_service.create(db.session, caller(), data)
             db.session.commit()
-        except StudioError as exc:
-            form_error(exc)
+        if failed:
             return render_template("works/form.html", work=None, data=data, version=None,
-                                   **_form_context()), exc.status
+                                   **_form_context()), failed.status
         flash(_("Saved as a draft."), "info")
         return redirect(url_for("works.view", work_id=work.id))
     data = {"kind": request.args.get("kind", "article"), "source_language": "vi", "priority": "normal",
@@ -97,15 +95,13 @@ def edit(work_id: int):
     if request.method == "POST":
         data = form_data(request.form)
         version = request.form.get("version", type=int)
-        try:
+        with form_errors() as failed:
             editing.save(db.session, caller(), work_id, data, version, note=request.form.get("note", ""))
             db.session.commit()
-        except StudioError as exc:
-            db.session.rollback()
-            form_error(exc)
+        if failed:
             db.session.refresh(work)
             return render_template("works/form.html", work=work, data=data, version=version,
-                                   conflict=exc.code == "conflict", **_form_context()), exc.status
+                                   conflict=failed.error.code == "conflict", **_form_context()), failed.status
         flash(_("Saved revision %(n)s.", n=work.current_revision), "info")
         return redirect(url_for("works.view", work_id=work.id))
     return render_template("works/form.html", work=work, data=work_service.snapshot(work), version=work.version,
@@ -116,11 +112,11 @@ def edit(work_id: int):
 @role_required(*READERS)
 def view(work_id: int):
     """A work with its assets, state and the actions open to this user."""
-    from studio.web.media import media_context
     from studio.services import feedback as feedback_service
     work = work_service.get(db.session, work_id)
     return render_template("works/view.html", work=work, actions=workflow.allowed_actions(work, current_user),
-                           feedback_count=feedback_service.count_for_work(db.session, work.id), **media_context(work))
+                           feedback_count=feedback_service.count_for_work(db.session, work.id),
+                           **workpage.media(db.session, work))
 
 
 @bp.get("/works/<int:work_id>/revisions")
@@ -146,12 +142,10 @@ def revision(work_id: int, number: int):
 @role_required("editor")
 def restore(work_id: int, number: int):
     """Make a new revision equal to an earlier one."""
-    try:
+    with form_errors():
         editing.restore(db.session, caller(), work_id, number, request.form.get("version", type=int))
         db.session.commit()
         flash(_("Restored revision %(n)s as a new revision.", n=number), "info")
-    except StudioError as exc:
-        form_error(exc)
     return redirect(url_for("works.view", work_id=work_id))
 
 
@@ -160,15 +154,13 @@ def restore(work_id: int, number: int):
 def transition(work_id: int):
     """Submit, approve, request changes, publish or retract."""
     action = request.form.get("action", "")
-    try:
+    with form_errors() as failed:
         workflow.transition(db.session, caller(), work_id, action, request.form.get("reason", ""),
                             request.form.get("version", type=int))
         db.session.commit()
         flash(_("Done: %(action)s.", action=label("action", action)), "info")
-    except StudioError as exc:
-        db.session.rollback()
-        form_error(exc)
-        return view(work_id), exc.status
+    if failed:
+        return view(work_id), failed.status
     return redirect(url_for("works.view", work_id=work_id))
 
 
@@ -176,15 +168,11 @@ def transition(work_id: int):
 @role_required("editor", "translator")
 def upload(work_id: int):
     """Receive one file (the page sends it with a progress bar), check it by content and store it."""
-    try:
+    with form_errors(json=True) as failed:  # the page's script gets the JSON error
         asset = receive_upload(caller(), work_id, request.files.get("file"),
                                request.form.get("role", "attachment"), request.form.get("language") or None)
-    except StudioError as exc:
-        db.session.rollback()
-        if wants_json():
-            return error_response(exc.status, exc.code, message_of(exc), getattr(exc, "field", None))
-        form_error(exc)
-        return view(work_id), exc.status
+    if failed:
+        return view(work_id), failed.status
     if request.headers.get("X-Requested-With") == "XMLHttpRequest":
         return jsonify(id=asset.id, name=asset.safe_name, kind=asset.kind), 201
     flash(_("Uploaded %(name)s.", name=asset.safe_name), "info")
@@ -224,17 +212,13 @@ def import_document(work_id: int):
     """Replace the text with an uploaded DOCX, ODT or PDF (a new revision; the old one stays)."""
     from studio.services import imports
     file = request.files.get("file")
-    try:
+    with form_errors(json=True) as failed:
         with spooled(file, "import-") as path:
             result = imports.import_document(db.session, current_app.extensions["objectstore"], caller(), work_id,
                                              path, file.filename, current_app.config["MAX_CONTENT_LENGTH"],
                                              current_app.config["MAX_IMAGE_PIXELS"])
         db.session.commit()
-    except StudioError as exc:
-        db.session.rollback()
-        if wants_json():
-            raise
-        form_error(exc)
+    if failed:
         return redirect(url_for("works.view", work_id=work_id))
     flash(_("Imported %(blocks)s headings and paragraphs, %(chapters)s chapters and %(pictures)s pictures as a new "
             "revision.", blocks=result["blocks"], chapters=result["chapters"], pictures=len(result["pictures"])),

@@ -80,7 +80,7 @@ def make_packages(session) -> dict:
 
 def check_feed_query(session, store) -> None:
     """Every rule of the feed on this database, and the static feeds agreeing with it."""
-    from studio.services import publishing
+    from studio.services import feeds
     made = make_packages(session)
     ids, areas = made["ids"], made["areas"]
     name = {v: k for k, v in ids.items()}
@@ -88,7 +88,7 @@ def check_feed_query(session, store) -> None:
 
     def q(kind, area, display="", languages=None):
         return [(name[p.id], sorted((f["profile"], f["language"], f["role"]) for f in files))
-                for p, files in publishing.feed_query(session, kind, area, display, languages)]
+                for p, files in feeds.feed_query(session, kind, area, display, languages)]
 
     # Loudspeaker in the commune: its province's and everywhere's, emergency first; not the other province's,
     # not the expired, future, retracted or text-only ones. Its languages narrow the files.
@@ -111,11 +111,11 @@ def check_feed_query(session, store) -> None:
     # Portals also list items without files (they publish the text).
     assert "text_only" in [n for n, _ in q("portal", commune)]
     # Static feeds are the same query without display and languages.
-    keys = publishing.write_feeds(session, store, ["02.030.00961", "04", "all"])
+    keys = feeds.write_feeds(session, store, ["02.030.00961", "04", "all"])
     assert "feeds/eboard/02.030.00961.json" in keys
     session.commit()
     for kind in ("loudspeaker", "eboard", "portal"):
         for code, area in (("02.030.00961", commune), ("04", other), ("all", None)):
             static = json.loads(store.get_bytes(f"feeds/{kind}/{code}.json"))["items"]
-            live = publishing.feed_query(session, kind, area)
+            live = feeds.feed_query(session, kind, area)
             assert [(i["package_id"], i["files"]) for i in static] == [(p.id, files) for p, files in live]

@@ -12,7 +12,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from storage.models import Area, EndpointReport, Job, Package, User
+from storage.models import Area, EndpointReport, Job, Package, User, utcnow
 from endpoint_client import SyncClient, SyncError
 from tests.conftest import new_work
 
@@ -157,7 +157,6 @@ def test_feed_polls_are_answered_before_flask_and_write_nothing(app, make_web, u
 
     from storage.models import Endpoint, utcnow
     from studio.extensions import db
-    from studio.services import publishing
     from studio.services.accounts import hash_token
     _publish(make_web)
     token = _endpoint(make_web, province["commune"])
@@ -167,7 +166,7 @@ def test_feed_polls_are_answered_before_flask_and_write_nothing(app, make_web, u
         engine = db.engine
         with db.engine.connect() as conn:
             # Nothing computed yet in this process for this feed.
-            assert publishing.unchanged_feed_etag(conn, url, hash_token(token)) is None
+            assert app.extensions["feeds"].unchanged_etag(conn, url, hash_token(token)) is None
     from flask import request_started
     seen_by_flask = []
     request_started.connect(lambda sender, **kw: seen_by_flask.append(1), app, weak=False)
@@ -186,8 +185,8 @@ def test_feed_polls_are_answered_before_flask_and_write_nothing(app, make_web, u
         assert first.headers["Content-Type"] == "application/json"
         etag = first.headers["ETag"].strip('"')
         with app.app_context(), db.engine.connect() as conn:
-            assert publishing.unchanged_feed_etag(conn, url, hash_token(token)) == etag
-            assert publishing.unchanged_feed_etag(conn, url, hash_token(token + "x")) is None
+            assert app.extensions["feeds"].unchanged_etag(conn, url, hash_token(token)) == etag
+            assert app.extensions["feeds"].unchanged_etag(conn, url, hash_token(token + "x")) is None
         for _ in range(20):
             unchanged = requests.get(f"{live_server}/api/v1/feed",
                                      headers={**auth, "If-None-Match": f'"{etag}"'}, timeout=30)
@@ -299,7 +298,7 @@ def test_concurrent_publishes_keep_feeds_consistent(app, users, store):
     from sqlalchemy.orm import Session
 
     from studio.extensions import db
-    from studio.services import Caller, publishing, works
+    from studio.services import Caller, feeds, packages, works
     with app.app_context():
         engine = db.engine
     with Session(engine) as s:
@@ -309,7 +308,7 @@ def test_concurrent_publishes_keep_feeds_consistent(app, users, store):
             w = works.create(s, editor, {"kind": "article", "title": title, "body": "Nội dung."})
             s.flush()
             w.state, w.approved_revision = "approved", w.current_revision
-            ids.append(publishing.prepare(s, Caller(s.get(User, users["approver"])), w).id)
+            ids.append(packages.prepare(s, Caller(s.get(User, users["approver"])), w).id)
         s.commit()
         jobs = [s.scalar(select(Job).where(Job.package_id == pid)).id for pid in ids]
     errors = []
@@ -330,13 +329,13 @@ def test_concurrent_publishes_keep_feeds_consistent(app, users, store):
             t.start()
         for t in threads:
             t.join(60)
-    at_once(publishing.deliver, jobs)
+    at_once(packages.deliver, jobs)
     assert errors == []
     with Session(engine) as s:
         work_ids = [s.get(Package, pid).work_id for pid in ids]
         feed_jobs = list(s.scalars(select(Job.id).where(Job.kind == "feeds", Job.work_id.in_(work_ids))))
     assert len(feed_jobs) == 2  # the live feeds changed at commit; the static ones wait for these jobs
-    at_once(publishing.rewrite_feeds_job, feed_jobs)
+    at_once(feeds.rewrite_feeds_job, feed_jobs)
     assert errors == []
     feed = json.loads(store.get_bytes("feeds/portal/all.json"))
     assert sorted(i["package_id"] for i in feed["items"]) == sorted(ids)
@@ -350,7 +349,7 @@ def test_object_store_down_during_publish(app, make_web, users, province, tmp_pa
     from storage.seaweed import EmbeddedSeaweed
     from studio.extensions import db
     from studio import jobs
-    from studio.services import publishing
+    from studio.services import feeds
     from studio.jobs.worker import resources
     weed = EmbeddedSeaweed(tmp_path / "weed").start()
     try:
@@ -369,7 +368,7 @@ def test_object_store_down_during_publish(app, make_web, users, province, tmp_pa
         assert package.state == "queued"
         with app.app_context():
             area = db.session.get(Area, province["commune"])
-            assert publishing.feed_query(db.session, "loudspeaker", area) == []
+            assert feeds.feed_query(db.session, "loudspeaker", area) == []
         weed.start()
         app.extensions["objectstore"] = store2 = ObjectStore.from_url(weed.url)
         with app.app_context():
@@ -377,7 +376,7 @@ def test_object_store_down_during_publish(app, make_web, users, province, tmp_pa
             db.session.commit()
             app.extensions["job_resources"].pop("store", None)
             assert jobs.run_here(db.session, [job.id], resources(app)) == ["succeeded"]
-            listed = publishing.feed_query(db.session, "loudspeaker", db.session.get(Area, province["commune"]))
+            listed = feeds.feed_query(db.session, "loudspeaker", db.session.get(Area, province["commune"]))
             assert [p.id for p, _ in listed] == [package.id]
             for _, files in listed:
                 assert all(store2.exists(f["key"]) for f in files)
@@ -390,10 +389,10 @@ def test_expired_url_is_refetched_and_expired_packages_leave_the_feed(app, make_
     from datetime import timedelta
 
     from studio.extensions import db
-    from studio.services import publishing
+    from studio.services import feeds
     wid = _publish(make_web)
     token = _endpoint(make_web, province["commune"])
-    monkeypatch.setattr(publishing, "FEED_URL_TTL", timedelta(seconds=1))
+    monkeypatch.setattr(feeds, "FEED_URL_TTL", timedelta(seconds=1))
     feed = requests.get(f"{live_server}/api/v1/feed", headers={"Authorization": f"Bearer {token}"}, timeout=30).json()
     import time
     time.sleep(2.5)
@@ -409,16 +408,16 @@ def test_expired_url_is_refetched_and_expired_packages_leave_the_feed(app, make_
     late = client.sync()
     assert late.failed and late.holds == []
     client._fetch_feed = real_fetch
-    monkeypatch.setattr(publishing, "FEED_URL_TTL", timedelta(hours=1))
+    monkeypatch.setattr(feeds, "FEED_URL_TTL", timedelta(hours=1))
     assert client.sync().holds and not client.sync().failed  # a fresh feed, fresh URLs
     package = db_session.scalar(select(Package).where(Package.work_id == wid))
     with app.app_context():
         area = db.session.get(Area, province["commune"])
-        later = publishing.utcnow() + timedelta(days=3)
-        assert [p.id for p, _ in publishing.feed_query(db.session, "loudspeaker", area)] == [package.id]
+        later = utcnow() + timedelta(days=3)
+        assert [p.id for p, _ in feeds.feed_query(db.session, "loudspeaker", area)] == [package.id]
         db.session.get(Package, package.id).valid_until = later - timedelta(days=1)
         db.session.commit()
-        assert publishing.feed_query(db.session, "loudspeaker", area, now=later) == []
+        assert feeds.feed_query(db.session, "loudspeaker", area, now=later) == []
 
 
 def test_moving_a_work_to_another_area_updates_both_static_feeds(app, make_web, users, province, store, db_session):

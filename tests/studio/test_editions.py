@@ -122,7 +122,7 @@ def test_published_publication_reaches_portals_and_readers(app, make_web, users,
     data = app.test_client().get(link).data
     assert hashlib.sha256(data).hexdigest() in {f["sha256"] for f in package.manifest["files"]}
     from studio.extensions import db
-    from studio.services import publishing
+    from studio.services import feeds
     with app.app_context():
-        portal = publishing.feed_query(db.session, "portal", None)
+        portal = feeds.feed_query(db.session, "portal", None)
         assert [f["role"] for p, files in portal for f in files if p.id == package.id]

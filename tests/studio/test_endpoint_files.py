@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 def test_one_feed_query_on_sqlite(app, users, store):
     """The live feed, the static feeds and the admin's endpoint page list the same (one query)."""
     from studio.extensions import db
-    from studio.services import Caller, endpoints, publishing
+    from studio.services import Caller, endpoints, feeds
     with app.app_context():
         check_feed_query(db.session, store)
         commune = db.session.scalar(select(Area).where(Area.code == "02.030.00961"))
@@ -31,7 +31,7 @@ def test_one_feed_query_on_sqlite(app, users, store):
                                  {"name": "LED", "kind": "eboard", "display": "384x192", "area_id": str(commune.id)})
         should = endpoints.status(db.session, ep)["should"]
         assert len(should) == 2
-        assert should == [p.id for p, _ in publishing.feed_query(db.session, "eboard", commune, "384x192")]
+        assert should == [p.id for p, _ in feeds.feed_query(db.session, "eboard", commune, "384x192")]
 
 
 def _register(make_web, **fields) -> str:

@@ -15,7 +15,7 @@ from tests import processes
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models import Job, User
+from storage.models import Job, User, Work
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -64,7 +64,7 @@ def test_two_workers_share_a_redis_queue(tmp_path, store_url, redis_url, model_c
         user = accounts.create_user(db.session, Caller(None), "editor", "long password!", ["editor"], system=True)
         wid = works.create(db.session, Caller(user), {"title": "Bản tin", "body": "Xin chào bà con."}).id
         db.session.commit()
-        jobs = rendering.queue(db.session, Caller(db.session.get(User, user.id)), wid,
+        jobs = rendering.queue(db.session, Caller(db.session.get(User, user.id)), db.session.get(Work, wid),
                                ["loudspeaker", "eboard", "web"])
         db.session.commit()
         ids = [j.id for j in jobs]

@@ -6,7 +6,7 @@ import re
 
 from sqlalchemy import select
 
-from storage.models import Asset, Job, Rendition, Setting, User
+from storage.models import Asset, Job, Rendition, Setting, User, Work
 from tests.conftest import SAMPLES, make_png, make_tone, new_work
 from tests.studio.test_assets import upload
 
@@ -188,7 +188,7 @@ def test_cancel_and_retry(web, users, db_session, app):
     web.login("editor")
     wid = new_work(web, body=BODY)
     # Queued outside the app (no worker hears of it), so it is still waiting when the editor cancels.
-    jobs = rendering.queue(db_session, Caller(db_session.get(User, users["editor"])), wid, ["loudspeaker"])
+    jobs = rendering.queue(db_session, Caller(db_session.get(User, users["editor"])), db_session.get(Work, wid), ["loudspeaker"])
     db_session.commit()
     job_id = jobs[0].id
     assert web.post(f"/jobs/{job_id}/cancel").status_code == 302

@@ -13,7 +13,7 @@ from tests import processes
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models import Job, Rendition, User
+from storage.models import Job, Rendition, User, Work
 from tests.conftest import ROOT
 from tests.studio.test_jobs import processes_with, wait_for
 
@@ -44,7 +44,7 @@ def test_killed_worker_job_completes_on_retry(tmp_path, store_url):
         user = accounts.create_user(db.session, Caller(None), "editor", "long password!", ["editor"], system=True)
         work = works.create(db.session, Caller(user), {"title": "Bản tin dài", "body": body})
         db.session.commit()
-        job_id = rendering.queue(db.session, Caller(db.session.get(User, user.id)), work.id, ["eboard"])[0].id
+        job_id = rendering.queue(db.session, Caller(db.session.get(User, user.id)), db.session.get(Work, work.id), ["eboard"])[0].id
         db.session.commit()
         engine = db.engine
     check = Session(engine)

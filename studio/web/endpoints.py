@@ -7,15 +7,14 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 
 from media_pipeline import profiles as registry
-from studio.errors import StudioError
 from studio.extensions import db
 from studio.services import areas as area_service
 from storage.models import utcnow
-from studio.services import endpoints
+from studio.services import endpoints as endpoint_service
 from studio.services import network as network_service
-from studio.web.helpers import caller, form_error, role_required
+from studio.web.helpers import caller, form_errors, role_required
 
-bp = Blueprint("distribution", __name__, url_prefix="/admin/endpoints")
+bp = Blueprint("endpoints", __name__, url_prefix="/admin/endpoints")
 
 
 @bp.route("", methods=["GET", "POST"])
@@ -24,16 +23,14 @@ def index():
     """All endpoints, and a form to register one (its token is shown once)."""
     token, status = None, 200
     if request.method == "POST":
-        try:
-            ep, token = endpoints.create(db.session, caller(), request.form)
+        with form_errors() as failed:
+            ep, token = endpoint_service.create(db.session, caller(), request.form)
             db.session.commit()
             flash(_("Endpoint %(name)s registered. Copy its token now: it is not shown again.", name=ep.name),
                   "info")
-        except StudioError as exc:
-            db.session.rollback()
-            form_error(exc)
-            status = exc.status
-    return render_template("admin/endpoints.html", items=endpoints.all_endpoints(db.session), token=token,
+        if failed:
+            status = failed.status
+    return render_template("admin/endpoints.html", items=endpoint_service.all_endpoints(db.session), token=token,
                            kinds=registry.ENDPOINT_KINDS, area_tree=area_service.tree(db.session),
                            form=request.form), status
 
@@ -64,8 +61,8 @@ def network():
 @role_required("admin")
 def view(endpoint_id: int):
     """Last contact, what it should hold against what it holds, what it played, day by day."""
-    ep = endpoints.get(db.session, endpoint_id)
-    return render_template("admin/endpoint.html", ep=ep, st=endpoints.status(db.session, ep), token=None,
+    ep = endpoint_service.get(db.session, endpoint_id)
+    return render_template("admin/endpoint.html", ep=ep, st=endpoint_service.status(db.session, ep), token=None,
                            history=network_service.history(db.session, ep.id, utcnow()))
 
 
@@ -74,19 +71,16 @@ def view(endpoint_id: int):
 def act(endpoint_id: int, action: str):
     """Rotate or revoke the endpoint's token."""
     token = None
-    try:
+    with form_errors():
         if action == "rotate":
-            token = endpoints.rotate(db.session, caller(), endpoint_id)
+            token = endpoint_service.rotate(db.session, caller(), endpoint_id)
             flash(_("New token issued; the old one no longer works. Copy it now: it is not shown again."), "info")
         elif action == "revoke":
-            endpoints.revoke(db.session, caller(), endpoint_id)
+            endpoint_service.revoke(db.session, caller(), endpoint_id)
             flash(_("Token revoked: the endpoint can no longer fetch its feed."), "info")
         else:
             return redirect(url_for(".view", endpoint_id=endpoint_id))
         db.session.commit()
-    except StudioError as exc:
-        db.session.rollback()
-        form_error(exc)
-    ep = endpoints.get(db.session, endpoint_id)
-    return render_template("admin/endpoint.html", ep=ep, st=endpoints.status(db.session, ep), token=token,
+    ep = endpoint_service.get(db.session, endpoint_id)
+    return render_template("admin/endpoint.html", ep=ep, st=endpoint_service.status(db.session, ep), token=token,
                            history=network_service.history(db.session, ep.id, utcnow()))
