@@ -71,8 +71,8 @@ def seed(instance: Path, s3_url: str, packages: int, file_kb: int) -> dict:
     from studio import create_app
     from studio.extensions import db
     from studio.services import Caller, accounts, endpoints, feeds, packages, works
-    app = create_app({"ENVIRON": {"STUDIO_INSTANCE": str(instance), "STUDIO_S3_URL": s3_url}, "QUEUE_URL": "memory://",
-                      "WHISPER_MODEL": ""})
+    app = create_app({"QUEUE_URL": "memory://",
+                      "WHISPER_MODEL": ""}, environ={"STUDIO_INSTANCE": str(instance), "STUDIO_S3_URL": s3_url})
     store = app.extensions["objectstore"]
     with app.app_context():
         upgrade()

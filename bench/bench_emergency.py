@@ -72,7 +72,7 @@ def seed(instance: Path, s3_url: str, n_endpoints: int, n_fast: int = 0) -> dict
     from studio import create_app
     from studio.extensions import db
     from studio.services import Caller, accounts, endpoints
-    app = create_app({"ENVIRON": {"STUDIO_INSTANCE": str(instance), "STUDIO_S3_URL": s3_url}, "QUEUE_URL": ""})
+    app = create_app({"QUEUE_URL": ""}, environ={"STUDIO_INSTANCE": str(instance), "STUDIO_S3_URL": s3_url})
     with app.app_context():
         upgrade()
         s = db.session

@@ -76,7 +76,7 @@ def main() -> None:
         environ = {"STUDIO_INSTANCE": tmp, "STUDIO_S3_URL": "s3://unused:unused@127.0.0.1:9/unused"}
         if args.database:
             environ["STUDIO_DATABASE_URL"] = args.database
-        app = create_app({"ENVIRON": environ, "QUEUE_URL": ""})
+        app = create_app({"QUEUE_URL": ""}, environ=environ)
         with app.app_context():
             upgrade()
             s = db.session

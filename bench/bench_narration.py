@@ -31,8 +31,8 @@ def make_app(tmp: Path, s3_url: str, models: str):
     from flask_migrate import upgrade
 
     from studio import create_app
-    app = create_app({"ENVIRON": {"STUDIO_INSTANCE": str(tmp / "instance")}, "S3_URL": s3_url, "QUEUE_URL": "",
-                      "TTS_ENGINES": "espeak", "MODEL_CACHE": models})
+    app = create_app({"S3_URL": s3_url, "QUEUE_URL": "",
+                      "TTS_ENGINES": "espeak", "MODEL_CACHE": models}, environ={"STUDIO_INSTANCE": str(tmp / "instance")})
     with app.app_context():
         upgrade()
     return app

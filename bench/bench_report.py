@@ -4,7 +4,7 @@ play reports (synthetic), and play reports ingested through the API (`POST /api/
 
 Targets: the report in <= 10 s, ingestion >= 2,000 reports per second, on SQLite and on PostgreSQL.
 Run: .venv/bin/python bench/bench_report.py [--plays 2000000] [--postgres [--no-sqlite]]
-(--postgres starts a throwaway PostgreSQL cluster, as tests/studio/test_postgresql.py does.)
+(--postgres starts a throwaway PostgreSQL cluster, as tests/services/test_postgresql.py does.)
 """
 from __future__ import annotations
 
@@ -171,7 +171,7 @@ def run(database: str, plays: int, ingest_n: int, label: str) -> None:
         environ = {"STUDIO_INSTANCE": tmp, "STUDIO_S3_URL": "s3://unused:unused@127.0.0.1:9/unused"}
         if database:
             environ["STUDIO_DATABASE_URL"] = database
-        app = create_app({"ENVIRON": environ, "QUEUE_URL": ""})
+        app = create_app({"QUEUE_URL": ""}, environ=environ)
         with app.app_context():
             upgrade()
             data = seed(db.session, plays, random.Random(1))

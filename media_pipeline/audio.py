@@ -1,4 +1,8 @@
-"""Audio: join sentences with their timings, trim silence, two-pass loudness normalisation, measurement."""
+"""Audio: join sentences with their timings, trim silence, two-pass loudness normalisation, measurement.
+
+The ffmpeg filter graphs are built with ffmpeg-python (`ffmpeg.input(...).filter(...).output(...)`) and run by
+`tools.ffmpeg`; the PCM joining and trimming read the samples with the standard library instead (no process).
+"""
 from __future__ import annotations
 
 import array
@@ -8,6 +12,8 @@ import re
 import wave
 from dataclasses import dataclass
 from pathlib import Path
+
+import ffmpeg
 
 from media_pipeline import tools
 from media_pipeline.errors import EngineError, InvalidMedia
@@ -27,8 +33,8 @@ class Cue:
 
 def to_work_format(src: Path, dst: Path) -> Path:
     """Any audio -> 24 kHz mono 16-bit WAV (the format sentences are joined in)."""
-    tools.run("ffmpeg", ["-v", "error", "-y", "-i", str(src), "-vn", "-ac", "1", "-ar", str(WORK_RATE),
-                         "-sample_fmt", "s16", str(dst)])
+    tools.ffmpeg(ffmpeg.input(str(src)).output(str(dst), vn=None, ac=1, ar=WORK_RATE, sample_fmt="s16")
+                 .global_args("-v", "error").overwrite_output())
     return dst
 
 
@@ -107,8 +113,8 @@ class Loudness:
 
 def measure(path: Path) -> Loudness:
     """Measure with ffmpeg's ebur128 filter (true peak on), independently of loudnorm."""
-    proc = tools.run("ffmpeg", ["-hide_banner", "-nostats", "-i", str(path), "-af", "ebur128=peak=true",
-                                "-f", "null", "-"])
+    proc = tools.ffmpeg(ffmpeg.input(str(path)).audio.filter("ebur128", peak="true").output("-", f="null")
+                        .global_args("-hide_banner", "-nostats"))
     text = proc.stderr.decode(errors="replace")
     summary = text[text.rfind("Summary:"):]
     try:
@@ -127,11 +133,14 @@ def loudnorm_two_pass(src: Path, dst_wav: Path, target_lufs: float = -16.0, true
                       lra: float = 11.0, sample_rate: int = 44100, channels: int = 1) -> Path:
     """Measure, then normalise with the measured values (linear gain when the peak limit allows); PCM out."""
     length = duration(src) if src.suffix == ".wav" else 0.0
-    pad = f"apad=whole_dur={MIN_LOUDNORM_S}," if 0 < length < MIN_LOUDNORM_S else ""
-    trim = f",atrim=0:{length:.4f}" if pad else ""
-    base = f"loudnorm=I={target_lufs}:TP={true_peak}:LRA={lra}"
-    first = tools.run("ffmpeg", ["-hide_banner", "-nostats", "-i", str(src), "-af",
-                                 pad + base + ":print_format=json", "-f", "null", "-"])
+    short = 0 < length < MIN_LOUDNORM_S
+
+    def source():  # the input, padded to loudnorm's minimum when short (the gate ignores the silence)
+        audio = ffmpeg.input(str(src)).audio
+        return audio.filter("apad", whole_dur=MIN_LOUDNORM_S) if short else audio
+    target = {"I": target_lufs, "TP": true_peak, "LRA": lra}
+    first = tools.ffmpeg(source().filter("loudnorm", **target, print_format="json").output("-", f="null")
+                         .global_args("-hide_banner", "-nostats"))
     text = first.stderr.decode(errors="replace")
     try:
         stats = json.loads(text[text.rfind("{"):text.rfind("}") + 1])
@@ -139,20 +148,22 @@ def loudnorm_two_pass(src: Path, dst_wav: Path, target_lufs: float = -16.0, true
         raise EngineError("loudnorm first pass printed no measurement") from exc
     if stats["input_i"] in ("-inf", "inf"):
         raise InvalidMedia("the audio is silent; there is nothing to normalise")
-    second = (f"{pad}{base}:measured_I={stats['input_i']}:measured_TP={stats['input_tp']}"
-              f":measured_LRA={stats['input_lra']}:measured_thresh={stats['input_thresh']}"
-              f":offset={stats['target_offset']}:linear=true,aresample={sample_rate}{trim}")
-    tools.run("ffmpeg", ["-v", "error", "-y", "-i", str(src), "-af", second, "-ac", str(channels),
-                         "-ar", str(sample_rate), "-c:a", "pcm_s16le", str(dst_wav)])
+    graph = source().filter("loudnorm", **target, measured_I=stats["input_i"], measured_TP=stats["input_tp"],
+                             measured_LRA=stats["input_lra"], measured_thresh=stats["input_thresh"],
+                             offset=stats["target_offset"], linear="true").filter("aresample", sample_rate)
+    if short:
+        graph = graph.filter("atrim", 0, f"{length:.4f}")
+    tools.ffmpeg(graph.output(str(dst_wav), ac=channels, ar=sample_rate, **{"c:a": "pcm_s16le"})
+                 .global_args("-v", "error").overwrite_output())
     return dst_wav
 
 
 def _correct_gain(src: Path, dst: Path, gain_db: float, ceiling_db: float) -> Path:
     """A final small gain with a peak limiter, when loudnorm's dynamic fallback left the level off target."""
     limit = 10 ** (ceiling_db / 20)
-    tools.run("ffmpeg", ["-v", "error", "-y", "-i", str(src), "-af",
-                         f"volume={gain_db:.2f}dB,alimiter=limit={limit:.4f}:level=disabled:attack=2:release=40",
-                         "-c:a", "pcm_s16le", str(dst)])
+    tools.ffmpeg(ffmpeg.input(str(src)).audio.filter("volume", f"{gain_db:.2f}dB")
+                 .filter("alimiter", limit=f"{limit:.4f}", level="disabled", attack=2, release=40)
+                 .output(str(dst), **{"c:a": "pcm_s16le"}).global_args("-v", "error").overwrite_output())
     return dst
 
 
@@ -163,11 +174,10 @@ def master(src: Path, dst: Path, target_lufs: float, true_peak: float, sample_ra
     if intro or outro:
         parts = [p for p in (intro, src, outro) if p]
         joined = dst.with_name(dst.stem + ".joined.wav")
-        inputs = sum((["-i", str(p)] for p in parts), [])
-        filt = "".join(f"[{i}:a]aformat=sample_rates={WORK_RATE}:channel_layouts=mono[a{i}];"
-                       for i in range(len(parts)))
-        filt += "".join(f"[a{i}]" for i in range(len(parts))) + f"concat=n={len(parts)}:v=0:a=1[out]"
-        tools.run("ffmpeg", ["-v", "error", "-y", *inputs, "-filter_complex", filt, "-map", "[out]", str(joined)])
+        streams = [ffmpeg.input(str(p)).audio.filter("aformat", sample_rates=WORK_RATE, channel_layouts="mono")
+                   for p in parts]
+        tools.ffmpeg(ffmpeg.concat(*streams, v=0, a=1).output(str(joined)).global_args("-v", "error")
+                     .overwrite_output())
         src_for_norm = joined
     # Lossy encoders overshoot the limiter by a few tenths of a dB: aim half a dB under the ceiling.
     ceiling = true_peak - 0.5
@@ -176,13 +186,17 @@ def master(src: Path, dst: Path, target_lufs: float, true_peak: float, sample_ra
     level = measure(norm)
     if abs(level.integrated - target_lufs) > 0.4:
         norm = _correct_gain(norm, dst.with_name(dst.stem + ".gain.wav"), target_lufs - level.integrated, ceiling)
-    encode = ["-ar", str(sample_rate), "-ac", str(channels), str(dst)]
-    tools.run("ffmpeg", ["-v", "error", "-y", "-i", str(norm), *codec_args, *encode])
+    codec = dict(zip((a.lstrip("-") for a in codec_args[::2]), codec_args[1::2]))
+
+    def encode(pcm: Path) -> None:
+        tools.ffmpeg(ffmpeg.input(str(pcm)).output(str(dst), **codec, ar=sample_rate, ac=channels)
+                     .global_args("-v", "error").overwrite_output())
+    encode(norm)
     result = measure(dst)
     if abs(result.integrated - target_lufs) > 0.4:
         # The encoder itself moved the level (a 64 kbit/s MP3 loses highs): compensate once on the PCM.
         norm = _correct_gain(norm, dst.with_name(dst.stem + ".enc.wav"), target_lufs - result.integrated, ceiling)
-        tools.run("ffmpeg", ["-v", "error", "-y", "-i", str(norm), *codec_args, *encode])
+        encode(norm)
         result = measure(dst)
     return result
 

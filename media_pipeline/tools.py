@@ -134,9 +134,18 @@ def launch_prefix(nice: int = 0) -> list[str]:
     return prefix
 
 
+_BINARIES: dict[str, str] = {}
+
+
+def configure(binaries: dict[str, str]) -> None:
+    """Where programs are when not on PATH, by name (the studio's TOOL_BINARIES, from STUDIO_<TOOL>_BIN)."""
+    _BINARIES.clear()
+    _BINARIES.update({k: v for k, v in binaries.items() if v})
+
+
 def find(tool: str) -> str:
-    """Path of `tool`: $STUDIO_<TOOL>_BIN first, then PATH, else ToolMissing."""
-    env = os.environ.get(f"STUDIO_{tool.upper().replace('-', '_')}_BIN")
+    """Path of `tool`: the configured binary first (`configure`), then PATH, else ToolMissing."""
+    env = _BINARIES.get(tool)
     if env:
         if not (os.path.isfile(env) and os.access(env, os.X_OK)):
             raise ToolMissing(f"{tool}: STUDIO_{tool.upper().replace('-', '_')}_BIN={env} is not an executable")
@@ -146,6 +155,12 @@ def find(tool: str) -> str:
         raise ToolMissing(f"{tool} is not installed; on Debian: apt-get install "
                           f"{'ffmpeg' if tool.startswith('ff') else tool}")
     return path
+
+
+def ffmpeg(stream, **kwargs) -> subprocess.CompletedProcess:
+    """Run an ffmpeg-python graph (`ffmpeg.input(...).filter(...).output(...)`): the library builds the argument
+    list, `run` starts it (process group, scope, timeout, errors), never the library's own runner."""
+    return run("ffmpeg", stream.compile(cmd="ffmpeg")[1:], **kwargs)
 
 
 def run(tool: str, args: list[str], timeout: float | None = None, input: bytes | None = None,

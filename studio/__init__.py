@@ -76,19 +76,21 @@ def _private_instance(config: dict) -> None:
         os.chmod(db_file, 0o600)
 
 
-def create_app(test_config: dict | None = None) -> Flask:
-    """Build the app from STUDIO_* settings, overridden by `test_config`."""
+def create_app(test_config: dict | None = None, environ: dict | None = None) -> Flask:
+    """Build the app from its configuration (studio/config.py: defaults, the instance's config.py, STUDIO_*
+    from `environ` or os.environ), overridden by `test_config`."""
     from studio.config import load_config
     from studio.extensions import babel, csrf, db, login_manager, migrate
 
     app = Flask(__name__, template_folder=_template_folder(), static_folder="web/static")
-    app.config.update(load_config(test_config.get("ENVIRON") if test_config else None))
-    if test_config:
-        app.config.update({k: v for k, v in test_config.items() if k != "ENVIRON"})
+    app.config.update(load_config(environ))
+    app.config.update(test_config or {})
     _private_instance(app.config)
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(PACKAGE_DIR / "translations")
     from studio.services import clock
     clock.configure(app.config["TIMEZONE"])
+    from media_pipeline import tools
+    tools.configure(app.config["TOOL_BINARIES"])
 
     db.init_app(app)
     import storage

@@ -1,4 +1,13 @@
-"""Configuration: defaults in code, overridden by STUDIO_* environment variables or a test dict."""
+"""Configuration, the one place it is read: defaults in code, then the instance's optional config file, then
+STUDIO_* environment variables; `create_app(config)` overrides them last (the tests do).
+
+The instance config file (Flask's flaskr layout) is `<STUDIO_INSTANCE>/config.py`, Python assigning the
+STUDIO_* variables' names without the prefix, e.g. ``S3_URL = "s3://..."``, ``PAGE_SIZE = 50`` or
+``SECURE_COOKIES = True`` (README lists them). Engines never read the
+environment: they are handed these values as options (`TOOL_BINARIES` to media_pipeline.tools, `WEED_BIN` to
+the embedded store, `PIPER_MODELS` to the Piper engine). System counters live in the database's `counters`
+table, admin-edited data (profiles, voices, reading rules) in `settings`.
+"""
 from __future__ import annotations
 
 import os
@@ -23,10 +32,38 @@ def _bool(value: str) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+class _Settings(dict):
+    """The STUDIO_* environment over the instance's config file: `get("S3_URL")` reads STUDIO_S3_URL, else the
+    file's S3_URL, as text either way."""
+
+    def __init__(self, env, file_values: dict):
+        super().__init__({k: v for k, v in env.items() if k.startswith("STUDIO_")})
+        for key, value in file_values.items():
+            self.setdefault(f"STUDIO_{key}", value if isinstance(value, str) else _text(value))
+
+
+def _text(value) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def instance_file(instance: Path) -> dict:
+    """The upper-case names the instance's config.py assigns (none when there is no such file)."""
+    path = instance / "config.py"
+    if not path.is_file():
+        return {}
+    namespace: dict = {"__file__": str(path)}
+    exec(compile(path.read_bytes(), str(path), "exec"), namespace)  # noqa: S102 - the operator's own file
+    return {k: v for k, v in namespace.items() if k.isupper()}
+
+
 def load_config(environ: dict | None = None) -> dict:
-    """Build the Flask config dict from the environment."""
-    env = os.environ if environ is None else environ
-    instance = Path(env.get("STUDIO_INSTANCE", "instance")).resolve()
+    """Build the Flask config dict: defaults, the instance's config.py, then STUDIO_* from `environ`
+    (os.environ when None)."""
+    base = os.environ if environ is None else environ
+    instance = Path(base.get("STUDIO_INSTANCE", "instance")).resolve()
+    env = _Settings(base, instance_file(instance))
     max_mb = int(env.get("STUDIO_MAX_UPLOAD_MB", "1024"))
     secure = _bool(env.get("STUDIO_SECURE_COOKIES", "0"))
     stale = int(env.get("STUDIO_JOB_STALE_SECONDS", "20"))
@@ -53,7 +90,7 @@ def load_config(environ: dict | None = None) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         "BABEL_DEFAULT_LOCALE": "vi",
         "LANGUAGES": ["vi", "en"],
-        "PAGE_SIZE": 20,
+        "PAGE_SIZE": int(env.get("STUDIO_PAGE_SIZE", "20")),
         # Speech engines this studio may use (espeak works offline; gtts needs the Internet; piper needs
         # `pip install piper-tts` and voices in STUDIO_PIPER_MODELS).
         "TTS_ENGINES": env.get("STUDIO_TTS_ENGINES", "espeak,gtts"),
@@ -96,4 +133,15 @@ def load_config(environ: dict | None = None) -> dict:
         # The package index `studio models download` reads (argostranslate's format and default).
         "ARGOS_INDEX_URL": env.get("STUDIO_ARGOS_INDEX_URL",
                                    "https://raw.githubusercontent.com/argosopentech/argospm-index/main/index.json"),
+        # Where programs are, when not the ones on PATH (STUDIO_FFMPEG_BIN, STUDIO_ESPEAK_NG_BIN, ...).
+        "TOOL_BINARIES": {key[7:-4].lower().replace("_", "-"): value for key, value in env.items()
+                          if key.endswith("_BIN") and key != "STUDIO_WEED_BIN" and value},
+        "WEED_BIN": env.get("STUDIO_WEED_BIN", ""),
+        # The first admin's password on a fresh instance (else one is generated and printed once).
+        "ADMIN_PASSWORD": env.get("STUDIO_ADMIN_PASSWORD", ""),
     }
+
+
+def new_user_password(environ: dict | None = None) -> str:
+    """`studio create-user` reads the password from STUDIO_NEW_USER_PASSWORD when set (scripts), else asks."""
+    return (os.environ if environ is None else environ).get("STUDIO_NEW_USER_PASSWORD", "")

@@ -51,6 +51,29 @@ def test_views_query_nothing_and_meet_service_errors_in_one_place():
     assert not handlers
 
 
+def test_only_the_configuration_reads_studio_variables():
+    """Every STUDIO_* variable is read in studio/config.py and handed to the engines as options. (The endpoint
+    client is a program of its own on the device and reads its own STUDIO_ENDPOINT_TOKEN.)"""
+    reads = []
+    for package in ("studio", "media_pipeline", "storage"):
+        for path in (ROOT / package).rglob("*.py"):
+            if path == ROOT / "studio/config.py" or "migrations" in path.parts:
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                environ = (isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv")
+                           and getattr(node.value, "id", None) == "os")
+                if environ:
+                    reads.append((path, node.lineno))
+    where = {f"{p.relative_to(ROOT)}:{n}" for p, n in reads}
+    studio_reads = set()
+    for p, n in reads:
+        line = p.read_text().splitlines()[n - 1]
+        if "STUDIO_" in line:
+            studio_reads.add(f"{p.relative_to(ROOT)}:{n}")
+    assert where  # the walk sees os.environ where it is used (subprocess environments, systemd's socket)
+    assert not studio_reads
+
+
 def test_the_endpoint_client_imports_nothing_of_the_server():
     """endpoint_client/ ships to a player box alone: requests and paho, nothing of studio, storage or the
     media pipeline; the MQTT topic it listens on is the one the studio announces on."""

@@ -94,7 +94,7 @@ def test_admin_password_from_environment(tmp_path):
     from studio import create_app
     from studio.extensions import db
     from studio.services import accounts
-    app = create_app({"ENVIRON": {"STUDIO_INSTANCE": str(tmp_path / "i")}, "QUEUE_URL": "memory://"})
+    app = create_app({"QUEUE_URL": "memory://"}, environ={"STUDIO_INSTANCE": str(tmp_path / "i")})
     with app.app_context():
         assert accounts.authenticate(db.session, "admin", "from the environment", "t").username == "admin"
 
@@ -182,7 +182,7 @@ def test_render_command_prints_progress_and_reuses(tmp_path, store_url, model_ca
     from studio.cli.common import prepare
     from studio.extensions import db
     from studio.services import Caller, works
-    app = create_app({"ENVIRON": env, "S3_URL": store_url})
+    app = create_app({"S3_URL": store_url}, environ=env)
     prepare(app)
     with app.app_context():
         from storage.models import User
@@ -225,7 +225,7 @@ def test_models_install_list_and_refusals(tmp_path):
 
 
 def _processes_with(marker: str) -> list[int]:
-    from tests.studio.test_jobs import processes_with
+    from tests.jobs.test_jobs import processes_with
     return processes_with(marker)
 
 
@@ -276,7 +276,7 @@ def test_sigterm_during_a_render_stops_programs_and_store_and_the_job_completes_
     from studio import create_app
     from studio.extensions import db
     from storage.models import Job
-    app = create_app({"ENVIRON": env, "QUEUE_URL": "memory://"})
+    app = create_app({"QUEUE_URL": "memory://"}, environ=env)
     with app.app_context():
         job = db.session.get(Job, job_id)
         assert job.state == "queued" and job.attempts == 0
@@ -315,7 +315,7 @@ def test_endpoint_add_and_token_create_for_scripts(tmp_path):
     from studio import create_app
     from studio.extensions import db
     from studio.services import endpoints
-    app = create_app({"ENVIRON": env, "QUEUE_URL": "memory://"})
+    app = create_app({"QUEUE_URL": "memory://"}, environ=env)
     with app.app_context():
         assert endpoints.for_token(db.session, ep["token"]).name == "Loa xã Tân Thanh"
 
@@ -328,7 +328,7 @@ def test_normalize_prints_what_the_voice_reads_line_for_line(tmp_path):
     from studio.cli.common import prepare
     from studio.extensions import db
     from studio.services import Caller, voices
-    app = create_app({"ENVIRON": env, "S3_URL": "s3://unused:unused@127.0.0.1:9/unused"})
+    app = create_app({"S3_URL": "s3://unused:unused@127.0.0.1:9/unused"}, environ=env)
     prepare(app)
     with app.app_context():
         from storage.models import User

@@ -18,8 +18,8 @@ import requests
 
 from endpoint_client import SyncClient
 from tests import processes
-from tests.studio.test_postgresql import postgres_url  # noqa: F401 - the fixture
-from tests.studio.test_redis_queue import redis_url  # noqa: F401 - the fixture
+from tests.services.test_postgresql import postgres_url  # noqa: F401 - the fixture
+from tests.jobs.test_redis_queue import redis_url  # noqa: F401 - the fixture
 from tests.test_cli import ROOT, free_port, start_serve, stop
 
 pytestmark = pytest.mark.slow
@@ -73,7 +73,7 @@ def seed(env: dict) -> dict:
     from studio import create_app
     from studio.extensions import db
     from studio.services import Caller, accounts, endpoints
-    app = create_app({"ENVIRON": env, "QUEUE_URL": "", "S3_URL": env["STUDIO_S3_URL"]})
+    app = create_app({"QUEUE_URL": "", "S3_URL": env["STUDIO_S3_URL"]}, environ=env)
     with app.app_context():
         upgrade()
         s = db.session

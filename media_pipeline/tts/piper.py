@@ -58,7 +58,7 @@ if PiperVoice is not None:
         name = "piper"
 
         def __init__(self, **options):
-            self.models_dir = Path(options.get("models_dir") or os.environ.get("STUDIO_PIPER_MODELS", "piper-voices"))
+            self.models_dir = Path(options.get("models_dir") or "piper-voices")  # the studio passes PIPER_MODELS
             self._loaded: dict[str, object] = {}
 
         def version(self) -> str:

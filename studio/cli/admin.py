@@ -1,7 +1,6 @@
 """`studio db upgrade` and `studio create-user`."""
 from __future__ import annotations
 
-import os
 import sys
 
 from studio.cli.common import prepare
@@ -26,7 +25,8 @@ def cmd_create_user(args) -> int:
     from studio.extensions import db
     from studio.services import Caller, accounts
     app = create_app()
-    password = os.environ.get("STUDIO_NEW_USER_PASSWORD") or getpass.getpass("Password: ")
+    from studio.config import new_user_password
+    password = new_user_password() or getpass.getpass("Password: ")
     with app.app_context():
         try:
             accounts.create_user(db.session, Caller(None, "cli"), args.username, password, args.roles.split(","),

@@ -1,7 +1,6 @@
 """What the commands share: the migrated app with its object store, and running or awaiting jobs."""
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -14,7 +13,7 @@ def prepare(app) -> str | None:
     from studio.services import accounts
     with app.app_context():
         upgrade()
-        return accounts.ensure_admin(db.session, os.environ.get("STUDIO_ADMIN_PASSWORD"))
+        return accounts.ensure_admin(db.session, app.config["ADMIN_PASSWORD"] or None)
 
 
 def open_object_store(cfg: dict, quiet: bool = False):
@@ -27,7 +26,7 @@ def open_object_store(cfg: dict, quiet: bool = False):
     if running:  # `studio serve` runs the instance's store: use it rather than start a second one
         return {"S3_URL": running}, None
     try:
-        seaweed = EmbeddedSeaweed(Path(cfg["INSTANCE"]) / "objectstore").start()
+        seaweed = EmbeddedSeaweed(Path(cfg["INSTANCE"]) / "objectstore", binary=cfg["WEED_BIN"]).start()
     except StorageUnavailable as exc:
         raise SystemExit(f"error: {exc}\nIf `studio serve` is running on this instance, stop it first, "
                          "or pass --queue to let its worker do the work.") from exc

@@ -13,8 +13,10 @@ def cmd_transcribe(args) -> int:
 
     from media_pipeline import asr, captions
     from media_pipeline.errors import EngineError, InvalidMedia
+    from media_pipeline import tools
     from studio.config import load_config
     cfg = load_config()
+    tools.configure(cfg["TOOL_BINARIES"])  # ffmpeg decodes the recording
     spec = args.model or cfg["WHISPER_MODEL"]
     if not spec:
         print("error: speech recognition is off (STUDIO_WHISPER_MODEL is empty)", file=sys.stderr)

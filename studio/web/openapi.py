@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 document for /api/v1, and the validation of request bodies against it.
 
-Kept beside the routes; `tests/studio/test_api.py` checks that they match, and
+Kept beside the routes; `tests/web/test_api.py` checks that they match, and
 `tests/test_api_conformance.py` runs schemathesis over it against a real `studio serve`. Every status an
 operation can answer is listed, every 2xx answer has a schema, and the JSON bodies the API takes are
 checked against the same schemas (`validate_body`, through the `jsonschema` package) before any service

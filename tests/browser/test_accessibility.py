@@ -2,7 +2,7 @@
 audits one page of every kind against WCAG 2.1 A and AA (labels, names, contrast, structure, languages), and
 the keyboard reaches every control of the work form with a visible focus.
 
-The studio is filled as in tests/studio/test_every_page.py, so lists, tables and forms have real rows.
+The studio is filled as in tests/web/test_every_page.py, so lists, tables and forms have real rows.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from tests.browser.conftest import ARTIFACTS, login
-from tests.studio.test_every_page import english_in, english_words, fill_the_studio
+from tests.web.test_every_page import english_in, english_words, fill_the_studio
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -38,7 +38,7 @@ def pages(wid: int) -> list[str]:
 
 
 # The text a reader reads on the page as Chromium shows it (after scripts ran), with the same exceptions as
-# tests/studio/test_every_page.py: other languages (`lang`), identifiers (`code`, `translate="no"`).
+# tests/web/test_every_page.py: other languages (`lang`), identifiers (`code`, `translate="no"`).
 READABLE = """() => { const out = [];
   const walk = (el) => {
     if (['SCRIPT', 'STYLE', 'CODE', 'PRE', 'KBD', 'SAMP', 'TEMPLATE', 'svg'].includes(el.tagName)) return;

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from storage.models import Job, Work
 from tests.browser.conftest import ARTIFACTS, login
-from tests.conftest import PASSWORD, ROOT
-from tests.studio.test_jobs import wait_for
+from tests.helpers import PASSWORD, ROOT
+from tests.jobs.test_jobs import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -37,7 +37,7 @@ def studio_with_worker(tmp_path, store_url):
     env.update({"STUDIO_INSTANCE": str(tmp_path / "instance"), "STUDIO_S3_URL": store_url,
                 "STUDIO_QUEUE_URL": f"sqlite:///{tmp_path / 'queue.db'}", "STUDIO_TTS_ENGINES": "espeak",
                 "STUDIO_WHISPER_MODEL": ""})  # the speech check has its own tests
-    app = create_app({"ENVIRON": env, "S3_URL": store_url, "QUEUE_URL": env["STUDIO_QUEUE_URL"]})
+    app = create_app({"S3_URL": store_url, "QUEUE_URL": env["STUDIO_QUEUE_URL"]}, environ=env)
     with app.app_context():
         upgrade()
         accounts.create_user(db.session, Caller(None), "bientap", PASSWORD, ["editor"], "Nguyễn Thị Biên",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.browser.conftest import ARTIFACTS, login
-from tests.conftest import make_png
+from tests.helpers import make_png
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

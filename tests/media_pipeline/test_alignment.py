@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from media_pipeline import alignment, asr, audio, render
-from tests.conftest import SAMPLES
+from tests.helpers import SAMPLES
 
 needs_samples = pytest.mark.skipif(not SAMPLES.exists(), reason="../shared/samples is not beside this checkout")
 NAMES = ("vi_north_male_1", "vi_north_female_1", "vi_north_male_2")

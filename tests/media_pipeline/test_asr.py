@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from media_pipeline import asr
-from tests.conftest import ROOT, SAMPLES
+from tests.helpers import ROOT, SAMPLES
 
 needs_samples = pytest.mark.skipif(not SAMPLES.exists(), reason="../shared/samples is not beside this checkout")
 NAMES = ("vi_north_male_1", "vi_north_female_1", "vi_north_male_2")

@@ -7,7 +7,7 @@ import pytest
 
 from media_pipeline import audio
 from media_pipeline.errors import InvalidMedia
-from tests.conftest import SAMPLES, make_tone
+from tests.helpers import SAMPLES, make_tone
 from tests.media_pipeline.conftest import ffprobe, lufs
 
 needs_samples = pytest.mark.skipif(not SAMPLES.exists(), reason="../shared/samples is not beside this checkout")
@@ -63,11 +63,18 @@ def test_silent_recording_is_refused(tmp_path):
 
 
 def test_missing_ffmpeg_is_explained(tmp_path, monkeypatch):
+    from media_pipeline import tools
     from media_pipeline.errors import ToolMissing
-    monkeypatch.setenv("STUDIO_FFMPEG_BIN", str(tmp_path / "no-ffmpeg"))
-    with pytest.raises(ToolMissing, match="STUDIO_FFMPEG_BIN"):
-        audio.to_work_format(tmp_path / "x.wav", tmp_path / "y.wav")
-    monkeypatch.delenv("STUDIO_FFMPEG_BIN")
+    from studio.config import load_config
+    binaries = load_config({"STUDIO_INSTANCE": str(tmp_path / "i"),
+                            "STUDIO_FFMPEG_BIN": str(tmp_path / "no-ffmpeg")})["TOOL_BINARIES"]
+    assert binaries == {"ffmpeg": str(tmp_path / "no-ffmpeg")}
+    tools.configure(binaries)
+    try:
+        with pytest.raises(ToolMissing, match="STUDIO_FFMPEG_BIN"):
+            audio.to_work_format(tmp_path / "x.wav", tmp_path / "y.wav")
+    finally:
+        tools.configure({})
     monkeypatch.setenv("PATH", str(tmp_path))
     assert shutil.which("ffmpeg") is None
     with pytest.raises(ToolMissing, match="apt-get install ffmpeg"):

@@ -85,7 +85,7 @@ def test_studio_models_install_takes_a_piper_voice(tmp_path):
     import subprocess
     import sys
 
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
     voice = tiny_voice(tmp_path / "download", "vi_VN-xa-x_low") / "vi_VN-xa-x_low.onnx"
     folder = tmp_path / "instance" / "piper-voices"
     env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}

@@ -12,7 +12,7 @@ from media_pipeline.audio import Cue
 from media_pipeline.publication import Block, Book, Chapter, Narration, PublicationError, valid_isbn
 from media_pipeline.publication.epub import build_epub
 from media_pipeline.publication.pdf import build_pdf
-from tests.conftest import make_png
+from tests.helpers import make_png
 from tests.media_pipeline.conftest import ffprobe
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,7 @@ import pytest
 from media_pipeline import profiles, render
 from media_pipeline.profiles import Profile, ProfileInvalid
 from media_pipeline.tts import make_engines
-from tests.conftest import make_png
+from tests.helpers import make_png
 from tests.media_pipeline.conftest import ffprobe, lufs
 
 VI = ["UBND xã Đồng Đăng thông báo lịch tiêm chủng ngày 25/11/2024.", "Người dân mang theo thẻ BHYT."]

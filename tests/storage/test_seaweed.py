@@ -29,10 +29,9 @@ def test_restart_reuses_credentials_and_data(tmp_path):
         assert second.url == url1 and running_url(root) == url1
 
 
-def test_missing_binary_is_explained(tmp_path, monkeypatch):
-    monkeypatch.setenv("STUDIO_WEED_BIN", str(tmp_path / "no-such-weed"))
+def test_missing_binary_is_explained(tmp_path):
     with pytest.raises(StorageUnavailable, match="STUDIO_WEED_BIN"):
-        EmbeddedSeaweed(tmp_path).start()
+        EmbeddedSeaweed(tmp_path, binary=str(tmp_path / "no-such-weed")).start()
 
 
 # Run as another account of the machine (nobody) when the tests run as root, else as this one: it tries to
