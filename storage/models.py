@@ -417,6 +417,7 @@ class Endpoint(Base):
     display: Mapped[str] = mapped_column(String(32), default="")  # e.g. 1920x1080 for boards
     languages: Mapped[list] = mapped_column(JSON, default=list)    # the languages it plays; [] for all
     contact: Mapped[str] = mapped_column(String(300), default="")
+    zone: Mapped[str] = mapped_column(String(100), default="")  # a named group of a commune's clusters (a village)
     token_prefix: Mapped[str] = mapped_column(String(16), default="")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(default=True)

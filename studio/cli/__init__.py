@@ -1,13 +1,14 @@
 """The `studio` command, one module per command group: serve.py (serve, worker), admin.py (db upgrade,
 create-user), render.py, demo.py, media.py (transcribe, normalize), report.py, models.py, endpoint.py
-(endpoint sync/play/add, token create); common.py holds what they share. This module holds the grammar."""
+(endpoint sync/play/add, token create), network.py (areas import, endpoints import); common.py holds what they
+share. This module holds the grammar."""
 from __future__ import annotations
 
 import argparse
 import logging
 import os
 
-from studio.cli import admin, demo, endpoint, media, models, render, report, serve
+from studio.cli import admin, demo, endpoint, media, models, network, render, report, serve
 
 OWN_LOGGERS = ("studio", "media_pipeline", "storage")
 
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     ra.set_defaults(func=report.cmd_report)
     models.add_parser(sub)
     endpoint.add_parser(sub)
+    network.add_parser(sub)
     u = sub.add_parser("create-user", help="create an account (password from STUDIO_NEW_USER_PASSWORD or prompt)")
     u.add_argument("username")
     u.add_argument("--roles", default="editor", help="comma-separated: admin, editor, translator, approver")

@@ -69,3 +69,84 @@ def below(session: Session, area_id: int) -> set[int]:
         frontier = list(session.scalars(select(Area.id).where(Area.parent_id.in_(frontier))))
         out.update(frontier)
     return out
+
+
+LEVEL_ORDER = {"province": 0, "district": 1, "commune": 2}
+CSV_COLUMNS = ("code", "name", "level", "parent_code")
+
+
+def by_code(session: Session, code: str) -> Area | None:
+    """The area with this code, or None."""
+    return session.scalar(select(Area).where(Area.code == (code or "").strip()))
+
+
+def parent_id_for(session: Session, parent_code: str | None) -> int | None:
+    """The id of the area named by `parent_code` ("" or None: no parent), or a ValidationError."""
+    if not (parent_code or "").strip():
+        return None
+    parent = by_code(session, parent_code)
+    if parent is None:
+        raise ValidationError(N_("No area has the code %(code)s."), field="parent_code", code=parent_code.strip())
+    return parent.id
+
+
+def add(session: Session, caller: Caller, data: dict) -> Area:
+    """An area from {"code", "name", "level", "parent_code"} (the API's form of `create`)."""
+    require_role(caller, "admin")
+    return create(session, caller, str(data.get("code") or ""), str(data.get("name") or ""),
+                  str(data.get("level") or ""), parent_id_for(session, data.get("parent_code")))
+
+
+def all_areas(session: Session) -> list[Area]:
+    """Every area by code."""
+    return list(session.scalars(select(Area).order_by(Area.code)))
+
+
+def as_json(area: Area) -> dict:
+    return {"id": area.id, "code": area.code, "name": area.name, "level": area.level,
+            "parent_code": area.parent.code if area.parent else None}
+
+
+def import_rows(session: Session, caller: Caller, rows: list[tuple[int, dict]]) -> dict:
+    """Create or update areas from (line number, row) pairs with the official administrative-unit codes;
+    idempotent (an unchanged row changes nothing). Parents come first whatever the file's order (provinces,
+    then districts, then communes). A bad row stops the import, named by its line: nothing is written."""
+    require_role(caller, "admin")
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    for line, row in sorted(rows, key=lambda r: (LEVEL_ORDER.get((r[1].get("level") or "").strip(), 9), r[0])):
+        try:
+            code, level = (row.get("code") or "").strip(), (row.get("level") or "").strip()
+            name = nfc(row.get("name") or "").strip()
+            existing = by_code(session, code)
+            if existing is None:
+                create(session, caller, code, name, level, parent_id_for(session, row.get("parent_code")))
+                counts["created"] += 1
+                continue
+            parent_id = parent_id_for(session, row.get("parent_code"))
+            if (existing.name, existing.level, existing.parent_id) == (name, level, parent_id):
+                counts["unchanged"] += 1
+                continue
+            if level != existing.level or parent_id != existing.parent_id:
+                raise ValidationError(N_("Area %(code)s is already a %(level)s under another parent; change it "
+                                         "on the areas page."), field="code", code=code, level=existing.level)
+            if not name:
+                raise ValidationError(N_("The area needs a name."), field="name")
+            existing.name = name
+            audit.record(session, caller, "area.rename", "area", existing.id, code=code, name=name)
+            counts["updated"] += 1
+        except (ValidationError, NotFound, Conflict) as exc:
+            raise ValidationError(N_("Line %(line)s: %(reason)s"), field="file", line=line, reason=str(exc)) from exc
+    session.flush()
+    return counts
+
+
+def read_csv(text: str, columns: tuple[str, ...]) -> list[tuple[int, dict]]:
+    """(line number, row) pairs of a CSV file whose header names at least `columns` (a UTF-8 BOM is ignored)."""
+    import csv
+    import io
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    missing = [c for c in columns if c not in (reader.fieldnames or [])]
+    if missing:
+        raise ValidationError(N_("The file's first line must name the columns %(columns)s; missing: %(missing)s."),
+                              field="file", columns=",".join(columns), missing=",".join(missing))
+    return [(reader.line_num, row) for row in reader]

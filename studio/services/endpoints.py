@@ -47,6 +47,18 @@ def create(session: Session, caller: Caller, data: dict) -> tuple[Endpoint, str]
     area_id = int(data["area_id"]) if str(data.get("area_id") or "").isdigit() else None
     if area_id is not None and session.get(Area, area_id) is None:
         raise ValidationError(N_("The area does not exist."), field="area_id")
+    if (data.get("area_code") or "").strip():
+        area = areas.by_code(session, data["area_code"])
+        if area is None:
+            raise ValidationError(N_("No area has the code %(code)s."), field="area_code",
+                                  code=data["area_code"].strip())
+        area_id = area.id
+    zone = nfc(data.get("zone") or "").strip()
+    if len(zone) > 100:
+        raise ValidationError(N_("A zone's name has at most 100 characters."), field="zone")
+    if zone and (area_id is None or session.get(Area, area_id).level != "commune"):
+        raise ValidationError(N_("A zone groups one commune's loudspeakers: give the endpoint a commune."),
+                              field="zone")
     langs = data.get("languages") or []
     if isinstance(langs, str):
         langs = [x.strip() for x in langs.split(",") if x.strip()]
@@ -54,11 +66,45 @@ def create(session: Session, caller: Caller, data: dict) -> tuple[Endpoint, str]
         languages.get(session, code, field="languages")
     token = _new_token()
     ep = Endpoint(name=name, kind=kind, area_id=area_id, display=display, contact=(data.get("contact") or "")[:300],
-                  languages=sorted(set(langs)), token_prefix=token[:10], token_hash=hash_token(token))
+                  languages=sorted(set(langs)), zone=zone, token_prefix=token[:10], token_hash=hash_token(token))
     session.add(ep)
     session.flush()
     audit.record(session, caller, "endpoint.create", "endpoint", ep.id, name=name, kind=kind)
     return ep, token
+
+
+def as_json(ep: Endpoint) -> dict:
+    """An endpoint as the API shows it (never its token, which only the answer creating it carries)."""
+    return {"id": ep.id, "name": ep.name, "kind": ep.kind, "area_code": ep.area.code if ep.area else None,
+            "display": ep.display or "", "languages": list(ep.languages or []), "zone": ep.zone or "",
+            "active": ep.active, "token_prefix": ep.token_prefix}
+
+
+CSV_COLUMNS = ("name", "kind", "area_code", "display", "languages", "zone")
+
+
+def import_rows(session: Session, caller: Caller, rows: list[tuple[int, dict]]) -> tuple[list, int]:
+    """Register endpoints from (line number, row) pairs; returns [(endpoint, token)] for the new ones and the
+    count of rows already registered (same name, kind, area and zone, active), which keep their tokens: the
+    import can be run again. A bad row stops it, named by its line: nothing is written."""
+    require_role(caller, "admin")
+    created, existing = [], 0
+    for line, row in rows:
+        try:
+            area = areas.by_code(session, row.get("area_code") or "") if (row.get("area_code") or "").strip() \
+                else None
+            name, zone = nfc(row.get("name") or "").strip(), nfc(row.get("zone") or "").strip()
+            same = session.scalar(select(Endpoint.id).where(
+                Endpoint.name == name, Endpoint.kind == (row.get("kind") or "").strip(), Endpoint.active.is_(True),
+                Endpoint.area_id == area.id if area else Endpoint.area_id.is_(None), Endpoint.zone == zone))
+            if same is not None:
+                existing += 1
+                continue
+            created.append(create(session, caller, {**row, "kind": (row.get("kind") or "").strip(),
+                                                     "area_id": None}))
+        except ValidationError as exc:
+            raise ValidationError(N_("Line %(line)s: %(reason)s"), field="file", line=line, reason=str(exc)) from exc
+    return created, existing
 
 
 def rotate(session: Session, caller: Caller, endpoint_id: int) -> str:

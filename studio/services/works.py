@@ -39,10 +39,21 @@ def _as_datetime(value, field: str) -> datetime | None:
     return clock.to_utc(value, field)
 
 
+def _area_ids_of_codes(session: Session, codes) -> list[int]:
+    codes = [str(c).strip() for c in (codes if isinstance(codes, list) else _as_list(codes))]
+    found = dict(session.execute(select(Area.code, Area.id).where(Area.code.in_(codes))).all()) if codes else {}
+    for code in codes:
+        if code not in found:
+            raise ValidationError(N_("No area has the code %(code)s."), field="area_codes", code=code)
+    return [found[c] for c in codes]
+
+
 def normalize(session: Session, data: dict, base: dict | None = None) -> dict:
     """Validate editable fields; `base` supplies the values the caller did not send."""
     d = dict(base or {})
     d.update({k: nfc(v) for k, v in data.items() if k in FIELDS})
+    if data.get("area_codes") is not None:  # the official codes, as well as (or instead of) the ids
+        d["area_ids"] = _as_list(data.get("area_ids")) + _area_ids_of_codes(session, data["area_codes"])
     out: dict = {}
     out["kind"] = d.get("kind") or "article"
     if out["kind"] not in WORK_KINDS:

@@ -15,6 +15,8 @@ from storage.models import INT64_MAX, STATES, WORK_KINDS, Asset, Revision, Work
 from studio.errors import N_, PermissionDenied, ValidationError
 from studio.extensions import csrf, db
 from studio import jobs
+from studio.services import areas as area_service
+from studio.services import endpoints as endpoint_service
 from studio.services import Caller, accounts, languages, rendering, translations
 from studio.services import feedback as feedback_service
 from studio.services import assets as asset_service
@@ -63,6 +65,7 @@ def work_json(w: Work, full: bool = True) -> dict:
     if not full:
         out.pop("body")
         out.pop("chapters")
+    out["area_codes"] = sorted(a.code for a in w.areas)
     out["url"] = url_for("api.get_work", work_id=w.id)
     return out
 
@@ -381,3 +384,36 @@ def reply_feedback(feedback_id: int):
     fb = feedback_service.reply(db.session, g.caller, feedback_id, body("FeedbackReply")["message"])
     db.session.commit()
     return jsonify(feedback_service.as_json(fb, g.caller.user))
+
+
+@bp.get("/areas")
+@api_auth()
+def list_areas():
+    """Every area by code."""
+    return jsonify(items=[area_service.as_json(a) for a in area_service.all_areas(db.session)])
+
+
+@bp.post("/areas")
+@api_auth("admin")
+def create_area():
+    """Add an area: {"code", "name", "level", "parent_code"}."""
+    area = area_service.add(db.session, g.caller, body("AreaCreate"))
+    db.session.commit()
+    return jsonify(area_service.as_json(area)), 201
+
+
+@bp.get("/endpoints")
+@api_auth("admin")
+def list_endpoints():
+    """Every endpoint, by name."""
+    return jsonify(items=[endpoint_service.as_json(e) for e in endpoint_service.all_endpoints(db.session)])
+
+
+@bp.post("/endpoints")
+@api_auth("admin")
+def create_endpoint():
+    """Register an endpoint: {"name", "kind", "area_code", "display", "languages", "zone"}; 201 with its token."""
+    data = body("EndpointCreate")
+    ep, token = endpoint_service.create(db.session, g.caller, {**data, "area_id": None})
+    db.session.commit()
+    return jsonify({**endpoint_service.as_json(ep), "token": token}), 201
