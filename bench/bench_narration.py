@@ -32,7 +32,8 @@ def make_app(tmp: Path, s3_url: str, models: str):
 
     from studio import create_app
     app = create_app({"S3_URL": s3_url, "QUEUE_URL": "",
-                      "TTS_ENGINES": "espeak", "MODEL_CACHE": models}, environ={"STUDIO_INSTANCE": str(tmp / "instance")})
+                      "TTS_ENGINES": "espeak", "MODEL_CACHE": models},
+                     environ={"STUDIO_INSTANCE": str(tmp / "instance")})
     with app.app_context():
         upgrade()
     return app

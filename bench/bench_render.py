@@ -225,7 +225,8 @@ def cached_ratio() -> None:
     from studio.services import Caller, accounts, rendering, works
     with tempfile.TemporaryDirectory() as d, EmbeddedSeaweed(Path(d) / "s3") as sw:
         app = create_app({"S3_URL": sw.url,
-                          "QUEUE_URL": "memory://", "TTS_ENGINES": "espeak"}, environ={"STUDIO_INSTANCE": str(Path(d) / "i")})
+                          "QUEUE_URL": "memory://", "TTS_ENGINES": "espeak"},
+                         environ={"STUDIO_INSTANCE": str(Path(d) / "i")})
         with app.app_context():
             upgrade()
             user = accounts.create_user(db.session, Caller(None), "bench", "bench password", ["editor"], system=True)

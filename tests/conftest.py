@@ -109,7 +109,8 @@ def app(tmp_path, store_url, model_cache):
 
     from studio import create_app
     app = create_app({"TESTING": True,
-                      "S3_URL": store_url, "QUEUE_URL": "memory://", "MODEL_CACHE": model_cache}, environ={"STUDIO_INSTANCE": str(tmp_path / "instance")})
+                      "S3_URL": store_url, "QUEUE_URL": "memory://", "MODEL_CACHE": model_cache},
+                     environ={"STUDIO_INSTANCE": str(tmp_path / "instance")})
     with app.app_context():
         upgrade()
     yield app

@@ -66,13 +66,14 @@ def feed():
     except ValueError:
         raise ValidationError(N_("wait must be a whole number of seconds from 0 to %(max)s."), field="wait",
                               max=MAX_WAIT_S) from None
-    etag, items = current_app.extensions["feeds"].items(db.session, ep.id, ep.kind, ep.area, ep.display, languages=ep.languages)
+    cache = current_app.extensions["feeds"]
+    etag, items = cache.items(db.session, ep.id, ep.kind, ep.area, ep.display, languages=ep.languages)
     current_app.extensions["sightings"].saw(ep.id)  # written in batches: a poll writes nothing itself
     if request.if_none_match.contains(etag):
         resp = current_app.response_class(status=304)
     else:
         resp = current_app.response_class(
-            current_app.extensions["feeds"].document(current_app.extensions["objectstore"], items, feeds.FEED_URL_TTL),
+            cache.document(current_app.extensions["objectstore"], items, feeds.FEED_URL_TTL),
             mimetype="application/json")
     resp.set_etag(etag)
     resp.headers["Cache-Control"] = "private, no-cache"

@@ -62,7 +62,8 @@ def pool_app(tmp_path, store_url, model_cache):
     from studio import create_app
     app = create_app({"TESTING": True,
                       "S3_URL": store_url, "QUEUE_URL": "", "MODEL_CACHE": model_cache,
-                      "JOB_HEARTBEAT_SECONDS": 0.5, "JOB_STALE_SECONDS": 2, "WHISPER_MODEL": ""}, environ={"STUDIO_INSTANCE": str(tmp_path / "instance")})
+                      "JOB_HEARTBEAT_SECONDS": 0.5, "JOB_STALE_SECONDS": 2, "WHISPER_MODEL": ""},
+                     environ={"STUDIO_INSTANCE": str(tmp_path / "instance")})
     with app.app_context():
         upgrade()
     pools = []

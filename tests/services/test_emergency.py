@@ -177,7 +177,8 @@ def test_feed_changes_are_announced_over_mqtt_to_authenticated_endpoints_only(tm
     try:
         app = create_app({"TESTING": True,
                           "S3_URL": store_url, "QUEUE_URL": "memory://", "MODEL_CACHE": model_cache,
-                          "MQTT_URL": broker.url("studio"), "WHISPER_MODEL": ""}, environ={"STUDIO_INSTANCE": str(tmp_path / "instance")})
+                          "MQTT_URL": broker.url("studio"), "WHISPER_MODEL": ""},
+                         environ={"STUDIO_INSTANCE": str(tmp_path / "instance")})
         with app.app_context():
             upgrade()
         from tests.helpers import PASSWORD, Web

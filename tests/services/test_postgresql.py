@@ -73,7 +73,8 @@ def pg_app(tmp_path, store_url, postgres_url, model_cache):
     from studio import create_app
     app = create_app({"TESTING": True,
                       "SQLALCHEMY_DATABASE_URI": postgres_url, "S3_URL": store_url, "QUEUE_URL": "memory://",
-                      "MODEL_CACHE": model_cache, "WHISPER_MODEL": ""}, environ={"STUDIO_INSTANCE": str(tmp_path / "instance")})
+                      "MODEL_CACHE": model_cache, "WHISPER_MODEL": ""},
+                     environ={"STUDIO_INSTANCE": str(tmp_path / "instance")})
     with app.app_context():
         upgrade()
     yield app

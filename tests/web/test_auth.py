@@ -56,7 +56,8 @@ def test_client_address_comes_from_trusted_proxies_only(tmp_path, store_url, pro
     """X-Forwarded-For is believed only with STUDIO_TRUSTED_PROXIES set (else anyone could pick an address)."""
     from studio import create_app
     from studio.web.helpers import client_ip
-    app = create_app({"S3_URL": store_url, "QUEUE_URL": "memory://"}, environ={"STUDIO_INSTANCE": str(tmp_path / "p"), "STUDIO_TRUSTED_PROXIES": proxies})
+    app = create_app({"S3_URL": store_url, "QUEUE_URL": "memory://"},
+                     environ={"STUDIO_INSTANCE": str(tmp_path / "p"), "STUDIO_TRUSTED_PROXIES": proxies})
     seen = {}
     app.add_url_rule("/_ip", "_ip", lambda: seen.setdefault("ip", client_ip()))
     app.test_client().get("/_ip", headers={"X-Forwarded-For": "203.0.113.7"})
