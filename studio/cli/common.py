@@ -1,6 +1,7 @@
 """What the commands share: the migrated app with its object store, and running or awaiting jobs."""
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -90,3 +91,17 @@ def wait_for_queue(app, job_ids: list[int]) -> list[str]:
             if all(j.state in ("succeeded", "failed", "cancelled") for j in jobs):
                 return [j.state for j in jobs]
         time.sleep(1)
+
+
+def cli_caller(username: str):
+    """The caller a command acts as (`--user`, in the app context), or None after saying there is no such user."""
+    from sqlalchemy import select
+
+    from storage.models import User
+    from studio.extensions import db
+    from studio.services import Caller
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        print(f"error: no user {username!r} (use --user)", file=sys.stderr)
+        return None
+    return Caller(user, "cli")

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from studio.cli.common import running_studio
+from studio.cli.common import cli_caller, running_studio
 
 
 def add_parser(sub) -> None:
@@ -40,13 +40,11 @@ def _read(path: str) -> str | None:
 
 def _run(args, columns, work) -> int:
     """Parse the file, run `work(session, caller, rows)` as the admin in one transaction, print errors."""
-    from sqlalchemy import select
 
-    from storage.models import User
     from studio.config import load_config
     from studio.errors import StudioError
     from studio.extensions import db
-    from studio.services import Caller, areas
+    from studio.services import areas
     text = _read(args.file)
     if text is None:
         return 2
@@ -54,12 +52,11 @@ def _run(args, columns, work) -> int:
         if password:  # a fresh instance: its first admin was created just now
             print(f"Created user 'admin' with password '{password}'")
         with app.app_context():
-            user = db.session.scalar(select(User).where(User.username == args.user))
-            if user is None:
-                print(f"error: no user {args.user!r} (use --user)", file=sys.stderr)
+            caller = cli_caller(args.user)
+            if caller is None:
                 return 2
             try:
-                out = work(db.session, Caller(user, "cli"), areas.read_csv(text, columns))
+                out = work(db.session, caller, areas.read_csv(text, columns))
                 db.session.commit()
             except StudioError as exc:
                 db.session.rollback()

@@ -3,27 +3,24 @@ from __future__ import annotations
 
 import sys
 
-from studio.cli.common import running_studio, run_jobs_here, wait_for_queue
+from studio.cli.common import cli_caller, running_studio, run_jobs_here, wait_for_queue
 
 
 def cmd_render(args) -> int:
     """Queue renders of a work and wait, printing progress (this process renders unless --queue)."""
-    from sqlalchemy import select
 
-    from storage.models import User
     from studio.config import load_config
     from studio.errors import StudioError
     from studio.extensions import db
-    from studio.services import Caller, rendering, works
+    from studio.services import rendering, works
 
     with running_studio(load_config(), with_store=not args.queue) as (app, _password):
         with app.app_context():
-            user = db.session.scalar(select(User).where(User.username == args.user))
-            if user is None:
-                print(f"error: no user {args.user!r} (use --user)", file=sys.stderr)
+            caller = cli_caller(args.user)
+            if caller is None:
                 return 2
             try:
-                jobs = rendering.queue(db.session, Caller(user, "cli"), works.get(db.session, args.work_id), args.channel or None,
+                jobs = rendering.queue(db.session, caller, works.get(db.session, args.work_id), args.channel or None,
                                        args.language or None)
                 db.session.commit()
             except StudioError as exc:
