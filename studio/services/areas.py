@@ -80,14 +80,20 @@ def by_code(session: Session, code: str) -> Area | None:
     return session.scalar(select(Area).where(Area.code == (code or "").strip()))
 
 
+def named(session: Session, code: str | None, field: str) -> Area | None:
+    """The area a form or file names by code ("" or None: none), or a ValidationError on `field`."""
+    if not (code or "").strip():
+        return None
+    area = by_code(session, code)
+    if area is None:
+        raise ValidationError(N_("No area has the code %(code)s."), field=field, code=code.strip())
+    return area
+
+
 def parent_id_for(session: Session, parent_code: str | None) -> int | None:
     """The id of the area named by `parent_code` ("" or None: no parent), or a ValidationError."""
-    if not (parent_code or "").strip():
-        return None
-    parent = by_code(session, parent_code)
-    if parent is None:
-        raise ValidationError(N_("No area has the code %(code)s."), field="parent_code", code=parent_code.strip())
-    return parent.id
+    parent = named(session, parent_code, "parent_code")
+    return parent.id if parent else None
 
 
 def add(session: Session, caller: Caller, data: dict) -> Area:

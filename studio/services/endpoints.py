@@ -48,11 +48,7 @@ def create(session: Session, caller: Caller, data: dict) -> tuple[Endpoint, str]
     if area_id is not None and session.get(Area, area_id) is None:
         raise ValidationError(N_("The area does not exist."), field="area_id")
     if (data.get("area_code") or "").strip():
-        area = areas.by_code(session, data["area_code"])
-        if area is None:
-            raise ValidationError(N_("No area has the code %(code)s."), field="area_code",
-                                  code=data["area_code"].strip())
-        area_id = area.id
+        area_id = areas.named(session, data["area_code"], "area_code").id
     zone = nfc(data.get("zone") or "").strip()
     if len(zone) > 100:
         raise ValidationError(N_("A zone's name has at most 100 characters."), field="zone")
@@ -91,8 +87,7 @@ def import_rows(session: Session, caller: Caller, rows: list[tuple[int, dict]]) 
     created, existing = [], 0
     for line, row in rows:
         try:
-            area = areas.by_code(session, row.get("area_code") or "") if (row.get("area_code") or "").strip() \
-                else None
+            area = areas.named(session, row.get("area_code"), "area_code")
             name, zone = nfc(row.get("name") or "").strip(), nfc(row.get("zone") or "").strip()
             same = session.scalar(select(Endpoint.id).where(
                 Endpoint.name == name, Endpoint.kind == (row.get("kind") or "").strip(), Endpoint.active.is_(True),

@@ -139,3 +139,23 @@ def test_areas_and_endpoints_import_from_csv(tmp_path):
         found = endpoints.for_token(db.session, rows[2][5])
         assert (found.area.code, found.zone, found.kind) == ("00086", "Thôn Tân Sơn", "loudspeaker")
         assert len(endpoints.all_endpoints(db.session)) == 3
+
+
+def test_an_unknown_area_code_in_an_endpoints_file_is_refused_not_taken_for_no_area(app, users):
+    """A row naming an area that does not exist stops the import, even when an endpoint of that name without
+    an area exists (it must not count as already registered)."""
+    from storage.models import User
+    from studio.errors import ValidationError
+    from studio.extensions import db
+    from studio.services import Caller, areas, endpoints
+    with app.app_context():
+        admin = Caller(db.session.get(User, users["admin"]))
+        endpoints.create(db.session, admin, {"name": "Cổng thông tin", "kind": "portal"})
+        db.session.commit()
+        rows = areas.read_csv("name,kind,area_code,display,languages,zone\nCổng thông tin,portal,,,,\n"
+                              "Cổng thông tin,portal,99999,,,\n", endpoints.CSV_COLUMNS)
+        with pytest.raises(ValidationError, match="Line 3: No area has the code 99999"):
+            endpoints.import_rows(db.session, admin, rows)
+        db.session.rollback()
+        created, existing = endpoints.import_rows(db.session, admin, rows[:1])
+        assert created == [] and existing == 1
