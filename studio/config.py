@@ -49,13 +49,12 @@ def _text(value) -> str:
 
 
 def instance_file(instance: Path) -> dict:
-    """The upper-case names the instance's config.py assigns (none when there is no such file)."""
-    path = instance / "config.py"
-    if not path.is_file():
-        return {}
-    namespace: dict = {"__file__": str(path)}
-    exec(compile(path.read_bytes(), str(path), "exec"), namespace)  # noqa: S102 - the operator's own file
-    return {k: v for k, v in namespace.items() if k.isupper()}
+    """The upper-case names the instance's config.py assigns (none when there is no such file), read by Flask's
+    own `Config.from_pyfile`."""
+    from flask import Config
+    values = Config(str(instance))
+    values.from_pyfile("config.py", silent=True)
+    return dict(values)
 
 
 def load_config(environ: dict | None = None) -> dict:
