@@ -32,6 +32,7 @@ FEED_URL_TTL = timedelta(hours=1)  # how long the presigned URLs in a feed docum
 def _iso(dt: datetime | None) -> str | None:
     return clock.iso(dt)
 
+
 def playback(priority: str) -> dict:
     """How players treat the item: the normal / priority / emergency levels of Circular 39/2020 on commune
     radio. An emergency interrupts whatever plays and plays at once, outside the time slots."""
@@ -40,12 +41,10 @@ def playback(priority: str) -> dict:
             "ignore_time_slots": emergency}
 
 
-
 @jobs.handler("feeds", needs=("store",), timeout=lambda _s, _j: 600)
 def run_feeds(ctx: jobs.Context, store: ObjectStore) -> None:
     """The static feeds job after a publish or a retraction."""
     rewrite_feeds_job(ctx.session, store, ctx.job, ctx.progress)
-
 
 
 def live(session: Session, now: datetime) -> list[Package]:
@@ -271,13 +270,13 @@ def write_feeds(session: Session, store: ObjectStore, area_codes: list[str]) -> 
     of that kind in that area with no display or language set (`all`: an endpoint without an area)."""
     bump(session)  # serialises writers: each sees the others' committed packages
     now = utcnow()
-    areas = {a.code: a for a in session.scalars(select(Area).where(Area.code.in_(area_codes)))}
+    by_code = {a.code: a for a in session.scalars(select(Area).where(Area.code.in_(area_codes)))}
     keys = []
     for code in sorted(set(area_codes)) or ["all"]:
-        if code != "all" and code not in areas:
+        if code != "all" and code not in by_code:
             continue  # an area deleted since: nobody reads its feed
         for kind in registry.ENDPOINT_KINDS:
-            items = [_item(p, files) for p, files in feed_query(session, kind, areas.get(code), now=now)]
+            items = [_item(p, files) for p, files in feed_query(session, kind, by_code.get(code), now=now)]
             body = {"area": code, "kind": kind, "generated_at": _iso(now), "time_zone": clock.zone().key,
                     "items": items}
             key = f"feeds/{kind}/{code}.json"

@@ -71,7 +71,6 @@ def prepare(session: Session, caller: Caller, work: Work) -> Package:
     return package
 
 
-
 def approved_texts(session: Session, work: Work) -> dict[str, dict]:
     """Every approved translation's title and sentences (aligned with the source's), frozen into the package:
     readers see what was approved, never a translator's later draft."""
@@ -122,7 +121,6 @@ def build_manifest(session: Session, work: Work, package: Package, files: list[d
 def run_publish(ctx: jobs.Context, store: ObjectStore) -> None:
     """The publish job."""
     deliver(ctx.session, store, ctx.job, ctx.progress)
-
 
 
 def deliver(session: Session, store: ObjectStore, job: Job, report: Callable[[int, str], None]) -> None:
