@@ -40,7 +40,6 @@ def _read(path: str) -> str | None:
 
 def _run(args, columns, work) -> int:
     """Parse the file, run `work(session, caller, rows)` as the admin in one transaction, print errors."""
-
     from studio.config import load_config
     from studio.errors import StudioError
     from studio.extensions import db
