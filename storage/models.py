@@ -17,7 +17,8 @@ class Base(DeclarativeBase):
     """Declarative base shared by every model (and by Flask-SQLAlchemy)."""
 
 
-ROLES = ("admin", "editor", "translator", "approver")
+# operator: the commune radio station's operator (cán bộ vận hành đài truyền thanh xã), bound to areas.
+ROLES = ("admin", "editor", "translator", "approver", "operator")
 INT64_MAX = 2**63 - 1  # the largest id an integer column holds (SQLite and PostgreSQL BIGINT)
 WORK_KINDS = ("article", "radio_bulletin", "video_report", "eboard_notice", "publication")
 PRIORITIES = ("normal", "priority", "emergency")
@@ -46,8 +47,16 @@ class Area(Base):
         return out
 
 
+user_areas = Table(
+    "user_areas", Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("area_id", ForeignKey("areas.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
 class User(Base):
-    """A person who logs in; roles are a comma-separated subset of ROLES."""
+    """A person who logs in; roles are a comma-separated subset of ROLES. Their areas (with the areas under
+    them) bound what a commune operator runs and which feedback a district's staff answer."""
 
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -58,8 +67,7 @@ class User(Base):
     roles: Mapped[str] = mapped_column(String(200), default="editor")
     active: Mapped[bool] = mapped_column(default=True)
     locale: Mapped[str | None] = mapped_column(String(8))
-    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id"))
-    area: Mapped[Area | None] = relationship()
+    areas: Mapped[list[Area]] = relationship(secondary=user_areas, order_by=Area.code)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     @property
@@ -433,7 +441,9 @@ class EndpointReport(Base):
     __table_args__ = (UniqueConstraint("endpoint_id", "client_id", name="uq_report_client_id"),
                       # Counting plays and hours of contact per endpoint reads this, not the wide rows.
                       Index("ix_endpoint_reports_cover", "endpoint_id", "type", "started_at", "ended_at",
-                            "received_at"))
+                            "received_at"),
+                      # The as-run reads a period's plays of programme items by the occurrence they played.
+                      Index("ix_endpoint_reports_scheduled", "scheduled_at", "endpoint_id", "item_id"))
     id: Mapped[int] = mapped_column(primary_key=True)
     endpoint_id: Mapped[int] = mapped_column(ForeignKey("endpoints.id", ondelete="CASCADE"), index=True)
     client_id: Mapped[str] = mapped_column(String(100))
@@ -445,6 +455,67 @@ class EndpointReport(Base):
     outcome: Mapped[str] = mapped_column(String(16), default="")
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # A play of a programme item: the occurrence it played (the as-run matches on these).
+    scheduled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    item_id: Mapped[int | None] = mapped_column(Integer)
+
+
+# offered -> accepted | declined (a province's normal item); scheduled (priority, emergency, the commune's own);
+# any -> cancelled. Accepted and scheduled items play.
+PROGRAMME_STATES = ("offered", "accepted", "declined", "scheduled", "cancelled")
+PLAYING_STATES = ("accepted", "scheduled")
+
+
+class Schedule(Base):
+    """A schedule as asked for (POST /api/v1/works/{id}/schedule): a work, its areas, when, how often. Each
+    commune it reaches gets a `ProgrammeItem`, offered or scheduled by the work's priority."""
+
+    __tablename__ = "schedules"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    work_id: Mapped[int] = mapped_column(ForeignKey("works.id", ondelete="CASCADE"), index=True)
+    area_codes: Mapped[list] = mapped_column(JSON, default=list)
+    zone: Mapped[str] = mapped_column(String(100), default="")
+    start_at: Mapped[datetime] = mapped_column(DateTime)          # naive UTC
+    rrule: Mapped[str] = mapped_column(Text, default="")          # RFC 5545 RRULE value; "" for once
+    replays: Mapped[int] = mapped_column(default=0)
+    replay_gap_s: Mapped[int] = mapped_column(default=0)
+    priority: Mapped[str] = mapped_column(String(16), default="normal")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ProgrammeItem(Base):
+    """One item of a commune's programme (lịch phát): a work, or a live relay with a stored fallback, in a
+    commune (or a zone of it), from a start and an optional recurrence rule, each occurrence played
+    1 + `replays` times `replay_gap_s` apart. A province's normal item is `offered` until the commune's
+    operator accepts (`scheduled`) or declines it; priority and emergency items and the commune's own are
+    `scheduled` at once. Items in one slot (the same start) play in `position` order."""
+
+    __tablename__ = "programme_items"
+    __table_args__ = (Index("ix_programme_items_area_state", "area_id", "state"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"), index=True)
+    work_id: Mapped[int | None] = mapped_column(ForeignKey("works.id", ondelete="CASCADE"), index=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"))
+    area: Mapped[Area] = relationship()
+    zone: Mapped[str] = mapped_column(String(100), default="")    # "" for the whole commune
+    origin: Mapped[str] = mapped_column(String(16), default="province")  # province | commune
+    priority: Mapped[str] = mapped_column(String(16), default="normal")
+    state: Mapped[str] = mapped_column(String(16), default="scheduled")
+    start_at: Mapped[datetime] = mapped_column(DateTime)          # naive UTC
+    rrule: Mapped[str] = mapped_column(Text, default="")
+    replays: Mapped[int] = mapped_column(default=0)
+    replay_gap_s: Mapped[int] = mapped_column(default=0)
+    position: Mapped[int] = mapped_column(default=0)
+    relay_url: Mapped[str] = mapped_column(String(500), default="")  # a live stream played for the slot
+    duration_s: Mapped[int] = mapped_column(default=0)           # a relay's slot length
+    title: Mapped[str] = mapped_column(String(300), default="")
+    reason: Mapped[str] = mapped_column(String(300), default="")  # why it was declined
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
 
 class Feedback(Base):

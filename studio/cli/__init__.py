@@ -76,7 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     network.add_parser(sub)
     u = sub.add_parser("create-user", help="create an account (password from STUDIO_NEW_USER_PASSWORD or prompt)")
     u.add_argument("username")
-    u.add_argument("--roles", default="editor", help="comma-separated: admin, editor, translator, approver")
+    u.add_argument("--roles", default="editor",
+                   help="comma-separated: admin, editor, translator, approver, operator")
+    u.add_argument("--areas", default="", help="comma-separated area codes the user is bound to (an operator's "
+                                               "communes)")
     u.add_argument("--name", default="")
     u.set_defaults(func=admin.cmd_create_user)
     return p

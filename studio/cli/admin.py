@@ -23,14 +23,16 @@ def cmd_create_user(args) -> int:
     from studio import create_app
     from studio.errors import StudioError
     from studio.extensions import db
-    from studio.services import Caller, accounts
+    from studio.services import Caller, accounts, areas
     app = create_app()
     from studio.config import new_user_password
     password = new_user_password() or getpass.getpass("Password: ")
     with app.app_context():
         try:
+            codes = [c.strip() for c in args.areas.split(",") if c.strip()]
             accounts.create_user(db.session, Caller(None, "cli"), args.username, password, args.roles.split(","),
-                                 args.name or args.username, system=True)
+                                 args.name or args.username, [areas.named(db.session, c, "areas").id for c in codes],
+                                 system=True)
             db.session.commit()
         except StudioError as exc:
             print(f"error: {exc}", file=sys.stderr)

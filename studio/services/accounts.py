@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from media_pipeline.text.unicode import nfc
-from storage.models import ROLES, ApiToken, LoginAttempt, User, utcnow
+from storage.models import ROLES, ApiToken, Area, LoginAttempt, User, utcnow
 from studio.errors import N_, Conflict, NotFound, PermissionDenied, TooManyRequests, ValidationError
 from studio.services import Caller, audit
 
@@ -41,9 +41,21 @@ def _check_password(password: str) -> None:
                               n=MIN_PASSWORD)
 
 
+def _areas(session: Session, area_ids, roles: str) -> list[Area]:
+    """The areas a user is bound to, checked: an operator runs the programme of at least one."""
+    ids = sorted({int(i) for i in area_ids or () if i not in (None, "", 0, "0")})
+    found = list(session.scalars(select(Area).where(Area.id.in_(ids)))) if ids else []
+    if len(found) != len(ids):
+        raise NotFound(N_("The area does not exist."))
+    if "operator" in roles.split(",") and not found:
+        raise ValidationError(N_("An operator needs at least one area: the commune whose radio they run."),
+                              field="areas")
+    return found
+
+
 def create_user(session: Session, caller: Caller, username: str, password: str, roles, display_name: str = "",
-                area_id: int | None = None, system: bool = False) -> User:
-    """Create an account (admins only, unless `system` for first-run setup)."""
+                area_ids=(), system: bool = False) -> User:
+    """Create an account (admins only, unless `system` for first-run setup), bound to these areas."""
     if not system:
         require_role(caller, "admin")
     username = (username or "").strip().lower()
@@ -54,17 +66,19 @@ def create_user(session: Session, caller: Caller, username: str, password: str, 
         raise Conflict(N_("The user name %(name)s is taken."), name=username)
     _check_password(password)
     display_name = nfc(display_name or "").strip()
-    user = User(username=username, display_name=display_name or username, roles=_clean_roles(roles),
-                password_hash=generate_password_hash(password), area_id=area_id)
+    roles = _clean_roles(roles)
+    user = User(username=username, display_name=display_name or username, roles=roles,
+                password_hash=generate_password_hash(password), areas=_areas(session, area_ids, roles))
     session.add(user)
     session.flush()
-    audit.record(session, caller, "user.create", "user", user.id, new_user=username, roles=user.roles)
+    audit.record(session, caller, "user.create", "user", user.id, new_user=username, roles=user.roles,
+                 area_codes=[a.code for a in user.areas])
     return user
 
 
 def update_user(session: Session, caller: Caller, user_id: int, roles=None, active: bool | None = None,
-                display_name: str | None = None, area_id: int | None = None, password: str | None = None) -> User:
-    """Change a user's roles, status, name, area or password (admins only)."""
+                display_name: str | None = None, area_ids=None, password: str | None = None) -> User:
+    """Change a user's roles, status, name, areas (None: keep them) or password (admins only)."""
     require_role(caller, "admin")
     user = session.get(User, user_id)
     if user is None:
@@ -86,9 +100,10 @@ def update_user(session: Session, caller: Caller, user_id: int, roles=None, acti
     if display_name is not None and display_name != user.display_name:
         changes["display_name"] = [user.display_name, display_name]
         user.display_name = display_name
-    if area_id is not None and area_id != user.area_id:
-        changes["area_id"] = [user.area_id, area_id or None]
-        user.area_id = area_id or None
+    new_areas = _areas(session, area_ids if area_ids is not None else [a.id for a in user.areas], user.roles)
+    if [a.id for a in new_areas] != sorted(a.id for a in user.areas):
+        changes["area_codes"] = [[a.code for a in user.areas], [a.code for a in new_areas]]
+        user.areas = new_areas
     if password:
         _check_password(password)
         user.password_hash = generate_password_hash(password)  # ends the user's sessions (User.get_id)

@@ -62,9 +62,9 @@ def chain(area: Area | None) -> set[str]:
     return {a.code for a in area.ancestors()} | {area.code} if area else set()
 
 
-def below(session: Session, area_id: int) -> set[int]:
-    """The ids of an area and of every area under it (a district's staff answer for its communes too)."""
-    out, frontier = {area_id}, [area_id]
+def below(session: Session, *area_ids: int) -> set[int]:
+    """The ids of these areas and of every area under them (a district's staff answer for its communes too)."""
+    out, frontier = set(area_ids), list(area_ids)
     while frontier:
         frontier = list(session.scalars(select(Area.id).where(Area.parent_id.in_(frontier))))
         out.update(frontier)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from media_pipeline import profiles as registry
 from media_pipeline.text.unicode import nfc
-from storage.models import Area, Endpoint, EndpointReport, Package, PackageFile, utcnow
+from storage.models import PLAYING_STATES, Area, Endpoint, EndpointReport, Package, PackageFile, ProgrammeItem, utcnow
 from studio.errors import N_, TooLarge, ValidationError
 from studio.services import Caller, areas, audit, channels, feeds, fetch, languages
 from studio.services.accounts import hash_token, require_role
@@ -165,6 +165,12 @@ def _check(item, i: int) -> dict:
             raise ValidationError(N_("%(where)s is before the start."), field=f"{where}.end", where=f"{where}.end")
         out.update(package_id=item["package"], file_sha256=item["file"], started_at=start, ended_at=end,
                    outcome=item["outcome"], data={k: item[k] for k in ("detail",) if k in item})
+        if item.get("scheduled_at") is not None:  # a play of a programme occurrence (the as-run counts it)
+            out["scheduled_at"] = _time(item["scheduled_at"], f"{where}.scheduled_at").replace(microsecond=0)
+            if item.get("item") is not None and (not isinstance(item["item"], int) or isinstance(item["item"], bool)):
+                raise ValidationError(N_("%(where)s must be a programme item id."), field=f"{where}.item",
+                                      where=f"{where}.item")
+            out["item_id"] = item.get("item")
     elif kind == "heartbeat":
         holds = item.get("holds", [])
         if not isinstance(holds, list) or not all(isinstance(h, int) for h in holds):
@@ -206,7 +212,8 @@ def record(session: Session, endpoint: Endpoint, payload) -> dict:
             continue
         seen.add(c["client_id"])
         rows.append({"endpoint_id": endpoint.id, "received_at": utcnow(), "package_id": None, "file_sha256": "",
-                     "started_at": None, "ended_at": None, "outcome": "", "data": {}, **c})
+                     "started_at": None, "ended_at": None, "outcome": "", "data": {}, "scheduled_at": None,
+                     "item_id": None, **c})
         if c["type"] == "heartbeat":
             endpoint.last_heartbeat = {**c["data"], "at": utcnow().isoformat(timespec="seconds")}
     if rows:  # one multi-row INSERT, not an ORM object per report
@@ -218,13 +225,16 @@ def record(session: Session, endpoint: Endpoint, payload) -> dict:
 
 def _sent_files(session: Session, endpoint: Endpoint, package_ids: set[int]) -> set[tuple[int, str]]:
     """The (package, file sha256) pairs among these packages the endpoint could have been sent (published,
-    its area chain, its kind's channels), in two queries whatever the batch's size."""
+    its area chain or its programme, its kind's channels), in three queries whatever the batch's size."""
     if not package_ids:
         return set()
     chain = areas.chain(endpoint.area)
+    scheduled = set(session.scalars(select(ProgrammeItem.work_id).where(
+        ProgrammeItem.area_id.in_([endpoint.area.id, *(a.id for a in endpoint.area.ancestors())]),
+        ProgrammeItem.state.in_((*PLAYING_STATES, "cancelled"))))) if endpoint.area is not None else set()
     ok = [p.id for p in session.scalars(select(Package).where(Package.id.in_(package_ids),
                                                                Package.published_at.is_not(None)))
-          if endpoint.area is None or not p.area_codes or chain & set(p.area_codes)]
+          if endpoint.area is None or not p.area_codes or chain & set(p.area_codes) or p.work_id in scheduled]
     kind = registry.ENDPOINT_KINDS.get(endpoint.kind)
     if not ok or kind is None:
         return set()

@@ -75,10 +75,10 @@ def erase_phones(session: Session, days: int) -> int:
 
 
 def _responsible(session: Session, user: User):
-    """A condition selecting the feedback a user answers for: works sent to the user's area or below it."""
-    if "admin" in user.role_set or user.area_id is None:
+    """A condition selecting the feedback a user answers for: works sent to the user's areas or below them."""
+    if "admin" in user.role_set or not user.areas:
         return None
-    below = areas.below(session, user.area_id)
+    below = areas.below(session, *(a.id for a in user.areas))
     return Feedback.work_id.in_(select(work_areas.c.work_id).where(work_areas.c.area_id.in_(below)))
 
 

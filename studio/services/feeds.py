@@ -22,7 +22,7 @@ from media_pipeline import profiles as registry
 from storage.models import Area, Counter, Endpoint, Job, Package, PackageArea, PackageFile, utcnow
 from storage.objectstore import ObjectStore
 from studio import jobs
-from studio.services import areas, clock
+from studio.services import areas, audience, clock, occurrences
 
 PRIORITY_ORDER = {"emergency": 0, "priority": 1, "normal": 2}
 FEED_WINDOW = timedelta(hours=24)  # packages starting within this window are sent ahead
@@ -74,13 +74,7 @@ def feed_query(session: Session, kind: str, area: Area | None, display: str = ""
     is left out, except on portals, which also publish the text.
     """
     spec = registry.ENDPOINT_KINDS[kind]
-    fits = [PackageFile.package_id == Package.id, PackageFile.channel.in_(spec.channels)]
-    if languages:
-        fits.append(PackageFile.language.in_(languages))
-    size = registry.parse_display(display)
-    if size:
-        fits.append(or_(PackageFile.width.is_(None), and_(PackageFile.width == size[0],
-                                                          PackageFile.height == size[1])))
+    fits = [PackageFile.package_id == Package.id, *audience.file_fits(kind, display, languages)]
     where = _live_clauses(now or utcnow())
     if area is not None:
         sent_somewhere = exists().where(PackageArea.package_id == Package.id)
@@ -109,9 +103,19 @@ def _item(p: Package, files: list[dict]) -> dict:
 
 
 def _feed_key(db_url: str, generation: int, now: datetime, kind: str, area_id: int | None, display: str,
-              languages) -> tuple:
+              languages, zone: str = "") -> tuple:
     return (db_url, generation, now.replace(second=0, microsecond=0), kind, area_id, display or "",
-            tuple(languages or ()))
+            tuple(languages or ()), zone or "")
+
+
+@dataclass(frozen=True)
+class Feed:
+    """What one audience's feed lists: the live packages, and the programme (occurrences over the next 7
+    days, occurrences.py); `hash` covers both and makes the ETag."""
+
+    hash: str
+    items: list
+    programme: list
 
 
 def _etag(endpoint_id: int, items_hash: str) -> str:
@@ -121,7 +125,7 @@ def _etag(endpoint_id: int, items_hash: str) -> str:
 # An endpoint by its token's hash, with the feeds generation: all an unchanged poll needs, in one read.
 _ENDPOINT_AND_GENERATION = select(
     Endpoint.id, Endpoint.kind, Endpoint.area_id, Endpoint.display, Endpoint.languages, Endpoint.active,
-    select(Counter.value).where(Counter.name == "feeds").scalar_subquery(),
+    select(Counter.value).where(Counter.name == "feeds").scalar_subquery(), Endpoint.zone,
 ).where(Endpoint.token_hash == bindparam("h"))
 
 
@@ -135,10 +139,12 @@ class Poller:
     display: str
     languages: tuple
     generation: int
+    zone: str = ""
 
     def feed_key(self, db_url: str, now: datetime) -> tuple:
-        """The key of this endpoint's audience (kind, area, display, languages) in the feed cache."""
-        return _feed_key(db_url, self.generation, now, self.kind, self.area_id, self.display, self.languages)
+        """The key of this endpoint's audience (kind, area, display, languages, zone) in the feed cache."""
+        return _feed_key(db_url, self.generation, now, self.kind, self.area_id, self.display, self.languages,
+                         self.zone)
 
 
 def poller(conn, token_hash: str) -> Poller | None:
@@ -149,25 +155,38 @@ def poller(conn, token_hash: str) -> Poller | None:
     if row is None or not row.active:
         return None
     return Poller(row.id, row.kind, row.area_id, row.display or "", tuple(row.languages or ()),
-                  int(row[-1] or 0))
+                  int(row[6] or 0), row.zone or "")
 
 
 class FeedCache:
-    """This process's computed feeds: the items per audience (kind, area, display, languages) per feeds
-    generation and minute, and the signed documents per item list and half URL lifetime. Bounded: a full
-    table is emptied and filled again."""
+    """This process's computed feeds: the items and programme per audience (kind, area, display, languages,
+    zone) per feeds generation and minute, the programme's `Book` per generation and local day, and the signed
+    documents per feed and half URL lifetime. Bounded: a full table is emptied and filled again."""
 
     def __init__(self, max_feeds: int = 10_000, max_documents: int = 1000):
         self.max_feeds, self.max_documents = max_feeds, max_documents
-        self._feeds: dict[tuple, tuple[str, list[dict]]] = {}
-        self._documents: dict[tuple, tuple[list, bytes]] = {}
+        self._feeds: dict[tuple, Feed] = {}
+        self._documents: dict[tuple, tuple[Feed, bytes]] = {}
+        self._books: dict[tuple, occurrences.Book] = {}
+
+    def book(self, session: Session, now: datetime | None = None) -> occurrences.Book:
+        """Every commune's programme for this feeds generation and local day (built once, then looked up)."""
+        w0, w1 = occurrences.window(now or utcnow())
+        key = (str(session.get_bind().url), generation(session), w0)
+        hit = self._books.get(key)
+        if hit is None:
+            hit = occurrences.Book(session, w0, w1)
+            if len(self._books) >= 4:
+                self._books.clear()
+            self._books[key] = hit
+        return hit
 
     def items(self, session: Session, endpoint_id: int, kind: str, area: Area | None, display: str = "",
-              now: datetime | None = None, languages: list[str] | None = None) -> tuple[str, list[dict]]:
-        """The endpoint's feed items (without URLs) and their strong ETag, computed once per audience."""
+              now: datetime | None = None, languages: list[str] | None = None, zone: str = "") -> tuple[str, Feed]:
+        """The endpoint's feed (without URLs) and its strong ETag, computed once per audience."""
         now = now or utcnow()
         key = _feed_key(str(session.get_bind().url), generation(session), now, kind, area.id if area else None,
-                        display, languages)
+                        display, languages, zone)
         hit = self._feeds.get(key)
         if hit is None:
             items = [_item(p, files) for p, files in feed_query(session, kind, area, display, languages, now)]
@@ -175,17 +194,20 @@ class FeedCache:
             for i in items:
                 h.update(f"|{i['package_id']}:{i['manifest_sha256']}:"
                          f"{','.join(f['sha256'] for f in i['files'])}".encode())
-            hit = (h.hexdigest()[:32], items)
+            programme_hash, programme = self.book(session, now).programme(
+                session, area.id if area else None, zone, kind, display, languages or ())
+            h.update(f"#{programme_hash}".encode())
+            hit = Feed(h.hexdigest()[:32], items, programme)
             if len(self._feeds) >= self.max_feeds:
                 self._feeds.clear()
             self._feeds[key] = hit
-        return _etag(endpoint_id, hit[0]), hit[1]
+        return _etag(endpoint_id, hit.hash), hit
 
-    def cached(self, db_url: str, who: Poller, now: datetime | None = None) -> tuple[str, list[dict]] | None:
-        """(ETag, items) of the endpoint's feed if this cache holds its audience's feed for this generation and
+    def cached(self, db_url: str, who: Poller, now: datetime | None = None) -> tuple[str, Feed] | None:
+        """(ETag, feed) of the endpoint if this cache holds its audience's feed for this generation and
         minute, else None (then `items` computes it)."""
         hit = self._feeds.get(who.feed_key(db_url, now or utcnow()))
-        return (_etag(who.id, hit[0]), hit[1]) if hit is not None else None
+        return (_etag(who.id, hit.hash), hit) if hit is not None else None
 
     def unchanged_etag(self, conn, db_url: str, token_hash: str, now: datetime | None = None) -> str | None:
         """An endpoint's feed ETag from one indexed read and this cache (see `poller` and `cached`)."""
@@ -193,28 +215,36 @@ class FeedCache:
         hit = self.cached(db_url, who, now) if who is not None else None
         return hit[0] if hit is not None else None
 
-    def document(self, store: ObjectStore, items: list[dict], ttl: timedelta, now: datetime | None = None) -> bytes:
+    def document(self, store: ObjectStore, feed: Feed, ttl: timedelta, now: datetime | None = None) -> bytes:
         """The feed document (JSON bytes) with a presigned, Range-capable URL per file.
 
-        Signing is the costly part of a 200 (an HMAC per file), so a document is built once per item list and
-        half URL lifetime and then reused by every endpoint with the same items: URLs are signed for `ttl` at
-        the start of their half-lifetime window, so each one handed out stays valid for at least `ttl / 2`
-        (`url_ttl_s`).
+        Signing is the costly part of a 200 (an HMAC per file), so a document is built once per feed and half
+        URL lifetime and then reused by every endpoint with the same feed: URLs are signed for `ttl` at the
+        start of their half-lifetime window, so each one handed out stays valid for at least `ttl / 2`
+        (`url_ttl_s`). A file the programme and the items share is signed once.
         """
         now = now or utcnow()
         half = max(1, int(ttl.total_seconds()) // 2)
         window = int(now.timestamp()) // half
-        key = (id(items), len(items), window, store.bucket)
+        key = (id(feed), window, store.bucket)
         hit = self._documents.get(key)
-        if hit is not None and hit[0] is items:
+        if hit is not None and hit[0] is feed:
             return hit[1]
-        out = [{**i, "files": [{**f, "url": store.presign_get(f["key"], ttl)} for f in i["files"]],
-                "manifest_url": store.presign_get(i["manifest_key"], ttl)} for i in items]
+        urls: dict[str, str] = {}
+
+        def url(k: str) -> str:
+            if k not in urls:
+                urls[k] = store.presign_get(k, ttl)
+            return urls[k]
+
+        out = [{**i, "files": [{**f, "url": url(f["key"])} for f in i["files"]],
+                "manifest_url": url(i["manifest_key"])} for i in feed.items]
+        programme = [{**o, "files": [{**f, "url": url(f["key"])} for f in o["files"]]} for o in feed.programme]
         body = json.dumps({"generated_at": _iso(now), "time_zone": clock.zone().key, "url_ttl_s": half,
-                           "items": out}, ensure_ascii=False).encode()
+                           "items": out, "programme": programme}, ensure_ascii=False).encode()
         if len(self._documents) >= self.max_documents:
             self._documents.clear()
-        self._documents[key] = (items, body)  # holding `items` keeps its id from being reused by another list
+        self._documents[key] = (feed, body)  # holding the feed keeps its id from being reused by another
         return body
 
 

@@ -21,7 +21,7 @@ from storage.models import Job, Package, PackageArea, PackageFile, Rendition, Tr
 from storage.objectstore import ObjectStore
 from studio.errors import N_, Conflict, ValidationError
 from studio import jobs
-from studio.services import Caller, audit, channels, clock, feeds, rendering, works
+from studio.services import Caller, audit, channels, clock, feeds, programme, rendering, works
 
 SCHEMA_VERSION = 1
 SCHEMA_URL = "https://studio.invalid/schemas/manifest-1.json"  # docs/manifest.schema.json
@@ -194,7 +194,8 @@ def _changed(session: Session, work: Work, user_id: int | None) -> None:
 
 
 def retract(session: Session, caller: Caller, work: Work, reason: str) -> list[Package]:
-    """Withdraw every live package of a work from all feeds at once; static feeds follow in a job."""
+    """Withdraw every live package of a work from all feeds at once, and the work from every commune's programme;
+    static feeds follow in a job."""
     withdrawn = list(session.scalars(select(Package).where(
         Package.work_id == work.id, Package.state.in_(("queued", "published", "superseded")))))
     for p in withdrawn:
@@ -202,5 +203,5 @@ def retract(session: Session, caller: Caller, work: Work, reason: str) -> list[P
     if withdrawn:
         _changed(session, work, caller.user.id)  # every live feed drops them at once
         audit.record(session, caller, "package.retract", "work", work.id, packages=[p.id for p in withdrawn],
-                     reason=reason)
+                     reason=reason, items=programme.cancel_for_work(session, work.id))
     return withdrawn

@@ -22,11 +22,11 @@ log = logging.getLogger(__name__)
 def register(app: Flask) -> None:
     """Attach blueprints, error handlers and template helpers."""
     from studio.extensions import db, login_manager
-    from studio.web import (admin, api, auth, endpoint_api, endpoints, feedback, health, media, public, reports,
-                            settings, translate, works)
+    from studio.web import (admin, api, auth, endpoint_api, endpoints, feedback, health, media, programme,
+                            programme_api, public, reports, settings, translate, works)
 
-    for mod in (auth, works, media, translate, settings, admin, endpoints, health, api, endpoint_api, public,
-                feedback, reports):
+    for mod in (auth, works, media, translate, settings, admin, endpoints, health, api, programme_api,
+                endpoint_api, public, feedback, reports, programme):
         app.register_blueprint(mod.bp)
 
     @login_manager.user_loader
@@ -106,6 +106,13 @@ def register(app: Flask) -> None:
         """A stored (UTC) time in the studio's time zone, e.g. 23/11/2026 08:52 (GMT+7)."""
         from studio.services import clock
         return clock.label(value)
+
+    @app.template_filter("localiso")
+    def local_iso(value) -> str:
+        """A stored (UTC) time as local ISO 8601, e.g. 2026-11-23T08:52:00+07:00 (a datetime-local input takes
+        its first 16 characters)."""
+        from studio.services import clock
+        return clock.iso(value) or ""
 
     @app.template_filter("filesize")
     def filesize_filter(n: int) -> str:

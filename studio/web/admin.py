@@ -25,7 +25,7 @@ def users():
         with form_errors() as failed:
             accounts.create_user(db.session, caller(), request.form.get("username", ""),
                                  request.form.get("password", ""), request.form.getlist("roles"),
-                                 request.form.get("display_name", ""), request.form.get("area_id", type=int))
+                                 request.form.get("display_name", ""), request.form.getlist("area_ids"))
             db.session.commit()
             flash(_("User created."), "info")
             return redirect(url_for("admin.users"))
@@ -39,7 +39,7 @@ def users():
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 @role_required("admin")
 def user(user_id: int):
-    """Change one user's roles, area, name, status or password."""
+    """Change one user's roles, areas, name, status or password."""
     status = 200
     target = db.session.get(User, user_id)
     if target is None:
@@ -49,7 +49,7 @@ def user(user_id: int):
             accounts.update_user(db.session, caller(), user_id, roles=request.form.getlist("roles"),
                                  active=request.form.get("active") == "on",
                                  display_name=request.form.get("display_name", ""),
-                                 area_id=request.form.get("area_id", 0, type=int),
+                                 area_ids=request.form.getlist("area_ids"),
                                  password=request.form.get("password") or None)
             db.session.commit()
             flash(_("Saved."), "info")

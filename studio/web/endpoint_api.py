@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from studio.errors import N_, TooLarge, ValidationError
 from studio.extensions import csrf, db
-from studio.services import endpoints, feeds
+from studio.services import endpoints, feeds, occurrences
 from studio.services import feedback as feedback_service
 from studio.web.helpers import bearer, client_ip, error_response
 from studio.web.helpers import json_body as body
@@ -59,7 +59,8 @@ def post_feedback(work_id: int):
 @bp.get("/feed")
 @endpoint_auth
 def feed():
-    """The packages that apply to this endpoint, with presigned download URLs; 304 when unchanged."""
+    """The packages that apply to this endpoint and its programme over the next 7 days, with presigned download
+    URLs; 304 when unchanged."""
     ep = g.endpoint
     try:
         parse_wait(request.args.get("wait"))  # the server held the request that long (studio/web/serving.py)
@@ -67,17 +68,27 @@ def feed():
         raise ValidationError(N_("wait must be a whole number of seconds from 0 to %(max)s."), field="wait",
                               max=MAX_WAIT_S) from None
     cache = current_app.extensions["feeds"]
-    etag, items = cache.items(db.session, ep.id, ep.kind, ep.area, ep.display, languages=ep.languages)
+    etag, feed_ = cache.items(db.session, ep.id, ep.kind, ep.area, ep.display, languages=ep.languages, zone=ep.zone)
     current_app.extensions["sightings"].saw(ep.id)  # written in batches: a poll writes nothing itself
     if request.if_none_match.contains(etag):
         resp = current_app.response_class(status=304)
     else:
         resp = current_app.response_class(
-            cache.document(current_app.extensions["objectstore"], items, feeds.FEED_URL_TTL),
+            cache.document(current_app.extensions["objectstore"], feed_, feeds.FEED_URL_TTL),
             mimetype="application/json")
     resp.set_etag(etag)
     resp.headers["Cache-Control"] = "private, no-cache"
     return resp
+
+
+@bp.get("/feed/schedule.ics")
+@endpoint_auth
+def feed_calendar():
+    """This endpoint's programme as an RFC 5545 calendar: one VEVENT per item (occurrences.calendar)."""
+    ep = g.endpoint
+    items = occurrences.items_for(db.session, ep.area, ep.zone or "") if ep.area is not None else []
+    ics = occurrences.calendar(db.session, items, ep.name)
+    return current_app.response_class(ics, mimetype="text/calendar")
 
 
 @bp.post("/reports")

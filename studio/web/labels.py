@@ -14,7 +14,12 @@ from studio.errors import N_
 
 LABELS: dict[str, dict[str, str]] = {
     "role": {"admin": N_("Administrator"), "editor": N_("Editor"), "translator": N_("Translator"),
-             "approver": N_("Approver")},
+             "approver": N_("Approver"), "operator": N_("Commune radio operator")},
+    "programme_state": {"offered": N_("offered"), "scheduled": N_("in the programme"), "declined": N_("declined"),
+                        "cancelled": N_("cancelled")},
+    "as_run": {"played": N_("played"), "missed": N_("missed"), "pending": N_("pending"),
+               "failed": N_("failed")},
+    "origin": {"province": N_("from the province"), "commune": N_("the commune's own")},
     "work_state": {"draft": N_("draft"), "submitted": N_("submitted"), "approved": N_("approved"),
                    "published": N_("published"), "retracted": N_("retracted")},
     "work_kind": {"article": N_("Article"), "radio_bulletin": N_("Radio bulletin"),
@@ -62,7 +67,8 @@ LABELS: dict[str, dict[str, str]] = {
                "asset": N_("file"), "feedback": N_("feedback"), "translation": N_("translation"),
                "package": N_("package"), "setting": N_("setting"), "token": N_("token"), "job": N_("job"),
                "language": N_("language"), "glossary": N_("glossary"), "profile": N_("profile"),
-               "rendition": N_("rendition"), "memory": N_("translation memory")},
+               "rendition": N_("rendition"), "memory": N_("translation memory"), "schedule": N_("schedule"),
+               "programme_item": N_("programme item")},
     "file_role": {"audio": N_("audio"), "video": N_("video"), "srt": N_("SRT captions"),
                   "vtt": N_("WebVTT captions"), "epub": N_("EPUB e-book"), "pdf": N_("PDF"), "still": N_("picture"),
                   "image": N_("picture"), "cover": N_("cover")},
@@ -95,7 +101,10 @@ LABELS: dict[str, dict[str, str]] = {
               "endpoint": N_("endpoint"), "token": N_("token"),
               "version": N_("version"), "engine": N_("engine"), "voice": N_("voice"), "speed": N_("speed"),
               "read_as": N_("read with"), "which": N_("which"), "rules": N_("reading rules"),
-              "glossary": N_("glossary"), "units": N_("units"), "segments": N_("segments")},
+              "glossary": N_("glossary"), "units": N_("units"), "segments": N_("segments"),
+              "area_codes": N_("areas"), "zone": N_("zone"), "start": N_("start"), "rrule": N_("repeats"),
+              "replays": N_("replays"), "replay_gap_s": N_("gap between replays (s)"), "items": N_("items"),
+              "position": N_("order in the slot"), "relay_url": N_("stream address")},
 }
 
 

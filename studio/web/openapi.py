@@ -163,6 +163,8 @@ def schemas(language_codes: list[str] | None = None) -> dict:
                 "id": {"type": "string", "minLength": 1, "maxLength": 100},
                 "type": {"type": "string", "enum": ["play", "heartbeat"]},
                 "package": _INT, "file": _STR, "outcome": _STR, "start": _STR, "end": _STR,
+                "scheduled_at": {**_STR, "description": "a play of a programme occurrence: its `at`"},
+                "item": {**_INT, "description": "a play of a programme occurrence: its `item_id`"},
                 "holds": {"type": "array", "items": _INT}}}}}},
         "WorkSummary": _obj({**work_common, **work_summary}),
         "Work": _obj({**work_common, **answer_fields}),
@@ -236,9 +238,136 @@ def schemas(language_codes: list[str] | None = None) -> dict:
                 "channel": {"type": "string", "enum": list(CHANNELS)}, "profile": _STR,
                 "width": _INT, "height": _INT, "duration_s": {"type": "number"}},
                 required=["url", "sha256", "size", "mime", "role", "language", "channel", "profile"])}},
-            required=["package_id", "work_id", "version", "priority", "files"])}}, required=["items"]),
+            required=["package_id", "work_id", "version", "priority", "files"])},
+            "programme": {"type": "array", "items": _OCCURRENCE,
+                          "description": "this endpoint's occurrences from the start of today to the end of the "
+                                         "7th day after, in playing order"}}, required=["items", "programme"]),
+        **programme_schemas(),
         "ReportResult": _obj({"stored": _INT, "duplicates": _INT, "refused": {"type": "array", "items": _obj(
             {"index": _INT, "id": _STR, "code": _STR, "reason": _STR})}}),
+    }
+
+
+_RULE = {"type": ["string", "null"], "maxLength": 500,
+         "description": "an RFC 5545 RRULE value, e.g. FREQ=DAILY;BYHOUR=6 or FREQ=WEEKLY;BYDAY=MO,TH;COUNT=8"}
+_OCCURRENCE = _obj({"at": _TIME, "item_id": _INT, "play": _INT, "priority": _STR, "interrupt": {"type": "boolean"},
+                    "duration_s": {"type": "number"}, "work_id": _NINT, "package_id": _NINT,
+                    "files": {"type": "array", "items": {"type": "object"}},
+                    "relay": _obj({"url": _STR, "title": _STR})},
+                   required=["at", "item_id", "play", "priority", "files"])
+
+
+def programme_schemas() -> dict:
+    """The commune's programme: schedules, offers, items, occurrences, as-run."""
+    when = {"start": {**_STR, "description": "ISO 8601 with its offset (without: the studio's time zone)"},
+            "rrule": _RULE, "replays": {"type": "integer", "minimum": 0, "maximum": 20},
+            "replay_gap_s": {"type": "integer", "minimum": 0, "maximum": 86400}}
+    item = {"id": _INT, "schedule_id": _NINT, "work_id": _NINT, "area_code": _STR, "zone": _STR, "origin": _STR,
+            "priority": _STR, "state": {"type": "string", "enum": ["offered", "accepted", "declined", "scheduled",
+                                                                     "cancelled"]},
+            "start": _STR, "rrule": _NSTR, "replays": _INT, "replay_gap_s": _INT, "position": _INT, "title": _STR,
+            "relay_url": _NSTR, "duration_s": _NINT, "reason": _NSTR}
+    return {
+        "ScheduleCreate": {"type": "object", "required": ["area_codes"], "additionalProperties": False,
+                           "properties": {"area_codes": {"type": "array", "minItems": 1, "maxItems": 5000,
+                                                         "items": {"type": "string", "maxLength": 32}},
+                                          "zone": {"type": ["string", "null"], "maxLength": 100}, **when}},
+        "Schedule": _obj({"id": _INT, "work_id": _INT, "area_codes": {"type": "array", "items": _STR},
+                          "zone": _NSTR, "start": _STR, "rrule": _NSTR, "replays": _INT, "replay_gap_s": _INT,
+                          "priority": _STR, "state": _STR,
+                          "items": {"type": "array", "items": _obj({"id": _INT, "area_code": _STR, "state": _STR})},
+                          "occurrences": {"type": "array", "items": _obj({"at": _TIME, "play": _INT})}}),
+        "ProgrammeItem": _obj(item),
+        "OfferList": _list_of(_ref("ProgrammeItem")),
+        "OfferAccept": {"type": "object", "additionalProperties": False,
+                        "properties": {"start": when["start"], "rrule": _RULE}},
+        "OfferDecline": {"type": "object", "required": ["reason"], "additionalProperties": False,
+                         "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 300}}},
+        "ProgrammeItemCreate": {"type": "object", "required": ["area_code", "start"], "additionalProperties": False,
+                                "properties": {"area_code": {"type": "string", "maxLength": 32},
+                                               "zone": {"type": ["string", "null"], "maxLength": 100},
+                                               "work_id": _id(), "relay_url": {"type": "string", "maxLength": 500},
+                                               "duration_s": {"type": "integer", "minimum": 1, "maximum": 43200},
+                                               "title": {"type": "string", "maxLength": 300},
+                                               "priority": {"type": "string", "enum": ["normal", "priority"]},
+                                               **when}},
+        "ProgrammeItemChange": {"type": "object", "additionalProperties": False, "properties": {
+            "position": {"type": "integer", "minimum": 0, "maximum": 1000}, "start": when["start"], "rrule": _RULE,
+            "cancel": {"type": "boolean"}}},
+        "Programme": _obj({"area_code": _STR, "zone": _NSTR, "from": _TIME, "to": _TIME,
+                           "items": {"type": "array", "items": _ref("ProgrammeItem")},
+                           "occurrences": {"type": "array", "items": _obj({
+                               "at": _TIME, "item_id": _INT, "play": _INT, "priority": _STR, "work_id": _NINT,
+                               "title": _STR, "duration_s": {"type": "number"}, "zone": _STR,
+                               "clash": {"type": "boolean"}})}}),
+        "AsRun": _obj({"from": _TIME, "to": _TIME, "totals": _obj({"played": _INT, "missed": _INT, "pending": _INT}),
+                       "total": _INT, "page": _INT, "per_page": _INT,
+                       "items": {"type": "array", "items": _obj({
+                           "at": _TIME, "item_id": _INT, "play": _INT, "work_id": _NINT, "area_code": _STR,
+                           "endpoint_id": _INT, "endpoint": _STR,
+                           "state": {"type": "string", "enum": ["played", "missed", "pending", "failed"]}})}}),
+    }
+
+
+def programme_paths() -> dict:
+    """The commune's programme's operations."""
+    sid, iid = _p("schedule_id"), _p("item_id")
+    code = {"name": "area_code", "in": "path", "required": True,
+            "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,32}$"}}
+    return {
+        "/api/v1/works/{work_id}/schedule": {"post": _op(
+            "Schedule a published work for areas (editors, approvers): a normal work is offered to each commune's "
+            "operators, a priority one is in their programme at once, an emergency plays at once (its start "
+            "defaults to now) and interrupts. Answers the schedule with its occurrences over the next 14 days",
+            "201", _ref("Schedule"), _ref("ScheduleCreate"), [_p("work_id")], errors=(400, 401, 403, 404),
+            op_id="scheduleWork", links={"CancelSchedule": _link("cancelSchedule", schedule_id="$response.body#/id")})},
+        "/api/v1/schedules/{schedule_id}/cancel": {"post": _op(
+            "Take a schedule out of every commune's programme", schema=_ref("Schedule"), params=[sid],
+            errors=(400, 401, 403, 404), op_id="cancelSchedule")},
+        "/api/v1/offers": {"get": _op(
+            "The province's normal items offered to the caller's communes, with their state", schema=_ref("OfferList"),
+            params=[_q("state", {"type": "string", "enum": ["offered", "accepted", "declined", "cancelled"]})],
+            errors=(400, 401, 403), op_id="listOffers")},
+        "/api/v1/offers/{item_id}/accept": {"post": _op(
+            "Accept an offer into the commune's programme, optionally at another start or with another rule "
+            "(operators of the commune)", schema=_ref("ProgrammeItem"), body=_ref("OfferAccept"), params=[iid],
+            op_id="acceptOffer")},
+        "/api/v1/offers/{item_id}/decline": {"post": _op(
+            "Decline an offer, saying why (operators of the commune)", schema=_ref("ProgrammeItem"),
+            body=_ref("OfferDecline"), params=[iid], op_id="declineOffer")},
+        "/api/v1/programme/items": {"post": _op(
+            "Add the commune's own item: a published work or a live relay (relay_url, duration_s, an optional "
+            "fallback work_id)", "201", _ref("ProgrammeItem"), _ref("ProgrammeItemCreate"), op_id="addProgrammeItem",
+            links={"ChangeItem": _link("changeProgrammeItem", item_id="$response.body#/id")})},
+        "/api/v1/programme/items/{item_id}": {"patch": _op(
+            "Change an item of the commune's programme: its order in the slot (position), its start and rule (items "
+            "the commune accepted or added), or cancel the commune's own", schema=_ref("ProgrammeItem"),
+            body=_ref("ProgrammeItemChange"), params=[iid], op_id="changeProgrammeItem")},
+        "/api/v1/areas/{area_code}/programme": {"get": _op(
+            "An area's programme: its items and their occurrences from `from` (default: today) over `days` (1-31, "
+            "default 7), with clashes marked", schema=_ref("Programme"),
+            params=[code, _q("zone"), _q("from"), _q("days", {"type": "integer", "minimum": 1, "maximum": 31})],
+            op_id="areaProgramme")},
+        "/api/v1/areas/{area_code}/schedule.ics": {"get": {**_op(
+            "An area's programme as an RFC 5545 calendar (text/calendar)", params=[code], op_id="areaCalendar"),
+            "responses": {"200": {"description": "OK", "content": {"text/calendar": {"schema": _STR}}},
+                          **{str(c): {**_ERR, "description": _DESCR[c]} for c in (401, 403, 404)}}}},
+        "/api/v1/feed/schedule.ics": {"get": {
+            "summary": "This endpoint's programme as an RFC 5545 calendar (text/calendar): one VEVENT per item, "
+                       "RRULE where it repeats, TZID, UID work-<work id>-<item id>@studio",
+            "operationId": "feedCalendar", "security": [{"endpoint_token": []}],
+            "responses": {"200": {"description": "OK", "content": {"text/calendar": {"schema": _STR}}},
+                          "401": {**_ERR, "description": _DESCR[401]}}}},
+        "/api/v1/as-run": {"get": _op(
+            "Proof of play: each occurrence from `from` to `to` (at most 31 days) on each endpoint, played, missed "
+            "(no play reported within an hour), failed or pending; ?format=csv for a file",
+            schema=_ref("AsRun"),
+            params=[_q("area_code"), _q("from", required=True), _q("to", required=True),
+                    _q("state", {"type": "string", "enum": ["played", "missed", "pending", "failed"]}),
+                    _q("format", {"type": "string", "enum": ["json", "csv"]}),
+                    _q("page", {"type": "integer", "minimum": 1, "maximum": 10**6}),
+                    _q("per_page", {"type": "integer", "minimum": 1, "maximum": 1000})],
+            errors=(400, 401, 403, 404), op_id="asRun")},
     }
 
 
@@ -401,6 +530,7 @@ def spec(language_codes: list[str] | None = None) -> dict:
                 "post": _op("Approve the translation (approvers; every segment approved first)",
                             schema=_ref("TranslationSummary"), params=[wid, lang], errors=(400, 401, 403, 404, 409),
                             op_id="approveTranslation")},
+            **programme_paths(),
         },
     }
 

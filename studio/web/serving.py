@@ -42,7 +42,7 @@ from werkzeug.http import parse_etags
 log = logging.getLogger(__name__)
 MAX_WAIT_S = 60
 FEED_PATH = "/api/v1/feed"
-ENDPOINT_PATHS = (FEED_PATH, "/api/v1/reports")
+ENDPOINT_PATHS = (FEED_PATH, "/api/v1/reports", "/api/v1/feed/schedule.ics")
 ENDPOINT_BACKLOG = 256     # endpoint requests waiting for the endpoint pool before the next is told 503
 HEALTH_CHECK_S = 2.0       # the longest a component check may take before /healthz calls it down
 SIDES = ("staff", "endpoints")
@@ -157,7 +157,7 @@ class FeedPolls:
             try:
                 area = db.session.get(Area, who.area_id) if who.area_id else None
                 return self.app.extensions["feeds"].items(db.session, who.id, who.kind, area, who.display,
-                                             languages=list(who.languages))
+                                                          languages=list(who.languages), zone=who.zone)
             finally:
                 db.session.remove()
 
@@ -178,9 +178,9 @@ class FeedPolls:
         return hit if hit is not None else await asyncio.get_running_loop().run_in_executor(
             self.executor, self._compute, who)
 
-    def _body(self, items: list[dict]) -> bytes:
+    def _body(self, feed) -> bytes:
         from studio.services import feeds
-        return self.app.extensions["feeds"].document(self.app.extensions["objectstore"], items, feeds.FEED_URL_TTL)
+        return self.app.extensions["feeds"].document(self.app.extensions["objectstore"], feed, feeds.FEED_URL_TTL)
 
     async def answer(self, token: str, if_none_match: str, seconds: int, send) -> bool:
         """Answer the poll (304, or 200 with the feed), waiting up to `seconds` while it is unchanged; False
@@ -193,7 +193,7 @@ class FeedPolls:
             who = await loop.run_in_executor(self.executor, self._poller, token)
             if who is None:
                 return False  # the view says why (401)
-            etag, items = await self._feed(who)
+            etag, feed = await self._feed(who)
             unchanged = bool(if_none_match) and matches(if_none_match, etag)
             remaining = deadline - loop.time()
             if not unchanged or remaining <= 0 or self.closing.is_set():
@@ -212,7 +212,7 @@ class FeedPolls:
             return True
         if "objectstore" not in self.app.extensions:
             return False
-        body = await loop.run_in_executor(self.executor, self._body, items)
+        body = await loop.run_in_executor(self.executor, self._body, feed)
         await send({"type": "http.response.start", "status": 200, "headers": [
             (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]})
         await send({"type": "http.response.body", "body": body})

@@ -43,7 +43,10 @@ def _form_context(**extra) -> dict:
 
 @bp.get("/")
 def home():
-    """The front page is the list of works."""
+    """The front page is the list of works (a commune's operator's: the programme)."""
+    user = caller().user
+    if user is not None and user.role_set <= {"operator"}:
+        return redirect(url_for("programme.index"))
     return redirect(url_for("works.index"))
 
 

@@ -28,9 +28,9 @@ def staff(app, users, province):  # noqa: F811 - the fixture imported above
         other = areas.create(db.session, admin, "02.031", "Bắc Mê", "district", province["province"])
         db.session.flush()
         accounts.create_user(db.session, admin, "bientap.xa", PASSWORD, ["editor"], "Biên tập xã",
-                             area_id=province["commune"])
+                             area_ids=[province["commune"]])
         accounts.create_user(db.session, admin, "bientap.bacme", PASSWORD, ["editor"], "Biên tập Bắc Mê",
-                             area_id=other.id)
+                             area_ids=[other.id])
         db.session.commit()
     return province
 

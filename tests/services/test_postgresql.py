@@ -197,6 +197,18 @@ def test_one_feed_query_on_postgresql(pg_app, store):
         check_feed_query(db.session, store)
 
 
+def test_the_programme_on_postgresql(pg_app):
+    from studio.extensions import db
+    from studio.services import Caller, accounts
+    from tests.helpers import PASSWORD
+    from tests.services.programme_cases import check_programme
+    with pg_app.app_context():
+        accounts.create_user(db.session, Caller(None), "admin", PASSWORD, ["admin"], system=True)
+        db.session.commit()
+        check_programme(db.session)
+        db.session.remove()
+
+
 def test_annual_report_on_postgresql(pg_app):
     """The report's SQL (hours, months, play seconds) gives on PostgreSQL what it gives on SQLite: the figures
     of tests/services/test_report.py's seed, each checked against plain Python over the rows."""

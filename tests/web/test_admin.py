@@ -17,7 +17,7 @@ def test_admin_creates_user_and_changes_roles(web, make_web, users, db_session):
     assert resp.status_code == 302, resp.get_data(as_text=True)
     uid = db_session.scalar(select(User.id).where(User.username == "nguyen.van.a"))
     assert web.post(f"/admin/users/{uid}", {"display_name": "Nguyễn Văn A", "roles": ["translator", "editor"],
-                                             "active": "on", "area_id": "0"}).status_code == 302
+                                             "active": "on"}).status_code == 302
     db_session.expire_all()
     assert db_session.get(User, uid).role_set == {"translator", "editor"}
     ev = db_session.scalars(select(AuditEvent).where(AuditEvent.action == "user.roles")).one()
