@@ -74,6 +74,8 @@ def register(app: Flask) -> None:
 
     from studio.web.labels import label
     app.jinja_env.globals["label"] = label  # a global, so imported macros see it too
+    from studio.web.labels import rule
+    app.jinja_env.globals["rule_label"] = rule
     app.jinja_env.filters["labelled"] = lambda value, group: label(group, value)  # for |map("labelled", group)
 
     @app.context_processor

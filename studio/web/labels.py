@@ -133,8 +133,49 @@ def _coded(field: str, value: str) -> str:
     return value
 
 
+_FREQ = {"HOURLY": N_("every hour"), "DAILY": N_("every day"), "WEEKLY": N_("every week"),
+         "MONTHLY": N_("every month"), "YEARLY": N_("every year")}
+_EVERY_N = {"HOURLY": N_("every %(n)s hours"), "DAILY": N_("every %(n)s days"), "WEEKLY": N_("every %(n)s weeks"),
+            "MONTHLY": N_("every %(n)s months"), "YEARLY": N_("every %(n)s years")}
+_DAYS = {"MO": N_("Monday"), "TU": N_("Tuesday"), "WE": N_("Wednesday"), "TH": N_("Thursday"), "FR": N_("Friday"),
+         "SA": N_("Saturday"), "SU": N_("Sunday")}
+
+
+def rule(value: str | None) -> str:
+    """An RFC 5545 RRULE in the reader's words ("every week on Monday, Thursday; 8 times"); "" for none. Parts
+    it does not know are left out: the rule itself is shown beside it where it matters."""
+    if not value:
+        return gettext("once")
+    parts = dict(p.split("=", 1) for p in value.upper().split(";") if "=" in p)
+    freq, n = parts.get("FREQ", ""), parts.get("INTERVAL", "1")
+    out = [gettext(_EVERY_N[freq], n=n) if n != "1" and freq in _EVERY_N else gettext(_FREQ.get(freq, freq))]
+    if parts.get("BYDAY"):
+        days = [gettext(_DAYS[d[-2:]]) for d in parts["BYDAY"].split(",") if d[-2:] in _DAYS]
+        out.append(gettext("on %(days)s", days=", ".join(days)))
+    if parts.get("BYMONTHDAY"):
+        out.append(gettext("on day %(days)s of the month", days=parts["BYMONTHDAY"]))
+    if parts.get("BYHOUR"):
+        out.append(gettext("at %(hours)s o'clock", hours=parts["BYHOUR"]))
+    if parts.get("COUNT"):
+        out.append(gettext("%(n)s times", n=parts["COUNT"]))
+    if parts.get("UNTIL"):
+        from datetime import datetime
+
+        from studio.services import clock
+        u = parts["UNTIL"].rstrip("Z")
+        try:
+            until = datetime.strptime(u, "%Y%m%dT%H%M%S") if "T" in u else datetime.strptime(u, "%Y%m%d")
+        except ValueError:
+            until = None
+        if until is not None:
+            out.append(gettext("until %(day)s", day=clock.label(until)))
+    return "; ".join(out)
+
+
 def _value(field: str, value) -> str:
     import json
+    if field == "rrule" and isinstance(value, str):
+        return rule(value)
     if isinstance(value, list):
         return ", ".join(_value(field, v) for v in value) or "—"
     if isinstance(value, str):

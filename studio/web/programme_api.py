@@ -87,11 +87,11 @@ def _area_in_reach(code: str):
     return area
 
 
-@bp.get("/areas/<code>/programme")
+@bp.get("/areas/<area_code>/programme")
 @api_auth(*STAFF)
-def area_programme(code: str):
+def area_programme(area_code: str):
     """An area's items and occurrences from `from` (default: the start of today) over `days` (default 7)."""
-    area = _area_in_reach(code)
+    area = _area_in_reach(area_code)
     days = int_arg("days", 7, maximum=31)
     start = clock.to_utc(request.args.get("from"), "from") if request.args.get("from") else \
         occurrences.window(utcnow(), 0)[0]
@@ -102,10 +102,10 @@ def area_programme(code: str):
                     "occurrences": occurrences.area_week(db.session, area, zone, start, end)})
 
 
-@bp.get("/areas/<code>/schedule.ics")
+@bp.get("/areas/<area_code>/schedule.ics")
 @api_auth(*STAFF)
-def area_calendar(code: str):
-    area = _area_in_reach(code)
+def area_calendar(area_code: str):
+    area = _area_in_reach(area_code)
     ics = occurrences.calendar(db.session, occurrences.items_for(db.session, area), area.name)
     return Response(ics, mimetype="text/calendar",
                     headers={"Content-Disposition": f'inline; filename="programme-{area.code}.ics"'})

@@ -160,7 +160,8 @@ def walk(web, start: list[str], words: set[str], names: set[str], limit_per_shap
 # The test's people, Vietnamese as a province's are: account name, roles, name shown.
 PEOPLE = {"quantri": (["admin"], "Trần Văn Quản"), "bientap": (["editor"], "Nguyễn Thị Biên"),
           "dichgia": (["translator"], "Hoàng Văn Dịch"), "duyet": (["approver"], "Lê Thị Duyệt")}
-ROLE_OF = {"admin": "quantri", "editor": "bientap", "translator": "dichgia", "approver": "duyet"}
+ROLE_OF = {"admin": "quantri", "editor": "bientap", "translator": "dichgia", "approver": "duyet",
+           "operator": "vanhanh"}
 
 
 def fill_the_studio(app, web, make_web, tmp_path):
@@ -224,10 +225,24 @@ def fill_the_studio(app, web, make_web, tmp_path):
     with app.app_context():
         failed = db.session.scalars(select(Job).where(Job.state == "failed")).all()
         assert failed, "the empty work's render should have failed, to show a job error"
+    # The commune's programme: an operator of Đồng Đăng, the published bulletin in it, and an offer.
+    with app.app_context():
+        from studio.services import programme
+        commune = areas.by_code(db.session, "06079")
+        admin = Caller(db.session.get(User, users["quantri"]), "web")
+        accounts.create_user(db.session, admin, "vanhanh", PASSWORD, ["operator"], "Vàng Văn Hành",
+                             area_ids=[commune.id])
+        programme.schedule_work(db.session, admin, wid, {"area_codes": ["06079"], "start": "2026-12-07T06:00:00+07:00",
+                                                         "rrule": "FREQ=DAILY;COUNT=30"})
+        from tests.services.programme_cases import published
+        offered = published(db.session, admin.user, "Bản tin khuyến nông")
+        programme.schedule_work(db.session, admin, offered.id, {"area_codes": ["06079"],
+                                                                "start": "2026-12-07T06:00:00+07:00"})
+        db.session.commit()
     return wid
 
 
-START = ["/", "/works", "/works/new", "/translate", "/feedback", "/admin/users", "/admin/areas",
+START = ["/", "/programme", "/programme/06079", "/works", "/works/new", "/translate", "/feedback", "/admin/users", "/admin/areas",
          "/admin/endpoints", "/admin/endpoints/network", "/admin/audit", "/settings/media", "/reports/annual",
          "/languages", "/glossary", "/account/tokens", "/no-such-page"]
 
@@ -250,6 +265,18 @@ def test_every_page_as_every_role_is_vietnamese_and_never_a_server_error(app, we
         assert f"/works/{wid}/translations/tyz" in visited
         assert len(visited) > 15, (role, visited)
         report += [f"[{role}] {p}" for p in problems]
+    operator = make_web()
+    operator.login(ROLE_OF["operator"])
+    visited, problems = walk(operator, START + ["/programme/06079?from=2026-12-07"], words, names)
+    assert "/programme/06079" in visited and "/programme/06079?from=2026-12-07" in visited, visited
+    week = operator.get("/programme/06079?from=2026-12-07").get_data(as_text=True)
+    offer = re.search(r'data-offer="(\d+)"', week)
+    assert offer and 'class="occurrence priority-priority"' in week and "clash" not in week
+    accepted = operator.post(f"/programme/06079/offers/{offer.group(1)}", {"action": "accept", "from": "2026-12-07"})
+    assert accepted.status_code == 302
+    week = operator.get(accepted.headers["Location"]).get_data(as_text=True)
+    assert 'data-offer="' not in week and "occurrence priority-normal clash" in week  # both at 6:00 on 7/12
+    report += [f"[operator] {p}" for p in problems]
     anon = make_web()
     visited, problems = walk(anon, ["/login", f"/p/{wid}", "/p", "/no-such-page"], words, names)
     report += [f"[public] {p}" for p in problems]
