@@ -51,6 +51,12 @@ def cmd_play(args) -> int:
 
     token = args.token or os.environ.get("STUDIO_ENDPOINT_TOKEN", "")
     client = SyncClient(args.url or "http://localhost", token, Path(args.dir))
+    if args.schedule:  # the programme at its times (schedule.py); `sync --every` sends the reports meanwhile
+        from endpoint_client.schedule import ScheduledPlayer
+        events = ScheduledPlayer(client, shlex.split(args.player)).run(args.seconds)
+        sent = client.send_reports() if args.url and token else 0
+        print(json.dumps({"events": events, "reports_sent": sent}, ensure_ascii=False), flush=True)
+        return 1 if any(e.get("outcome") == "failed" for e in events) else 0
     played = client.play(shlex.split(args.player))
     sent = client.send_reports() if args.url and token else 0
     print(json.dumps({"played": played, "reports_sent": sent}), flush=True)
@@ -73,6 +79,11 @@ def add_commands(esub) -> None:
     pl.add_argument("--dir", required=True, help="the folder `studio endpoint sync` keeps the media in")
     pl.add_argument("--player", required=True,
                     help="the player command; {file} stands for the media file, e.g. \"mpv --no-video {file}\"")
+    pl.add_argument("--schedule", action="store_true",
+                    help="play the synced programme at its times (emergencies interrupt, the interrupted item "
+                         "resumes); {start} in the player command stands for the second to resume at")
+    pl.add_argument("--for", dest="seconds", type=float, default=None,
+                    help="with --schedule: stop after this many seconds (default: run until stopped)")
     pl.add_argument("--url", help="send the reports at once to this studio (else with the next sync)")
     pl.add_argument("--token", help="the endpoint's token (or STUDIO_ENDPOINT_TOKEN), with --url")
     pl.set_defaults(func=cmd_play)

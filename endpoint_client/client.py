@@ -76,10 +76,19 @@ class SyncClient:
         """Where a verified file lives."""
         return self.dir / "media" / sha256
 
-    def record_play(self, package: int, sha256: str, start: str, end: str, outcome: str = "played") -> None:
-        """Queue a playback report (the player calls this); it is sent with the next sync."""
-        self._queue({"id": str(uuid.uuid4()), "type": "play", "package": package, "file": sha256,
-                     "start": start, "end": end, "outcome": outcome})
+    def record_play(self, package: int | None, sha256: str | None, start: str, end: str, outcome: str = "played",
+                    **occurrence) -> None:
+        """Queue a playback report (the player calls this); it is sent with the next sync. A play of a programme
+        occurrence names it: scheduled_at (its `at`) and item (its `item_id`); a relay's play, relay=True."""
+        report = {"id": str(uuid.uuid4()), "type": "play", "start": start, "end": end, "outcome": outcome,
+                  **{k: v for k, v in occurrence.items() if v is not None}}
+        if package is not None:
+            report.update(package=package, file=sha256)
+        self._queue(report)
+
+    def programme(self) -> list[dict]:
+        """The programme as last synced (kept when the studio is unreachable)."""
+        return self._load("state.json", {}).get("programme", [])
 
     def play(self, player: list[str], now: datetime | None = None,
              roles: tuple[str, ...] = ("audio", "video", "still")) -> list[dict]:
@@ -144,7 +153,8 @@ class SyncClient:
         """
         result = SyncResult()
         state = self._load("state.json", {"etag": "", "items": []})
-        complete = all(self.media_path(f["sha256"]).exists() for i in state["items"] for f in i["files"])
+        complete = all(self.media_path(f["sha256"]).exists()
+                       for i in state["items"] + state.get("programme", []) for f in i["files"])
         try:
             feed = self._fetch_feed(state["etag"] if complete else "", wait)
         except requests.RequestException as exc:
@@ -162,11 +172,18 @@ class SyncClient:
                 if self._fetch_item(item, result):
                     good.append({k: v for k, v in item.items() if k != "manifest_url"} |
                                 {"files": [{k: v for k, v in f.items() if k != "url"} for f in item["files"]]})
-            keep = {f["sha256"] for i in good for f in i["files"]}
+            # The programme's occurrences (played at their times by schedule.py), their files fetched too; one
+            # whose files are not all here yet is kept, and the next sync fetches the rest.
+            programme, whole = [], True
+            for occ in body.get("programme", []):
+                whole = self._fetch_files(occ["files"], occ.get("package_id"), result) and whole
+                programme.append(occ | {"files": [{k: v for k, v in f.items() if k != "url"} for f in occ["files"]]})
+            keep = {f["sha256"] for i in good + programme for f in i["files"]}
             self._clean(keep, {i["package_id"] for i in good}, result)
-            complete_now = len(good) == len(body["items"])
+            complete_now = len(good) == len(body["items"]) and whole
             _write_json(self.dir / "state.json", {"etag": etag if complete_now else "", "items": good,
-                                                  "synced_at": _now(), "time_zone": body.get("time_zone", "UTC")})
+                                                  "programme": programme, "synced_at": _now(),
+                                                  "time_zone": body.get("time_zone", "UTC")})
             result.holds = [i["package_id"] for i in good]
         self._send_reports(result)
         return result
@@ -186,10 +203,10 @@ class SyncClient:
             raise SyncError(f"unexpected answer {resp.status_code} from the feed")
         return resp.headers.get("ETag", "").strip('"'), resp.json()
 
-    def _fetch_item(self, item: dict, result: SyncResult) -> bool:
-        """Download and verify the item's manifest and files; False if any is missing or refused."""
+    def _fetch_files(self, files: list[dict], package_id: int | None, result: SyncResult) -> bool:
+        """Download and verify files not held yet; False if any is missing or refused."""
         ok = True
-        for f in item["files"]:
+        for f in files:
             target = self.media_path(f["sha256"])
             if target.exists():
                 continue
@@ -198,14 +215,20 @@ class SyncClient:
                 result.downloaded.append(f["sha256"])
             except ValueError as exc:  # checksum mismatch: never used, reported
                 result.rejected.append(f["sha256"])
-                self._queue({"id": str(uuid.uuid4()), "type": "play", "package": item["package_id"],
-                             "file": f["sha256"], "start": _now(), "end": _now(), "outcome": "rejected",
-                             "detail": str(exc)})
+                if package_id is not None:
+                    self._queue({"id": str(uuid.uuid4()), "type": "play", "package": package_id,
+                                 "file": f["sha256"], "start": _now(), "end": _now(), "outcome": "rejected",
+                                 "detail": str(exc)})
                 ok = False
             except requests.RequestException as exc:
                 log.warning("download of %s failed (will resume): %s", f["sha256"][:12], exc)
                 result.failed.append(f["sha256"])
                 ok = False
+        return ok
+
+    def _fetch_item(self, item: dict, result: SyncResult) -> bool:
+        """Download and verify the item's manifest and files; False if any is missing or refused."""
+        ok = self._fetch_files(item["files"], item["package_id"], result)
         manifest = self.dir / "manifests" / f"{item['package_id']}.json"
         if ok and item.get("manifest_url") and not manifest.exists():
             try:

@@ -150,7 +150,18 @@ def _check(item, i: int) -> dict:
                               field=f"{where}.id", where=f"{where}.id")
     kind = item.get("type")
     out = {"client_id": cid, "type": kind}
-    if kind == "play":
+    if kind == "play" and item.get("relay") is True:  # a live relay's slot: no file, the occurrence it played
+        if not isinstance(item.get("item"), int) or item.get("scheduled_at") is None:
+            raise ValidationError(N_("%(where)s must be a programme item id."), field=f"{where}.item",
+                                  where=f"{where}.item")
+        if item.get("outcome") not in OUTCOMES:
+            raise ValidationError(N_("%(where)s must be one of: %(ok)s."), field=f"{where}.outcome",
+                                  where=f"{where}.outcome", ok=", ".join(OUTCOMES))
+        start, end = _time(item.get("start"), f"{where}.start"), _time(item.get("end"), f"{where}.end")
+        out.update(started_at=start, ended_at=end, outcome=item["outcome"], item_id=item["item"],
+                   scheduled_at=_time(item["scheduled_at"], f"{where}.scheduled_at").replace(microsecond=0),
+                   data={"relay": True, **{k: item[k] for k in ("detail",) if k in item}})
+    elif kind == "play":
         if not isinstance(item.get("package"), int):
             raise ValidationError(N_("%(where)s must be a package id."), field=f"{where}.package",
                                   where=f"{where}.package")
@@ -196,9 +207,9 @@ def record(session: Session, endpoint: Endpoint, payload) -> dict:
         raise TooLarge(N_("At most %(n)s reports per request."), field="reports", n=MAX_REPORTS)
     checked = [_check(item, i) for i, item in enumerate(items)]
     refused = []
-    sent = _sent_files(session, endpoint, {c["package_id"] for c in checked if c["type"] == "play"})
+    sent = _sent_files(session, endpoint, {c["package_id"] for c in checked if "package_id" in c})
     for i, c in enumerate(checked):
-        if c["type"] == "play" and (c["package_id"], c["file_sha256"]) not in sent:
+        if c["type"] == "play" and "package_id" in c and (c["package_id"], c["file_sha256"]) not in sent:
             refused.append({"index": i, "id": c["client_id"], "code": "not_sent",
                             "reason": "this endpoint was never sent that package's file"})
     skip = {r["index"] for r in refused}

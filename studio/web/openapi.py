@@ -165,6 +165,7 @@ def schemas(language_codes: list[str] | None = None) -> dict:
                 "package": _INT, "file": _STR, "outcome": _STR, "start": _STR, "end": _STR,
                 "scheduled_at": {**_STR, "description": "a play of a programme occurrence: its `at`"},
                 "item": {**_INT, "description": "a play of a programme occurrence: its `item_id`"},
+                "relay": {"type": "boolean", "description": "a live relay's slot (then no package or file)"},
                 "holds": {"type": "array", "items": _INT}}}}}},
         "WorkSummary": _obj({**work_common, **work_summary}),
         "Work": _obj({**work_common, **answer_fields}),

@@ -24,13 +24,20 @@ def _audio(work_id: int, language="vi", seconds=30.0) -> dict:
             "language": language, "channel": "loudspeaker", "profile": "loudspeaker", "duration_s": seconds}
 
 
-def published(session, admin: User, title: str, priority="normal", seconds=30.0, **validity) -> Work:
-    """A published work with a live package holding one loudspeaker MP3 (as rows)."""
+def published(session, admin: User, title: str, priority="normal", seconds=30.0, store=None, mp3: bytes = b"",
+              **validity) -> Work:
+    """A published work with a live package holding one loudspeaker MP3 (as rows; with `store` and `mp3`, the
+    file is real and in the object store)."""
+    import hashlib
     work = Work(kind="radio_bulletin", title=title, body="b", author_id=admin.id, source_language="vi",
                 priority=priority, state="published", published_at=utcnow(), published_revision=1)
     session.add(work)
     session.flush()
     f = _audio(work.id, seconds=seconds)
+    if store is not None:
+        digest = hashlib.sha256(mp3).hexdigest()
+        f.update(key=f"media/{digest}", sha256=digest, size=len(mp3))
+        store.put_bytes(f["key"], mp3, "audio/mpeg")
     pk = Package(work_id=work.id, version=1, revision=1, state="published", priority=priority, area_codes=["02"],
                  channels=["loudspeaker"], published_by_id=admin.id, published_at=utcnow(),
                  manifest={"files": [f]}, manifest_key=f"packages/{work.id}/1/manifest.json",
