@@ -10,8 +10,9 @@ packages=(python3 python3-venv python3-pip ffmpeg espeak-ng fonts-noto-core font
 if [[ "${1:-}" == "--test" ]]; then
     # Chromium for browser tests; Redis and PostgreSQL for the tests of those backends (run on loopback);
     # epubcheck (the EPUB validator) and poppler-utils (pdftotext, pdffonts) to check publications; nginx
-    # in front of the staff and endpoint processes (tests/test_deployment.py, docs/DEPLOYMENT.md).
-    packages+=(chromium redis-server postgresql epubcheck poppler-utils nginx-light)
+    # in front of the staff and endpoint processes (tests/test_deployment.py, docs/DEPLOYMENT.md); icecast2,
+    # a provincial radio's stream server, for the programme's relays (tests/services/test_programme.py).
+    packages+=(chromium redis-server postgresql epubcheck poppler-utils nginx-light icecast2)
 fi
 
 missing=()

@@ -93,3 +93,119 @@ def test_an_emergency_interrupts_the_reference_client_and_the_item_resumes(app, 
         q = asrun.Query(begin - timedelta(minutes=1), utcnow() + timedelta(minutes=1), None)
         states = sorted((o.work_id, s) for o, _ep, s in asrun.rows(db.session, q))
     assert states == sorted([(bulletin_id, "played"), (alarm_id, "played")])
+
+
+ICECAST_XML = """<icecast>
+  <limits><clients>20</clients><sources>2</sources></limits>
+  <authentication><source-password>{password}</source-password><admin-user>admin</admin-user>
+    <admin-password>{password}</admin-password></authentication>
+  <hostname>127.0.0.1</hostname>
+  <listen-socket><port>{port}</port><bind-address>127.0.0.1</bind-address></listen-socket>
+  <paths><basedir>/usr/share/icecast2</basedir><logdir>{logs}</logdir><webroot>/usr/share/icecast2/web</webroot>
+    <adminroot>/usr/share/icecast2/admin</adminroot></paths>
+  <logging><errorlog>error.log</errorlog><accesslog>access.log</accesslog><loglevel>3</loglevel></logging>
+</icecast>
+"""
+
+
+@pytest.fixture
+def icecast():
+    """A real Icecast server (Debian's icecast2) on loopback with a live mount /vov1 (a 660 Hz tone from
+    ffmpeg, as a provincial radio's stream); it will not run as root, so it runs as its own user."""
+    import os
+    import secrets
+    import shutil
+    import socket
+    import tempfile
+    from pathlib import Path
+
+    import requests
+
+    from tests import processes
+    if not shutil.which("icecast2"):
+        pytest.fail("icecast2 is not installed: run scripts/install-system-deps.sh --test (./dev test does)")
+    base = Path(tempfile.mkdtemp(prefix="studio-icecast-"))
+    base.chmod(0o755)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    password = secrets.token_hex(8)
+    (base / "icecast.xml").write_text(ICECAST_XML.format(port=port, password=password, logs=base))
+    cmd = ["icecast2", "-c", str(base / "icecast.xml")]
+    if os.geteuid() == 0:
+        shutil.chown(base, "icecast2")
+        shutil.chown(base / "icecast.xml", "icecast2")
+        cmd = ["runuser", "-u", "icecast2", "--", *cmd]
+    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    source = None
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                requests.get(f"http://127.0.0.1:{port}/", timeout=1)
+                break
+            except requests.RequestException:
+                time.sleep(0.2)
+        source = subprocess.Popen(["ffmpeg", "-nostdin", "-v", "error", "-re", "-f", "lavfi", "-i",
+                                   "sine=frequency=660", "-c:a", "libmp3lame", "-b:a", "64k",
+                                   "-content_type", "audio/mpeg", "-f", "mp3",
+                                   f"icecast://source:{password}@127.0.0.1:{port}/vov1"], start_new_session=True)
+        while time.monotonic() < deadline:
+            with requests.get(f"http://127.0.0.1:{port}/vov1", stream=True, timeout=2) as mount:
+                if mount.status_code == 200:
+                    break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the Icecast mount did not come up")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        if source is not None:
+            processes.stop(source, 5)
+        processes.stop(server, 10)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_a_relay_plays_the_live_stream_for_its_slot_and_falls_back_when_it_fails(app, users, live_server, store,
+                                                                                tmp_path, icecast):
+    """The commune relays the provincial radio (a real Icecast stream) for a 5-second slot: the player is
+    stopped at the slot's end. A second slot names a stream that is not there: its stored item plays."""
+    from datetime import timedelta
+
+    from endpoint_client import SyncClient
+    from storage.models import User, utcnow
+    from studio.extensions import db
+    from studio.services import Caller, accounts, areas, clock, endpoints, programme
+    from tests.helpers import PASSWORD
+    from tests.services.programme_cases import published
+    fallback_mp3 = make_tone(tmp_path / "fallback.mp3", seconds=3.0, freq=440).read_bytes()
+    with app.app_context():
+        admin = Caller(db.session.get(User, users["admin"]))
+        p = areas.create(db.session, admin, "02", "Hà Giang", "province", None)
+        db.session.flush()
+        commune = areas.create(db.session, admin, "00961", "Thanh Thủy", "commune", p.id)
+        db.session.flush()
+        _ep, token = endpoints.create(db.session, admin, {"name": "Loa", "kind": "loudspeaker", "area_code": "00961"})
+        op = Caller(accounts.create_user(db.session, admin, "vanhanh", PASSWORD, ["operator"], area_ids=[commune.id]))
+        fallback = published(db.session, admin.user, "Bản tin dự phòng", "normal", 3.0, store, fallback_mp3)
+        t0 = utcnow().replace(microsecond=0)
+        for offset, url in ((2, f"{icecast}/vov1"), (9, f"{icecast}/no-such-mount")):
+            programme.add_own(db.session, op, {"area_code": "00961", "relay_url": url, "duration_s": 5,
+                                               "title": "Tiếp sóng Đài tỉnh", "work_id": fallback.id,
+                                               "start": clock.iso(t0 + timedelta(seconds=offset))})
+        db.session.commit()
+    client = SyncClient(live_server, token, tmp_path / "device")
+    client.sync()
+    played = tmp_path / "played"
+    played.mkdir()
+    player = (f"sh -c 'exec ffmpeg -nostdin -v error -re -i \"$0\" -y \"$1/$(date +%s%N).wav\"' {{file}} {played}")
+    device = subprocess.run([sys.executable, "-m", "endpoint_client.cli", "play", "--schedule", "--dir",
+                             str(tmp_path / "device"), "--player", player, "--for", "19"],
+                            capture_output=True, text=True, timeout=60)
+    events = json.loads(device.stdout)["events"]
+    assert [e["event"] for e in events] == ["relay", "end", "relay", "relay_failed", "end"], events
+    assert all(e["outcome"] == "played" for e in events if e["event"] == "end")
+    live, fallback_part = (_wav_seconds(f) for f in sorted(played.iterdir()))
+    assert 3.5 < live < 5.8, live  # the stream, stopped at the slot's end (its connection takes a moment)
+    assert abs(fallback_part - 3.0) < 0.3, fallback_part  # the whole stored item
+    assert client.send_reports() >= 2
