@@ -18,7 +18,7 @@ def _safe_next(target: str | None) -> str:
     """Only same-site relative redirects after login."""
     if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
         return target
-    return url_for("works.index")
+    return url_for("works.home")  # the works, or a commune's operator's programme
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -25,11 +25,11 @@ def browser():
         b.close()
 
 
-def login(page, base, username):
+def login(page, base, username, lands: str = "/works"):
     page.goto(f"{base}/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
     page.click("form.card button[type=submit]")
-    page.wait_for_url(f"{base}/works")
+    page.wait_for_url(f"{base}{lands}")
 
 

@@ -34,7 +34,8 @@ def pages(wid: int) -> list[str]:
             "/works/2/revisions?a=1&b=2", "/works/2/revisions/1", f"/works/{wid}/translations",
             "/languages", "/glossary", "/feedback", "/feedback/1", "/admin/setup", "/admin/users", "/admin/users/1",
             "/admin/areas", "/admin/endpoints", "/admin/endpoints/1", "/admin/endpoints/network", "/admin/audit",
-            "/settings/media", "/reports/annual", "/account/tokens", "/no-such-page"]
+            "/settings/media", "/reports/annual", "/account/tokens", "/programme", "/programme/06079?from=2026-12-07",
+            "/no-such-page"]
 
 
 # The text a reader reads on the page as Chromium shows it (after scripts ran), with the same exceptions as
@@ -88,6 +89,11 @@ def test_every_kind_of_page_passes_an_axe_audit_and_reads_vietnamese_in_chromium
     login(translator, url, "dichgia")
     for path in (f"/works/{wid}", f"/works/{wid}/translations"):
         check(translator, path, " (phone)")
+    # The commune's operator: the week with its offers and forms, on a desk and on a phone.
+    for width, where in ((1280, ""), (412, " (phone)")):
+        operator = browser.new_page(viewport={"width": width, "height": 900}, locale="vi-VN")
+        login(operator, url, "vanhanh", lands="/programme")
+        check(operator, "/programme/06079?from=2026-12-07", " (operator" + where + ")")
     assert not problems, "\n".join(problems)
     # The same reading of the page finds the English interface when a user picks it (the check can fail).
     page.goto(f"{url}/lang/en?next=/works")

@@ -258,3 +258,34 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   renumber();
 });
+
+// The programme's week: drag an item to another day; it sends the item's own "Move to" form with the new
+// day and the same time (the form itself works with the keyboard and without JavaScript).
+document.addEventListener("DOMContentLoaded", () => {
+  const week = document.querySelector(".week");
+  if (!week) return;
+  let dragged = null;
+  for (const li of week.querySelectorAll("li[draggable=true]")) {
+    li.addEventListener("dragstart", (ev) => {
+      dragged = li;
+      ev.dataTransfer.effectAllowed = "move";
+      ev.dataTransfer.setData("text/plain", li.dataset.item);
+    });
+  }
+  for (const day of week.querySelectorAll(".day")) {
+    day.addEventListener("dragover", (ev) => {
+      const start = dragged && dragged.querySelector("form.move input[name=start]");
+      if (start) { ev.preventDefault(); day.classList.add("drop"); }
+    });
+    day.addEventListener("dragleave", () => day.classList.remove("drop"));
+    day.addEventListener("drop", (ev) => {
+      ev.preventDefault();
+      day.classList.remove("drop");
+      const form = dragged && dragged.querySelector("form.move");
+      const start = form && form.querySelector("input[name=start]");
+      if (!start || !start.value) return;
+      start.value = day.dataset.day + "T" + start.value.slice(11, 16);
+      form.submit();
+    });
+  }
+});
