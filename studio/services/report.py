@@ -17,7 +17,7 @@ from media_pipeline.profiles import ENDPOINT_KINDS
 from storage.models import (Area, Endpoint, EndpointReport, Feedback, Package, PackageFile, Rendition,
                             Translation, Work, utcnow, work_areas)
 from studio.errors import N_, ValidationError
-from studio.services import clock
+from studio.services import asrun, clock, targets
 
 AUDIO_ROLES = ("audio",)
 VIDEO_ROLES = ("video",)
@@ -83,6 +83,12 @@ def annual(session: Session, first: date, last: date, now: datetime | None = Non
     out["plays"], out["endpoints"] = plays, endpoints
     out["feedback"] = _feedback(session, start, stop)
     out["translations"] = _translations(session, start, stop)
+    # The commune's programme: the share of scheduled plays that were played, by area; the plan's targets.
+    by_area = asrun.share_by_area(session, start, min(stop, now), now)
+    scheduled, played = sum(r["scheduled"] for r in by_area.values()), sum(r["played"] for r in by_area.values())
+    out["programme"] = {"scheduled": scheduled, "played": played,
+                        "share": round(played / scheduled, 4) if scheduled else None, "by_area": by_area}
+    out["targets"] = targets.measure(session, first.year, start, min(stop, now))
     return out
 
 

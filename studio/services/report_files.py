@@ -43,7 +43,10 @@ def summary_rows(report: dict) -> list[tuple[str, object]]:
             (N_("Audio hours rendered"), r["audio_hours"]), (N_("Video hours rendered"), r["video_hours"]),
             (N_("Broadcast plays"), p["total"]), (N_("Broadcast hours"), p["hours"]), (N_("Endpoints"), e["total"]),
             (N_("Mean endpoint uptime"), e["mean_uptime"]), (N_("Feedback received"), f["received"]),
-            (N_("Feedback answered"), f["answered"]), (N_("Median hours to answer"), f["median_hours_to_answer"])]
+            (N_("Feedback answered"), f["answered"]), (N_("Median hours to answer"), f["median_hours_to_answer"]),
+            (N_("Scheduled plays"), report["programme"]["scheduled"]),
+            (N_("Scheduled plays played"), report["programme"]["played"]),
+            (N_("Share of scheduled plays played"), report["programme"]["share"])]
 
 
 def xlsx(report: dict, tr: Callable[[str], str] = lambda s: s,
@@ -74,6 +77,21 @@ def xlsx(report: dict, tr: Callable[[str], str] = lambda s: s,
     ws.append([tr(c) for c in (N_("Language"), N_("By people"), N_("With machine translation"))])
     for language, counts in report["translations"].items():
         ws.append([language, counts["human"], counts["machine"]])
+    ws = book.create_sheet(_sheet_title(tr("Scheduled plays by area")))
+    ws.append([tr(c) for c in (N_("Area"), N_("Scheduled plays"), N_("Played"), N_("Share played"))])
+    for code, row in sorted(report["programme"]["by_area"].items()):
+        ws.append([code, row["scheduled"], row["played"], row["share"]])
+    t = report["targets"]
+    ws = book.create_sheet(_sheet_title(tr("Targets")))
+    ws.append([tr(c) for c in (N_("Target"), N_("Required"), N_("Reached"), N_("Met"))])
+    ws.append([tr(N_("Share of communes with a connected IP radio")), t["ip_radio_communes"]["required_pct"],
+               t["ip_radio_communes"]["reached_pct"], t["ip_radio_communes"]["met"]])
+    ws.append([tr(N_("Share of district e-boards connected")), t["district_eboards_connected"]["required_pct"],
+               t["district_eboards_connected"]["reached_pct"], t["district_eboards_connected"]["met"]])
+    for d in t["eboards_by_district"]["areas"]:
+        ws.append([tr(N_("E-boards in %(district)s: wards or towns, communes")) % {"district": d["name"]},
+                   f'{t["eboards_by_district"]["required_wards"]}, {t["eboards_by_district"]["required_communes"]}',
+                   f'{d["wards"]}, {d["communes"]}', d["met"]])
     for ws in book.worksheets:
         for cell in ws[1]:
             cell.font = Font(bold=True)

@@ -11,6 +11,7 @@ from studio.extensions import db
 from studio.services import areas as area_service
 from storage.models import utcnow
 from studio.services import endpoints as endpoint_service
+from studio.services import asrun
 from studio.services import network as network_service
 from studio.web.helpers import caller, form_errors, role_required
 
@@ -54,7 +55,8 @@ def network():
     return render_template("admin/network.html", rows=rows, counts=counts, area_tree=area_service.tree(db.session),
                            kinds=registry.ENDPOINT_KINDS, states=network_service.STATES, area_id=area_id, kind=kind,
                            only=only, minutes=current_app.config["NETWORK_OFFLINE_MINUTES"],
-                           offline=[r for r in every if r["state"] == "offline"])
+                           offline=[r for r in every if r["state"] == "offline"],
+                           missed=asrun.missed_since(db.session, now - timedelta(hours=24), now))
 
 
 @bp.get("/<int:endpoint_id>")

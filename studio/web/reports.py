@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from studio.extensions import db
 from studio.services import report as report_service
-from studio.services import report_files
-from studio.web.helpers import role_required
+from studio.services import report_files, targets
+from studio.web.helpers import caller, form_errors, role_required
 from studio.web.labels import label
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
@@ -51,3 +51,15 @@ def annual():
     return render_template("reports/annual.html", report=report,
                            charts=report_files.charts(report, chart_labels(), label),
                            summary=report_files.summary_rows(report), tables=report_files.TABLES)
+
+
+@bp.post("/targets")
+@role_required("admin")
+def set_targets():
+    """The plan's required values for a year."""
+    year = request.form.get("year", type=int) or 0
+    with form_errors():
+        targets.set_required(db.session, caller(), year, request.form)
+        db.session.commit()
+        flash(_("Targets saved."), "info")
+    return redirect(url_for("reports.annual", year=year or None))

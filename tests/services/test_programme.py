@@ -209,3 +209,84 @@ def test_a_relay_plays_the_live_stream_for_its_slot_and_falls_back_when_it_fails
     assert 3.5 < live < 5.8, live  # the stream, stopped at the slot's end (its connection takes a moment)
     assert abs(fallback_part - 3.0) < 0.3, fallback_part  # the whole stored item
     assert client.send_reports() >= 2
+
+
+def test_the_plan_targets_and_the_share_played_are_computed_from_endpoints(app, users, make_web):
+    """Districts A (a ward and two communes with connected e-boards: met) and B (one commune's board never
+    connected: missed); a commune without a connected loudspeaker; a district e-board connected, one not. The
+    report's share of scheduled plays counts the plays reported against their occurrences."""
+    from datetime import date, timedelta
+
+    from storage.models import EndpointReport, Package, User, utcnow
+    from studio.extensions import db
+    from studio.services import Caller, areas, endpoints, programme, report, targets
+    from tests.services.programme_cases import published
+    with app.app_context():
+        admin = Caller(db.session.get(User, users["admin"]))
+        p = areas.create(db.session, admin, "02", "Hà Giang", "province", None)
+        db.session.flush()
+        a = areas.create(db.session, admin, "02.030", "Vị Xuyên", "district", p.id)
+        b = areas.create(db.session, admin, "02.031", "Bắc Mê", "district", p.id)
+        db.session.flush()
+        made = {code: areas.create(db.session, admin, code, name, "commune", parent.id) for code, name, parent in (
+            ("00001", "Thị trấn Vị Xuyên", a), ("00002", "Xã Đạo Đức", a), ("00003", "Xã Phú Linh", a),
+            ("00004", "Xã Yên Phong", b))}
+        db.session.flush()
+        seen = utcnow() - timedelta(hours=2)
+
+        def endpoint(name, kind, area, connected):
+            ep = endpoints.create(db.session, admin, {"name": name, "kind": kind, "area_id": area.id})[0]
+            ep.last_seen_at = seen if connected else None
+            ep.created_at = utcnow() - timedelta(days=2)
+            return ep
+        for code in ("00001", "00002", "00003"):
+            endpoint(f"Bảng {code}", "eboard", made[code], True)
+        endpoint("Bảng 00004", "eboard", made["00004"], False)
+        radios = {code: endpoint(f"Loa {code}", "loudspeaker", made[code], code != "00003")
+                  for code in ("00001", "00002", "00003", "00004")}
+        endpoint("Bảng huyện Vị Xuyên", "eboard", a, True)
+        endpoint("Bảng huyện Bắc Mê", "eboard", b, False)
+        db.session.commit()
+        from studio.services import clock
+        year = clock.local(utcnow() - timedelta(hours=20)).year  # the bulletin below falls in this local year
+        start, stop = report._utc_bounds(date(year, 1, 1), date(year, 12, 31))
+        t = targets.measure(db.session, year, start, utcnow())
+        assert t["ip_radio_communes"]["reached_pct"] == 75.0 and not t["ip_radio_communes"]["met"]
+        assert {r["code"]: r["met"] for r in t["ip_radio_communes"]["areas"]} == {
+            "00001": True, "00002": True, "00003": False, "00004": True}
+        assert [(r["code"], r["wards"], r["communes"], r["met"]) for r in t["eboards_by_district"]["areas"]] == [
+            ("02.030", 1, 2, True), ("02.031", 0, 0, False)]
+        assert t["district_eboards_connected"]["reached_pct"] == 50.0
+        # The province lowers this year's radio target to 70%: now met.
+        targets.set_required(db.session, admin, year, {**targets.DEFAULTS, "ip_radio_communes_pct": 70})
+        db.session.commit()
+        assert targets.measure(db.session, year, start, utcnow())["ip_radio_communes"]["met"]
+
+        # A bulletin 20 hours ago in every commune, played on two loudspeakers of four.
+        news = published(db.session, admin.user, "Bản tin", "priority", 60)
+        db.session.commit()
+        at = (utcnow() - timedelta(hours=20)).replace(microsecond=0)
+        programme.schedule_work(db.session, admin, news.id, {"area_codes": ["02"], "start": at.isoformat() + "+00:00"})
+        package = db.session.query(Package).filter_by(work_id=news.id).one()
+        items = {i.area.code: i.id for i in programme.schedule_items(db.session, 1)}
+        for code in ("00001", "00002"):
+            db.session.add(EndpointReport(endpoint_id=radios[code].id, client_id=f"p{code}", type="play",
+                                          package_id=package.id, file_sha256="x", started_at=at, ended_at=at,
+                                          outcome="played", scheduled_at=at, item_id=items[code]))
+        db.session.commit()
+        share = report.annual(db.session, date(year, 1, 1), date(year, 12, 31))["programme"]
+        # Each commune's loudspeaker and e-board were scheduled; only loudspeakers take the audio.
+        assert (share["scheduled"], share["played"]) == (4, 2) and share["share"] == 0.5
+        assert share["by_area"]["00001"] == {"scheduled": 1, "played": 1, "share": 1.0}
+    page = make_web()
+    page.login("admin")
+    html = page.get(f"/reports/annual?year={year}").get_data(as_text=True)
+    assert 'data-target="ip_radio_communes" data-met="true"' in html and 'data-area="02.031" data-met="false"' in html
+    saved = page.post("/reports/targets", {"year": str(year), "ip_radio_communes_pct": "100",
+                                           "eboard_wards_per_district": "1", "eboard_communes_per_district": "2",
+                                           "district_eboards_connected_pct": "100"})
+    assert saved.status_code == 302
+    assert 'data-target="ip_radio_communes" data-met="false"' in page.get(f"/reports/annual?year={year}").get_data(
+        as_text=True)
+    network = page.get("/admin/endpoints/network").get_data(as_text=True)
+    assert network.count("data-missed=") == 2  # the bulletin on 00003's and 00004's loudspeakers
