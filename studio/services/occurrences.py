@@ -14,14 +14,15 @@ studio/services/programme.py.)
 - A work's occurrences play the files of its published package that fit the endpoint (audience.py), and
   only within the package's validity; a relay plays its stream, with the files of its fallback work.
 
-`Book` loads every scheduled item of one feeds generation and window in one query and builds each (area,
-zone)'s occurrences once and each audience's files once; `FeedCache` (feeds.py) keeps one Book per feeds
-generation and local day, so every endpoint's programme is a lookup.
+`Book` loads every scheduled item of one feeds generation and window in one query and works per item (its
+plays, then its entries per audience), merging them per endpoint; `FeedCache` (feeds.py) keeps one Book per
+feeds generation and local day, so every endpoint's programme is a merge of lists already built.
 """
 from __future__ import annotations
 
 import functools
 import hashlib
+import heapq
 import re
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
@@ -174,8 +175,12 @@ def work_durations(session: Session, work_ids) -> dict[int, float]:
 
 
 class Book:
-    """Every scheduled item in a window, read in one query, with the published packages of their works;
-    occurrences per (area, zone) and files per audience are built on first use and kept."""
+    """Every scheduled item in a window, read in one query, with the published packages of their works.
+
+    The work is done per item and kept: an item's plays (times shared by every item of the same rule), then
+    per audience an item's entries (the files that fit, the package's validity); an endpoint's programme is
+    those lists merged in playing order, and its hash combines the items' hashes, so a province of thousands of
+    communes and zones costs a pass over its items, not over every endpoint's occurrences."""
 
     def __init__(self, session: Session, w0: datetime, w1: datetime, where=()):
         self.w0, self.w1 = w0, w1
@@ -190,10 +195,12 @@ class Book:
                                                                        Package.work_id.in_(work_ids))):
             self.packages[p.work_id] = p
         self.durations = work_durations(session, work_ids)
-        self._occurrences: dict[tuple, list[Occurrence]] = {}
+        self._plays: dict[int, list[Occurrence]] = {}
         self._files: dict[tuple, dict[int, list[dict]]] = {}
+        self._entries: dict[tuple, tuple[list, str]] = {}
         self._applicable: dict[tuple, list] = {}
         self._programmes: dict[tuple, tuple[str, list[dict]]] = {}
+        self._iso: dict[datetime, str] = {}
 
     def chain(self, area_id: int | None) -> list[int]:
         out = []
@@ -205,19 +212,19 @@ class Book:
     def duration(self, row) -> float:
         return float(row.duration_s) if row.relay_url else self.durations.get(row.work_id, 0.0)
 
-    def occurrences(self, area_id: int | None, zone: str = "") -> list[Occurrence]:
-        """The plays in the window of an area's (and zone's) scheduled items, in playing order."""
-        key = (area_id, zone or "")
-        hit = self._occurrences.get(key)
+    def rows(self, area_id: int | None, zone: str = "") -> list:
+        """The playing items an endpoint of this area and zone takes."""
+        return [row for a in self.chain(area_id) for row in self.by_area.get(a, ()) if row.zone in ("", zone or "")]
+
+    def item_plays(self, row) -> list[Occurrence]:
+        hit = self._plays.get(row.id)
         if hit is None:
-            hit = []
-            for a in self.chain(area_id):
-                for row in self.by_area.get(a, ()):
-                    if row.zone in ("", zone or ""):
-                        hit.extend(plays(row, self.duration(row), self.w0, self.w1))
-            hit.sort()
-            self._occurrences[key] = hit
+            hit = self._plays[row.id] = plays(row, self.duration(row), self.w0, self.w1)
         return hit
+
+    def occurrences(self, area_id: int | None, zone: str = "") -> list[Occurrence]:
+        """The plays in the window of an area's (and zone's) items, in playing order."""
+        return list(heapq.merge(*(self.item_plays(r) for r in self.rows(area_id, zone))))
 
     def files(self, session: Session, kind: str, display: str = "", languages=()) -> dict[int, list[dict]]:
         """Per scheduled work, the files of its published package this audience takes (one query)."""
@@ -235,25 +242,56 @@ class Book:
             self._files[key] = hit
         return hit
 
+    def _iso_of(self, at: datetime) -> str:
+        s = self._iso.get(at)
+        if s is None:
+            s = self._iso[at] = clock.iso(at)
+        return s
+
+    def item_entries(self, row, files_key: tuple, files: dict[int, list[dict]]) -> tuple[list[tuple], str]:
+        """An item's plays an endpoint of this audience plays, as (occurrence, package, feed entry), with their
+        hash: a work's only while its package is valid and has files that fit; a relay's always."""
+        key = (row.id, files_key)
+        hit = self._entries.get(key)
+        if hit is None:
+            out, h = [], hashlib.sha256()
+            package = self.packages.get(row.work_id) if row.work_id else None
+            these = files.get(row.work_id, []) if package is not None else []
+            shas = ",".join(f["sha256"] for f in these)
+            for o in self.item_plays(row):
+                valid = package is not None and bool(these) and (
+                    (package.valid_from is None or package.valid_from <= o.at) and
+                    (package.valid_until is None or o.at < package.valid_until))
+                if not valid and not o.relay_url:
+                    continue
+                entry = {"at": self._iso_of(o.at), "item_id": o.item_id, "play": o.play, "priority": o.priority,
+                         "interrupt": o.priority == "emergency", "duration_s": round(o.duration_s, 3),
+                         "work_id": o.work_id if valid else None, "package_id": package.id if valid else None,
+                         "files": these if valid else []}
+                if o.relay_url:
+                    entry["relay"] = {"url": o.relay_url, "title": o.title}
+                out.append((o, package if valid else None, entry))
+                h.update(f"|{o.at:%Y%m%d%H%M%S}:{o.play}:{shas if valid else ''}".encode())
+            hit = self._entries[key] = (out, f"{row.id}:{h.hexdigest()[:16]}")
+        return hit
+
+    def _merged(self, session: Session, area_id, zone, kind, display, languages) -> tuple[list[tuple], str]:
+        files_key = (kind, display or "", tuple(languages or ()))
+        files = self.files(session, kind, display, languages)
+        parts = [self.item_entries(r, files_key, files) for r in self.rows(area_id, zone)]
+        merged = list(heapq.merge(*(p[0] for p in parts), key=lambda t: t[0]))
+        digest = hashlib.sha256("|".join(sorted(p[1] for p in parts)).encode()).hexdigest()[:32]
+        return merged, digest
+
     def applicable(self, session: Session, area_id: int | None, zone: str, kind: str, display: str = "",
                    languages=()) -> list[tuple[Occurrence, tuple | None]]:
-        """The occurrences an endpoint of this audience plays, each with its work's package row (None for a
-        relay without a valid fallback): a work's only while its package is valid and has files that fit."""
+        """The occurrences an endpoint of this audience plays, in playing order, each with its work's package
+        row (None for a relay without a valid fallback)."""
         key = (area_id, zone or "", kind, display or "", tuple(languages or ()))
         hit = self._applicable.get(key)
         if hit is None:
-            files = self.files(session, kind, display, languages)
-            hit = []
-            for o in self.occurrences(area_id, zone):
-                package = self.packages.get(o.work_id) if o.work_id else None
-                if package is not None and not ((package.valid_from is None or package.valid_from <= o.at) and
-                                                (package.valid_until is None or o.at < package.valid_until)):
-                    package = None  # not valid at that time: a work is off, a relay has no fallback
-                if package is not None and not files.get(o.work_id):
-                    package = None
-                if package is not None or o.relay_url:
-                    hit.append((o, package))
-            self._applicable[key] = hit
+            hit = self._applicable[key] = [(o, p) for o, p, _e in
+                                           self._merged(session, area_id, zone, kind, display, languages)[0]]
         return hit
 
     def programme(self, session: Session, area_id: int | None, zone: str, kind: str, display: str = "",
@@ -262,21 +300,8 @@ class Book:
         key = (area_id, zone or "", kind, display or "", tuple(languages or ()))
         hit = self._programmes.get(key)
         if hit is None:
-            files = self.files(session, kind, display, languages)
-            out, h = [], hashlib.sha256()
-            for o, package in self.applicable(session, area_id, zone, kind, display, languages):
-                these = files.get(o.work_id, []) if package is not None else []
-                entry = {"at": clock.iso(o.at), "item_id": o.item_id, "play": o.play, "priority": o.priority,
-                         "interrupt": o.priority == "emergency", "duration_s": round(o.duration_s, 3),
-                         "work_id": o.work_id if package is not None else None,
-                         "package_id": package.id if package is not None else None, "files": these}
-                if o.relay_url:
-                    entry["relay"] = {"url": o.relay_url, "title": o.title}
-                out.append(entry)
-                h.update(f"|{o.item_id}:{o.at:%Y%m%d%H%M%S}:{o.play}:"
-                         f"{','.join(f['sha256'] for f in these)}".encode())
-            hit = (h.hexdigest()[:32], out)
-            self._programmes[key] = hit
+            merged, digest = self._merged(session, area_id, zone, kind, display, languages)
+            hit = self._programmes[key] = (digest, [e for _o, _p, e in merged])
         return hit
 
 
