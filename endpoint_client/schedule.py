@@ -5,6 +5,7 @@
 - An occurrence plays when its time comes (up to LATE_S late: a device switched on at 7:20 still plays the
   7:00 bulletin, not yesterday's); occurrences due at once play in the programme's order (emergencies first,
   then priority, then normal, each in the operator's order).
+- A published emergency the feed lists plays at once even when no programme names it (as `play` does).
 - An emergency interrupts whatever plays: the player is stopped, the emergency plays, and the interrupted
   item resumes where it stopped (the player command's {start} stands for the second to start at; without
   it, the item starts again).
@@ -34,7 +35,8 @@ PLAYED = ("audio", "video", "still")
 
 
 def _key(occ: dict) -> str:
-    return f"{occ['item_id']}@{occ['at']}#{occ.get('play', 0)}"
+    """What makes a play once: a programme occurrence, or a published emergency (by its package)."""
+    return occ["item_id"] if occ.get("feed") else f"{occ['item_id']}@{occ['at']}#{occ.get('play', 0)}"
 
 
 @dataclass
@@ -66,13 +68,22 @@ class ScheduledPlayer:
 
     # -- what is due ---------------------------------------------------------------------------------
     def due(self) -> list[dict]:
-        """Occurrences whose time has come (at most LATE_S ago), not played yet, in playing order."""
+        """Occurrences whose time has come (at most LATE_S ago), not played yet, in playing order; and a
+        published emergency the feed lists but no programme names, which plays at once all the same."""
         now = self.clock()
-        out = []
+        out, scheduled = [], set()
         for occ in self.client.programme():
+            scheduled.add(occ.get("package_id"))
             at = datetime.fromisoformat(occ["at"])
             if at <= now and now - at <= timedelta(seconds=LATE_S) and _key(occ) not in self.done:
                 out.append(occ)
+        for item in self.client.playable(now):
+            if (item.get("playback") or {}).get("play_immediately") and item["package_id"] not in scheduled:
+                occ = {"at": now.isoformat(timespec="seconds"), "item_id": f"package-{item['package_id']}",
+                       "package_id": item["package_id"], "priority": "emergency", "files": item["files"],
+                       "feed": True}
+                if _key(occ) not in self.done:
+                    out.append(occ)
         return sorted(out, key=lambda o: (o["at"], RANK.get(o.get("priority"), 9)))
 
     def _files(self, occ: dict) -> list[dict]:
@@ -129,7 +140,9 @@ class ScheduledPlayer:
     def _finish(self, occ: dict, file: dict | None, outcome: str, start: str, **extra) -> None:
         self.done.add(_key(occ))
         _write_json(self.played_path, sorted(self.done))
-        if file is not None:
+        if file is not None and occ.get("feed"):  # a published emergency outside any programme
+            self.client.record_play(occ["package_id"], file["sha256"], start, _now(), outcome, **extra)
+        elif file is not None:
             self.client.record_play(occ.get("package_id"), file["sha256"], start, _now(), outcome,
                                     scheduled_at=occ["at"], item=occ["item_id"], **extra)
         else:

@@ -290,3 +290,35 @@ def test_the_plan_targets_and_the_share_played_are_computed_from_endpoints(app, 
         as_text=True)
     network = page.get("/admin/endpoints/network").get_data(as_text=True)
     assert network.count("data-missed=") == 2  # the bulletin on 00003's and 00004's loudspeakers
+
+
+def test_the_scheduled_player_plays_a_published_emergency_no_programme_names_once(tmp_path):
+    """An emergency published to the commune (in the feed, not in any programme) is due at once, interrupts
+    like a scheduled one, and once played is not due again; one a programme names is not played twice."""
+    import hashlib
+    from datetime import datetime, timezone
+
+    from endpoint_client import SyncClient
+    from endpoint_client.client import _write_json
+    from endpoint_client.schedule import ScheduledPlayer
+    client = SyncClient("http://127.0.0.1:9", "ep_x", tmp_path)
+    alarm = make_tone(tmp_path / "alarm.mp3", seconds=0.5)
+    sha = hashlib.sha256(alarm.read_bytes()).hexdigest()
+    alarm.rename(client.media_path(sha))
+    item = {"package_id": 7, "priority": "emergency", "playback": {"play_immediately": True, "interrupt": True,
+                                                                  "ignore_time_slots": True},
+            "files": [{"sha256": sha, "role": "audio"}]}
+    _write_json(tmp_path / "state.json", {"items": [item], "programme": [], "time_zone": "Asia/Ho_Chi_Minh"})
+    player = ScheduledPlayer(client, ["true", "{file}"], tick=0.05)
+    due = player.due()
+    assert [(o["package_id"], o["priority"]) for o in due] == [(7, "emergency")]
+    player.run(1.0)
+    assert [e["event"] for e in player.log] == ["start", "end"] and player.due() == []
+    outbox = json.loads((tmp_path / "outbox.json").read_text())
+    assert [(r["package"], r["outcome"], "scheduled_at" in r) for r in outbox] == [(7, "played", False)]
+    # Named by the programme too: only the programme's occurrence is due.
+    now = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+    _write_json(tmp_path / "state.json", {"items": [{**item, "package_id": 8}], "time_zone": "Asia/Ho_Chi_Minh",
+                                          "programme": [{"at": now, "item_id": 3, "play": 0, "package_id": 8,
+                                                         "priority": "emergency", "files": item["files"]}]})
+    assert [o["item_id"] for o in ScheduledPlayer(client, ["true"]).due()] == [3]
