@@ -59,6 +59,11 @@ def test_operators_are_made_with_their_communes_on_the_users_page(app, users, ma
     db_session.expire_all()
     assert [a.code for a in db_session.get(User, user.id).areas] == ["00961", "00962"]
     assert admin.post(f"/admin/users/{user.id}", {"roles": "operator", "active": "on"}).status_code == 400
+    # The admin's endpoints form takes a zone too.
+    admin.post("/admin/endpoints", {"name": "Loa thôn Khuổi Luông", "kind": "loudspeaker",
+                                    "area_id": str(made["c1"]), "zone": "Khuổi Luông"})
+    from storage.models import Endpoint
+    assert db_session.scalar(select(Endpoint.zone).where(Endpoint.name == "Loa thôn Khuổi Luông")) == "Khuổi Luông"
 
 
 def test_schedule_offer_accept_and_play_through_the_api(app, users, web, make_web, live_server):
