@@ -443,7 +443,7 @@ class EndpointReport(Base):
                       Index("ix_endpoint_reports_cover", "endpoint_id", "type", "started_at", "ended_at",
                             "received_at"),
                       # The as-run reads a period's plays of programme items by the occurrence they played.
-                      Index("ix_endpoint_reports_scheduled", "scheduled_at", "endpoint_id", "item_id"))
+                      Index("ix_endpoint_reports_scheduled", "scheduled_at", "endpoint_id", "item_id", "outcome"))
     id: Mapped[int] = mapped_column(primary_key=True)
     endpoint_id: Mapped[int] = mapped_column(ForeignKey("endpoints.id", ondelete="CASCADE"), index=True)
     client_id: Mapped[str] = mapped_column(String(100))

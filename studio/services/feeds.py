@@ -5,7 +5,12 @@ Object layout (see docs/ARCHITECTURE.md):
 
 `feed_query` is the one feed query. A process keeps the feeds it computed in one `FeedCache` (the web app's is
 `app.extensions["feeds"]`), keyed by the feeds generation (`counters` row `feeds`, moved on by every publish
-and retraction) and the minute, so an unchanged poll costs one indexed read.
+and retraction), the programme generation (row `programme`, moved on by every change of a commune's
+programme, studio/services/programme.py) and the minute, so an unchanged poll costs one indexed read. A
+programme change does not query the packages again, and keeps the programmes of the communes it did not touch
+(occurrences.Book).
+
+Static feeds list packages only; the programme reaches endpoints through the live feed and schedule.ics.
 """
 from __future__ import annotations
 
@@ -102,10 +107,15 @@ def _item(p: Package, files: list[dict]) -> dict:
             "files": files}
 
 
-def _feed_key(db_url: str, generation: int, now: datetime, kind: str, area_id: int | None, display: str,
-              languages, zone: str = "") -> tuple:
+def _items_key(db_url: str, generation: int, now: datetime, kind: str, area_id: int | None, display: str,
+               languages) -> tuple:
     return (db_url, generation, now.replace(second=0, microsecond=0), kind, area_id, display or "",
-            tuple(languages or ()), zone or "")
+            tuple(languages or ()))
+
+
+def _feed_key(db_url: str, generation: int, programme: int, now: datetime, kind: str, area_id: int | None,
+              display: str, languages, zone: str = "") -> tuple:
+    return (*_items_key(db_url, generation, now, kind, area_id, display, languages), programme, zone or "")
 
 
 @dataclass(frozen=True)
@@ -126,6 +136,7 @@ def _etag(endpoint_id: int, items_hash: str) -> str:
 _ENDPOINT_AND_GENERATION = select(
     Endpoint.id, Endpoint.kind, Endpoint.area_id, Endpoint.display, Endpoint.languages, Endpoint.active,
     select(Counter.value).where(Counter.name == "feeds").scalar_subquery(), Endpoint.zone,
+    select(Counter.value).where(Counter.name == "programme").scalar_subquery(),
 ).where(Endpoint.token_hash == bindparam("h"))
 
 
@@ -140,11 +151,12 @@ class Poller:
     languages: tuple
     generation: int
     zone: str = ""
+    programme: int = 0
 
     def feed_key(self, db_url: str, now: datetime) -> tuple:
         """The key of this endpoint's audience (kind, area, display, languages, zone) in the feed cache."""
-        return _feed_key(db_url, self.generation, now, self.kind, self.area_id, self.display, self.languages,
-                         self.zone)
+        return _feed_key(db_url, self.generation, self.programme, now, self.kind, self.area_id, self.display,
+                         self.languages, self.zone)
 
 
 def poller(conn, token_hash: str) -> Poller | None:
@@ -155,7 +167,7 @@ def poller(conn, token_hash: str) -> Poller | None:
     if row is None or not row.active:
         return None
     return Poller(row.id, row.kind, row.area_id, row.display or "", tuple(row.languages or ()),
-                  int(row[6] or 0), row.zone or "")
+                  int(row[6] or 0), row.zone or "", int(row[8] or 0))
 
 
 class FeedCache:
@@ -165,17 +177,20 @@ class FeedCache:
 
     def __init__(self, max_feeds: int = 10_000, max_documents: int = 1000):
         self.max_feeds, self.max_documents = max_feeds, max_documents
+        self._items: dict[tuple, tuple[str, list[dict]]] = {}
         self._feeds: dict[tuple, Feed] = {}
         self._documents: dict[tuple, tuple[Feed, bytes]] = {}
         self._books: dict[tuple, occurrences.Book] = {}
 
     def book(self, session: Session, now: datetime | None = None) -> occurrences.Book:
-        """Every commune's programme for this feeds generation and local day (built once, then looked up)."""
+        """Every commune's programme for these generations and this local day (built once, then looked up; a
+        new Book keeps the last one's work for the areas whose items did not change)."""
         w0, w1 = occurrences.window(now or utcnow())
-        key = (str(session.get_bind().url), generation(session), w0)
+        key = (str(session.get_bind().url), generation(session), generation(session, "programme"), w0)
         hit = self._books.get(key)
         if hit is None:
-            hit = occurrences.Book(session, w0, w1)
+            last = next((b for k, b in reversed(self._books.items()) if k[0] == key[0]), None)
+            hit = occurrences.Book(session, w0, w1, previous=last)
             if len(self._books) >= 4:
                 self._books.clear()
             self._books[key] = hit
@@ -183,21 +198,31 @@ class FeedCache:
 
     def items(self, session: Session, endpoint_id: int, kind: str, area: Area | None, display: str = "",
               now: datetime | None = None, languages: list[str] | None = None, zone: str = "") -> tuple[str, Feed]:
-        """The endpoint's feed (without URLs) and its strong ETag, computed once per audience."""
+        """The endpoint's feed (without URLs) and its strong ETag, computed once per audience: the packages per
+        feeds generation and minute, the programme per programme generation (a programme change does not
+        query the packages again)."""
         now = now or utcnow()
-        key = _feed_key(str(session.get_bind().url), generation(session), now, kind, area.id if area else None,
-                        display, languages, zone)
+        db_url, gen, prog = str(session.get_bind().url), generation(session), generation(session, "programme")
+        area_id = area.id if area else None
+        key = _feed_key(db_url, gen, prog, now, kind, area_id, display, languages, zone)
         hit = self._feeds.get(key)
         if hit is None:
-            items = [_item(p, files) for p, files in feed_query(session, kind, area, display, languages, now)]
-            h = hashlib.sha256()
-            for i in items:
-                h.update(f"|{i['package_id']}:{i['manifest_sha256']}:"
-                         f"{','.join(f['sha256'] for f in i['files'])}".encode())
-            programme_hash, programme = self.book(session, now).programme(
-                session, area.id if area else None, zone, kind, display, languages or ())
-            h.update(f"#{programme_hash}".encode())
-            hit = Feed(h.hexdigest()[:32], items, programme)
+            items_key = _items_key(db_url, gen, now, kind, area_id, display, languages)
+            packaged = self._items.get(items_key)
+            if packaged is None:
+                items = [_item(p, files) for p, files in feed_query(session, kind, area, display, languages, now)]
+                h = hashlib.sha256()
+                for i in items:
+                    h.update(f"|{i['package_id']}:{i['manifest_sha256']}:"
+                             f"{','.join(f['sha256'] for f in i['files'])}".encode())
+                packaged = (h.hexdigest(), items)
+                if len(self._items) >= self.max_feeds:
+                    self._items.clear()
+                self._items[items_key] = packaged
+            programme_hash, programme = self.book(session, now).programme(session, area_id, zone, kind, display,
+                                                                          languages or ())
+            digest = hashlib.sha256(f"{packaged[0]}#{programme_hash}".encode()).hexdigest()[:32]
+            hit = Feed(digest, packaged[1], programme)
             if len(self._feeds) >= self.max_feeds:
                 self._feeds.clear()
             self._feeds[key] = hit
@@ -248,22 +273,23 @@ class FeedCache:
         return body
 
 
-def generation(session: Session) -> int:
-    """The feeds generation: a counter moved on whenever what any feed lists may have changed."""
-    row = session.get(Counter, "feeds")
+def generation(session: Session, counter: str = "feeds") -> int:
+    """The feeds generation (`feeds`: moved on whenever the packages any feed lists may have changed), or the
+    programme generation (`programme`: whenever any commune's programme did)."""
+    row = session.get(Counter, counter)
     return row.value if row else 0
 
 
-def bump(session: Session) -> None:
-    """Take the feed writers' lock (a row update, held until commit) and move the generation on."""
+def bump(session: Session, counter: str = "feeds") -> None:
+    """Take the writers' lock of that counter (a row update, held until commit) and move it on."""
     # Two first publishes at once must not both insert the row: insert it unless it is there (both dialects).
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    session.execute(insert(Counter).values(name="feeds", value=0).on_conflict_do_nothing(index_elements=["name"]))
-    session.execute(update(Counter).where(Counter.name == "feeds").values(value=Counter.value + 1))
-    session.expire(session.get(Counter, "feeds"))
+    session.execute(insert(Counter).values(name=counter, value=0).on_conflict_do_nothing(index_elements=["name"]))
+    session.execute(update(Counter).where(Counter.name == counter).values(value=Counter.value + 1))
+    session.expire(session.get(Counter, counter))
 
 
 def changed_areas(session: Session, since: datetime) -> tuple[list[str], str]:

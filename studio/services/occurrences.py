@@ -28,6 +28,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
 
+import numpy as np
 from dateutil import rrule as du_rrule
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -141,8 +142,9 @@ def starts(start_at: datetime, rule: str, w0: datetime, w1: datetime) -> tuple[d
 
 
 def plays(item, duration_s: float, w0: datetime, w1: datetime) -> list[Occurrence]:
-    """An item's plays with their replays, starting in [w0, w1). `item` has ProgrammeItem's fields."""
-    step = timedelta(seconds=max(0.0, duration_s) + max(0, item.replay_gap_s))
+    """An item's plays with their replays, starting in [w0, w1). `item` has ProgrammeItem's fields. Times are
+    whole seconds (a replay starts on the second after the play before ends, plus the gap), as reports carry."""
+    step = timedelta(seconds=int(max(0.0, duration_s) + max(0, item.replay_gap_s)))
     rank = RANK.get(item.priority, 9)
     out = []
     for t in starts(item.start_at, item.rrule or "", w0, w1):
@@ -182,7 +184,7 @@ class Book:
     those lists merged in playing order, and its hash combines the items' hashes, so a province of thousands of
     communes and zones costs a pass over its items, not over every endpoint's occurrences."""
 
-    def __init__(self, session: Session, w0: datetime, w1: datetime, where=()):
+    def __init__(self, session: Session, w0: datetime, w1: datetime, where=(), previous: "Book | None" = None):
         self.w0, self.w1 = w0, w1
         self.by_area: dict[int, list] = defaultdict(list)
         for row in session.execute(select(*_ITEM_COLUMNS).where(ProgrammeItem.state.in_(PLAYING_STATES), *where)):
@@ -201,6 +203,25 @@ class Book:
         self._applicable: dict[tuple, list] = {}
         self._programmes: dict[tuple, tuple[str, list[dict]]] = {}
         self._iso: dict[datetime, str] = {}
+        self._times: dict[int, np.ndarray] = {}
+        self._rule_times: dict[int, tuple] = {}
+        if previous is not None:
+            self._reuse(previous)
+
+    def _reuse(self, old: "Book") -> None:
+        """Keep what an earlier Book of the same window built for the areas whose items did not change, so a
+        commune's change costs that commune's work, not the province's."""
+        if (old.w0, old.w1) != (self.w0, self.w1) or old.packages != self.packages or old.parent != self.parent \
+                or old.durations != self.durations:
+            return
+        changed = {a for a in set(self.by_area) | set(old.by_area) if self.by_area.get(a) != old.by_area.get(a)}
+        rows = {r.id for a, rows_ in self.by_area.items() if a not in changed for r in rows_}
+        self._files = old._files
+        self._iso = old._iso
+        self._plays = {k: v for k, v in old._plays.items() if k in rows}
+        self._entries = {k: v for k, v in old._entries.items() if k[0] in rows}
+        self._applicable = {k: v for k, v in old._applicable.items() if k[0] in rows}
+        self._programmes = {k: v for k, v in old._programmes.items() if changed.isdisjoint(self.chain(k[0]))}
 
     def chain(self, area_id: int | None) -> list[int]:
         out = []
@@ -221,6 +242,36 @@ class Book:
         if hit is None:
             hit = self._plays[row.id] = plays(row, self.duration(row), self.w0, self.w1)
         return hit
+
+    def item_times(self, row) -> "np.ndarray":
+        """An item's plays as seconds since 1970 (int64), in `item_plays` order, without making them: the
+        times of a rule are converted once for every item that shares it (the as-run's millions)."""
+        hit = self._times.get(row.id)
+        if hit is None:
+            ts = starts(row.start_at, row.rrule or "", self.w0, self.w1)
+            base = self._rule_times.get(id(ts))
+            if base is None or base[0] is not ts:
+                base = (ts, np.array(ts, dtype="datetime64[s]").astype(np.int64))
+                self._rule_times[id(ts)] = base
+            step = int(max(0.0, self.duration(row)) + max(0, row.replay_gap_s))  # as plays(): whole seconds
+            k = np.arange(1 + max(0, row.replays), dtype=np.int64)
+            hit = self._times[row.id] = (base[1][:, None] + step * k[None, :]).ravel()
+        return hit
+
+    def item_mask(self, row, files_key: tuple, files: dict[int, list[dict]]) -> "np.ndarray":
+        """Which of `item_times` an endpoint of this audience plays (as item_applicable decides)."""
+        times = self.item_times(row)
+        package = self.packages.get(row.work_id) if row.work_id else None
+        if row.relay_url:
+            return np.ones(len(times), dtype=bool)
+        if package is None or not files.get(row.work_id):
+            return np.zeros(len(times), dtype=bool)
+        keep = np.ones(len(times), dtype=bool)
+        if package.valid_from is not None:
+            keep &= times >= int(np.datetime64(package.valid_from, "s").astype(np.int64))
+        if package.valid_until is not None:
+            keep &= times < int(np.datetime64(package.valid_until, "s").astype(np.int64))
+        return keep
 
     def occurrences(self, area_id: int | None, zone: str = "") -> list[Occurrence]:
         """The plays in the window of an area's (and zone's) items, in playing order."""
@@ -248,30 +299,44 @@ class Book:
             s = self._iso[at] = clock.iso(at)
         return s
 
+    def item_applicable(self, row, files_key: tuple, files: dict[int, list[dict]]) -> list[tuple]:
+        """An item's plays an endpoint of this audience plays, as (occurrence, package or None): a work's only
+        while its package is valid and has files that fit; a relay's always (its fallback where valid)."""
+        key = (row.id, files_key)
+        hit = self._applicable.get(key)
+        if hit is None:
+            package = self.packages.get(row.work_id) if row.work_id else None
+            if package is not None and not files.get(row.work_id):
+                package = None
+            hit = []
+            for o in self.item_plays(row):
+                valid = package is not None and (
+                    (package.valid_from is None or package.valid_from <= o.at) and
+                    (package.valid_until is None or o.at < package.valid_until))
+                if valid or o.relay_url:
+                    hit.append((o, package if valid else None))
+            self._applicable[key] = hit
+        return hit
+
     def item_entries(self, row, files_key: tuple, files: dict[int, list[dict]]) -> tuple[list[tuple], str]:
-        """An item's plays an endpoint of this audience plays, as (occurrence, package, feed entry), with their
-        hash: a work's only while its package is valid and has files that fit; a relay's always."""
+        """The same plays as (occurrence, package, feed entry), with their hash."""
         key = (row.id, files_key)
         hit = self._entries.get(key)
         if hit is None:
             out, h = [], hashlib.sha256()
-            package = self.packages.get(row.work_id) if row.work_id else None
-            these = files.get(row.work_id, []) if package is not None else []
-            shas = ",".join(f["sha256"] for f in these)
-            for o in self.item_plays(row):
-                valid = package is not None and bool(these) and (
-                    (package.valid_from is None or package.valid_from <= o.at) and
-                    (package.valid_until is None or o.at < package.valid_until))
-                if not valid and not o.relay_url:
-                    continue
+            these = files.get(row.work_id, []) if row.work_id else []
+            all_shas = ",".join(f["sha256"] for f in these)
+            for o, package in self.item_applicable(row, files_key, files):
+                valid = package is not None
+                shas = all_shas if valid else ""
                 entry = {"at": self._iso_of(o.at), "item_id": o.item_id, "play": o.play, "priority": o.priority,
                          "interrupt": o.priority == "emergency", "duration_s": round(o.duration_s, 3),
                          "work_id": o.work_id if valid else None, "package_id": package.id if valid else None,
                          "files": these if valid else []}
                 if o.relay_url:
                     entry["relay"] = {"url": o.relay_url, "title": o.title}
-                out.append((o, package if valid else None, entry))
-                h.update(f"|{o.at:%Y%m%d%H%M%S}:{o.play}:{shas if valid else ''}".encode())
+                out.append((o, package, entry))
+                h.update(f"|{o.at:%Y%m%d%H%M%S}:{o.play}:{shas}".encode())
             hit = self._entries[key] = (out, f"{row.id}:{h.hexdigest()[:16]}")
         return hit
 
@@ -287,12 +352,10 @@ class Book:
                    languages=()) -> list[tuple[Occurrence, tuple | None]]:
         """The occurrences an endpoint of this audience plays, in playing order, each with its work's package
         row (None for a relay without a valid fallback)."""
-        key = (area_id, zone or "", kind, display or "", tuple(languages or ()))
-        hit = self._applicable.get(key)
-        if hit is None:
-            hit = self._applicable[key] = [(o, p) for o, p, _e in
-                                           self._merged(session, area_id, zone, kind, display, languages)[0]]
-        return hit
+        files_key = (kind, display or "", tuple(languages or ()))
+        files = self.files(session, kind, display, languages)
+        return list(heapq.merge(*(self.item_applicable(r, files_key, files) for r in self.rows(area_id, zone)),
+                                key=lambda t: t[0]))
 
     def programme(self, session: Session, area_id: int | None, zone: str, kind: str, display: str = "",
                   languages=()) -> tuple[str, list[dict]]:

@@ -9,7 +9,8 @@
 - Operators (role `operator`) act only on the areas they are bound to and the areas under them: their
   offers, their own items (a published work or a live relay with a stored fallback), the order within a slot,
   and moving the items they accepted or added.
-- Every change moves the feeds generation on (feeds.bump), so the endpoints' feeds and long polls see it.
+- Every change moves the programme generation on (feeds.bump(session, "programme")), so the endpoints' feeds
+  and long polls see it without the packages being queried again.
 
 How items become occurrences (recurrence, replays, slots, the feed's programme, calendars) is in
 studio/services/occurrences.py.
@@ -141,7 +142,7 @@ def schedule_work(session: Session, caller: Caller, work_id: int, data: dict) ->
     audit.record(session, caller, "schedule.create", "schedule", sched.id, work_id=work.id,
                  area_codes=data.get("area_codes"), zone=zone, start=clock.iso(start), rrule=rule,
                  priority=work.priority)
-    feeds.bump(session)
+    feeds.bump(session, "programme")
     return sched
 
 
@@ -154,7 +155,7 @@ def cancel_schedule(session: Session, caller: Caller, schedule_id: int) -> Sched
     for item in session.scalars(select(ProgrammeItem).where(ProgrammeItem.schedule_id == sched.id)):
         item.state = "cancelled"
     audit.record(session, caller, "schedule.cancel", "schedule", sched.id, work_id=sched.work_id)
-    feeds.bump(session)
+    feeds.bump(session, "programme")
     return sched
 
 
@@ -216,7 +217,7 @@ def accept(session: Session, caller: Caller, item_id: int, data: dict | None = N
     item.decided_by_id, item.decided_at = caller.user.id, utcnow()
     audit.record(session, caller, "offer.accept", "programme_item", item.id, work_id=item.work_id,
                  start=clock.iso(item.start_at), rrule=item.rrule)
-    feeds.bump(session)
+    feeds.bump(session, "programme")
     return item
 
 
@@ -229,7 +230,7 @@ def decline(session: Session, caller: Caller, item_id: int, reason: str) -> Prog
     item.state, item.reason = "declined", reason[:300]
     item.decided_by_id, item.decided_at = caller.user.id, utcnow()
     audit.record(session, caller, "offer.decline", "programme_item", item.id, work_id=item.work_id, reason=item.reason)
-    feeds.bump(session)
+    feeds.bump(session, "programme")
     return item
 
 
@@ -267,7 +268,7 @@ def add_own(session: Session, caller: Caller, data: dict) -> ProgrammeItem:
     session.flush()
     audit.record(session, caller, "programme.add", "programme_item", item.id, work_id=item.work_id,
                  relay_url=relay or None, start=clock.iso(start), rrule=item.rrule)
-    feeds.bump(session)
+    feeds.bump(session, "programme")
     return item
 
 
@@ -296,7 +297,7 @@ def change(session: Session, caller: Caller, item_id: int, data: dict) -> Progra
         item.state = "cancelled"
         changes["state"] = "cancelled"
     audit.record(session, caller, "programme.change", "programme_item", item.id, **changes)
-    feeds.bump(session)
+    feeds.bump(session, "programme")
     return item
 
 

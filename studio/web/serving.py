@@ -5,9 +5,9 @@ uvicorn runs the Flask app through a2wsgi's thread pools and holds endpoints' lo
 
 Endpoint traffic never slows the editors:
 - **Feed polls are answered in the event loop**, without Flask (`FeedPolls`): one indexed read finds the
-  endpoint by its token's hash together with the feeds generation; its audience's feed (kind, area, display,
-  languages) comes from the feed cache, computed once per generation and minute for all the endpoints that share
-  it (single flight: a fleet woken by a publish computes each audience once); the answer is a 304, or a 200 with
+  endpoint by its token's hash together with the feeds and programme generations; its audience's feed (kind,
+  area, display, languages, zone) comes from the feed cache, computed once per generation and minute for all the
+  endpoints that share it (single flight: a fleet woken by a publish computes each audience once); the answer is a 304, or a 200 with
   the feed document signed once per item list (`feeds.FeedCache.document`). The database reads and the signing run
   in a small thread pool of their own. The poll records the endpoint as seen in memory; `last_seen_at` is
   written in batches (studio/services/sightings.py), so a poll writes nothing. What this path does not know (no
@@ -83,7 +83,7 @@ class FeedPolls:
         self.executor = ThreadPoolExecutor(threads, thread_name_prefix="feed-poll")
         self.headers = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS] + [
             (b"cache-control", b"private, no-cache")]
-        self.generation: int | None = None
+        self.generation: tuple[int, int] | None = None  # (feeds, programme)
         self.changed: asyncio.Event | None = None
         self.closing: asyncio.Event | None = None
         self.listeners: list[Callable[[int], None]] = []
@@ -93,12 +93,13 @@ class FeedPolls:
 
     # ---- the feeds generation -------------------------------------------------------------------------
 
-    def _read_generation(self) -> int:
+    def _read_generation(self) -> tuple[int, int]:
+        """(feeds generation, programme generation): a change of either wakes the long polls."""
         from studio.extensions import db
         from studio.services import feeds
         with self.app.app_context():
             try:
-                return feeds.generation(db.session)
+                return feeds.generation(db.session), feeds.generation(db.session, "programme")
             finally:
                 db.session.remove()
 
@@ -120,12 +121,13 @@ class FeedPolls:
                 gen = self.generation
             if gen != self.generation:
                 first = self.generation is None
+                packages_changed = first or gen[0] != self.generation[0]
                 self.generation = gen
                 event, self.changed = self.changed, asyncio.Event()
                 event.set()
-                if not first:
+                if not first and packages_changed:  # the announcers tell of packages (MQTT topics by area)
                     for fn in self.listeners:
-                        loop.run_in_executor(self.executor, fn, gen)
+                        loop.run_in_executor(self.executor, fn, gen[0])
             try:
                 await asyncio.wait_for(self.closing.wait(), self.interval_s)
             except asyncio.TimeoutError:

@@ -322,3 +322,37 @@ def test_the_scheduled_player_plays_a_published_emergency_no_programme_names_onc
                                           "programme": [{"at": now, "item_id": 3, "play": 0, "package_id": 8,
                                                          "priority": "emergency", "files": item["files"]}]})
     assert [o["item_id"] for o in ScheduledPlayer(client, ["true"]).due()] == [3]
+
+
+def test_a_communes_change_leaves_the_other_communes_programmes_as_they_were(app, users):
+    """An operator's change moves the programme generation on: that commune's feed changes (its ETag), the
+    other communes' programmes are kept from the last Book (the very same lists) and their ETags stay."""
+    from datetime import timedelta
+
+    from storage.models import utcnow
+    from studio.extensions import db
+    from studio.services import clock, feeds, programme
+    from tests.services.programme_cases import make_province, published
+    with app.app_context():
+        s = db.session
+        made = make_province(s)
+        news = published(s, made["admin"].user, "Bản tin", "priority", 60)
+        s.commit()
+        programme.schedule_work(s, made["admin"], news.id, {"area_codes": ["02"],
+                                                            "start": clock.iso(utcnow() + timedelta(hours=3))})
+        s.commit()
+        cache = feeds.FeedCache()
+        here, there = made["eps"]["whole"], made["eps"]["lungcu"]
+
+        def feed(ep):
+            return cache.items(s, ep.id, ep.kind, ep.area, ep.display, languages=ep.languages, zone=ep.zone)
+        (here_tag, here_feed), (there_tag, there_feed) = feed(here), feed(there)
+        generation = feeds.generation(s)
+        programme.add_own(s, made["ops"]["op1"], {"area_code": "00961", "work_id": news.id,
+                                                  "start": clock.iso(utcnow() + timedelta(hours=5))})
+        s.commit()
+        assert feeds.generation(s) == generation  # the packages' generation did not move
+        (here_tag2, here_feed2), (there_tag2, there_feed2) = feed(here), feed(there)
+        assert here_tag2 != here_tag and len(here_feed2.programme) == len(here_feed.programme) + 1
+        assert there_tag2 == there_tag and there_feed2.programme is there_feed.programme
+        assert there_feed2.items is there_feed.items  # the packages were not queried again
