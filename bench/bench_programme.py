@@ -13,7 +13,7 @@ each commune's own (two daily, in a zone; one weekly), about 8.7 plays a day per
    cache): p50/p99. Target: p99 <= 20 ms. Beside it, /healthz from the same server (the HTTP floor).
 3. The as-run of a province-month: every occurrence of 30 days on every endpoint (about 5 M), 90 % reported
    played. Ours: `asrun.totals` (played, missed, pending). Beside it, only reading the month's play reports
-   from the database (the part any as-run must do). Target: ours <= 10 s.
+   with the database's own driver (sqlite3), the part any as-run must do. Target: ours <= 10 s.
 
 Run: .venv/bin/python bench/bench_programme.py [--communes 2000] [--per-commune 10] [--requests 2000]
      [--no-asrun | --only-asrun]
@@ -219,7 +219,7 @@ def asrun_month(app, db_path: Path) -> None:
     """Write a month of play reports for 90 % of the occurrences, then time the as-run against reading them."""
     from sqlalchemy import select
 
-    from storage.models import Endpoint, EndpointReport, utcnow
+    from storage.models import Endpoint, utcnow
     from studio.extensions import db
     from studio.services import asrun, clock, occurrences
     rng = random.Random(5)
@@ -248,17 +248,22 @@ def asrun_month(app, db_path: Path) -> None:
     con.close()
     print(f"as-run: {total:,} occurrences in 30 days, {len(rows):,} play reports written in "
           f"{time.perf_counter() - t:.0f} s")
+    # Beside ours: only reading the columns the as-run reads, with the database's own driver (sqlite3, no
+    # SQLAlchemy), the part any as-run must do.
+    con = sqlite3.connect(db_path)
+    t = time.perf_counter()
+    n = len(con.execute("SELECT endpoint_id, scheduled_at, item_id, outcome FROM endpoint_reports "
+                        "WHERE scheduled_at >= ? AND scheduled_at < ?",
+                        (start.strftime("%Y-%m-%d %H:%M:%S"), (end + timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S"))
+                        ).fetchall())
+    read = time.perf_counter() - t
+    con.close()
     with app.app_context():
         s = db.session
         t = time.perf_counter()
-        n = sum(1 for _ in s.execute(select(EndpointReport.endpoint_id, EndpointReport.scheduled_at,
-                                            EndpointReport.item_id, EndpointReport.outcome).where(
-            EndpointReport.type == "play", EndpointReport.scheduled_at >= start, EndpointReport.scheduled_at < end)))
-        read = time.perf_counter() - t
-        t = time.perf_counter()
         counts = asrun.totals(s, asrun.Query(start, end, None))
         ours = time.perf_counter() - t
-    print(f"  reading the month's {n:,} play reports only: {read:.2f} s")
+    print(f"  reading the month's {n:,} play reports only, with sqlite3: {read:.2f} s")
     print(f"  ours, asrun.totals: {ours:.2f} s (target <= 10 s) {counts}; ratio to reading alone {ours / read:.2f}")
 
 
