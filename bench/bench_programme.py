@@ -26,7 +26,6 @@ import os
 import random
 import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,6 +37,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench_distribution import serve  # noqa: E402 - `studio serve` on an instance, started the same way
 from storage.seaweed import EmbeddedSeaweed  # noqa: E402
 
 
@@ -166,17 +166,6 @@ def build_all_direct(app, limit: int | None = None) -> tuple[float, int, int]:
                 for x in rrulestr(it.rrule, dtstart=start).between(a, b, inc=True):
                     n += 1 + it.replays
         return time.perf_counter() - t, n, len(eps)
-
-
-def serve(instance: Path, s3_url: str, port: int) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
-    env.update({"STUDIO_INSTANCE": str(instance), "STUDIO_S3_URL": s3_url, "STUDIO_WHISPER_MODEL": ""})
-    proc = subprocess.Popen([sys.executable, "-m", "studio.cli", "serve", "--port", str(port), "--no-worker"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    for line in proc.stdout:
-        if "Studio running at" in line:
-            return proc
-    raise RuntimeError("studio serve did not start")
 
 
 def tokens(app, n: int) -> list[str]:

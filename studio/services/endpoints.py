@@ -139,6 +139,18 @@ def _time(value, where: str) -> datetime:
     return dt.astimezone(timezone.utc).replace(tzinfo=None) if dt.tzinfo else dt
 
 
+def _played(item: dict, where: str) -> dict:
+    """A play's outcome, start and end (not before the start), and its detail, checked."""
+    if item.get("outcome") not in OUTCOMES:
+        raise ValidationError(N_("%(where)s must be one of: %(ok)s."), field=f"{where}.outcome",
+                              where=f"{where}.outcome", ok=", ".join(OUTCOMES))
+    start, end = _time(item.get("start"), f"{where}.start"), _time(item.get("end"), f"{where}.end")
+    if end < start:
+        raise ValidationError(N_("%(where)s is before the start."), field=f"{where}.end", where=f"{where}.end")
+    return {"started_at": start, "ended_at": end, "outcome": item["outcome"],
+            "data": {k: item[k] for k in ("detail",) if k in item}}
+
+
 def _check(item, i: int) -> dict:
     """One report, validated; errors name the field, e.g. reports[3].start."""
     where = f"reports[{i}]"
@@ -154,13 +166,9 @@ def _check(item, i: int) -> dict:
         if not isinstance(item.get("item"), int) or item.get("scheduled_at") is None:
             raise ValidationError(N_("%(where)s must be a programme item id."), field=f"{where}.item",
                                   where=f"{where}.item")
-        if item.get("outcome") not in OUTCOMES:
-            raise ValidationError(N_("%(where)s must be one of: %(ok)s."), field=f"{where}.outcome",
-                                  where=f"{where}.outcome", ok=", ".join(OUTCOMES))
-        start, end = _time(item.get("start"), f"{where}.start"), _time(item.get("end"), f"{where}.end")
-        out.update(started_at=start, ended_at=end, outcome=item["outcome"], item_id=item["item"],
-                   scheduled_at=_time(item["scheduled_at"], f"{where}.scheduled_at").replace(microsecond=0),
-                   data={"relay": True, **{k: item[k] for k in ("detail",) if k in item}})
+        out.update(_played(item, where), item_id=item["item"],
+                   scheduled_at=_time(item["scheduled_at"], f"{where}.scheduled_at").replace(microsecond=0))
+        out["data"] = {"relay": True, **out["data"]}
     elif kind == "play":
         if not isinstance(item.get("package"), int):
             raise ValidationError(N_("%(where)s must be a package id."), field=f"{where}.package",
@@ -168,14 +176,7 @@ def _check(item, i: int) -> dict:
         if not isinstance(item.get("file"), str) or not SHA_RE.match(item["file"]):
             raise ValidationError(N_("%(where)s must be the file's sha256."), field=f"{where}.file",
                                   where=f"{where}.file")
-        if item.get("outcome") not in OUTCOMES:
-            raise ValidationError(N_("%(where)s must be one of: %(ok)s."), field=f"{where}.outcome",
-                                  where=f"{where}.outcome", ok=", ".join(OUTCOMES))
-        start, end = _time(item.get("start"), f"{where}.start"), _time(item.get("end"), f"{where}.end")
-        if end < start:
-            raise ValidationError(N_("%(where)s is before the start."), field=f"{where}.end", where=f"{where}.end")
-        out.update(package_id=item["package"], file_sha256=item["file"], started_at=start, ended_at=end,
-                   outcome=item["outcome"], data={k: item[k] for k in ("detail",) if k in item})
+        out.update(_played(item, where), package_id=item["package"], file_sha256=item["file"])
         if item.get("scheduled_at") is not None:  # a play of a programme occurrence (the as-run counts it)
             out["scheduled_at"] = _time(item["scheduled_at"], f"{where}.scheduled_at").replace(microsecond=0)
             if item.get("item") is not None and (not isinstance(item["item"], int) or isinstance(item["item"], bool)):

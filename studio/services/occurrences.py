@@ -406,6 +406,11 @@ def items_for(session: Session, area: Area, zone: str | None = None) -> list[Pro
     return list(session.scalars(query.order_by(ProgrammeItem.start_at, ProgrammeItem.id)))
 
 
+def area_calendar(session: Session, area: Area) -> bytes:
+    """An area's programme (every zone) as a calendar, for its staff."""
+    return calendar(session, items_for(session, area), area.name)
+
+
 def calendar(session: Session, items: list[ProgrammeItem], name: str) -> bytes:
     """The items as an RFC 5545 calendar (the `icalendar` library): one VEVENT per item, its start with the
     studio's TZID, its RRULE where it repeats, and a UID `work-<work id>-<item id>@studio` (a relay without a

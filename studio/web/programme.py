@@ -132,6 +132,5 @@ def add(code: str):
 def calendar(code: str):
     """The area's programme as a calendar file (the same as the API's), for any calendar application."""
     area = _area(code)
-    ics = occurrences.calendar(db.session, occurrences.items_for(db.session, area), area.name)
-    return Response(ics, mimetype="text/calendar",
+    return Response(occurrences.area_calendar(db.session, area), mimetype="text/calendar",
                     headers={"Content-Disposition": f'attachment; filename="programme-{area.code}.ics"'})

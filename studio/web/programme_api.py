@@ -106,8 +106,7 @@ def area_programme(area_code: str):
 @api_auth(*STAFF)
 def area_calendar(area_code: str):
     area = _area_in_reach(area_code)
-    ics = occurrences.calendar(db.session, occurrences.items_for(db.session, area), area.name)
-    return Response(ics, mimetype="text/calendar",
+    return Response(occurrences.area_calendar(db.session, area), mimetype="text/calendar",
                     headers={"Content-Disposition": f'inline; filename="programme-{area.code}.ics"'})
 
 
