@@ -41,6 +41,7 @@ RANK = {"emergency": 0, "priority": 1, "normal": 2}
 FEED_DAYS = 7  # the feed's programme: today and the 7 days after
 # Rules repeating more often than hourly would flood a loudspeaker's day; vendors offer none.
 FREQUENCIES = ("YEARLY", "MONTHLY", "WEEKLY", "DAILY", "HOURLY")
+MAX_PER_DAY = 48
 _UNTIL_UTC = re.compile(r"UNTIL=(\d{8}T\d{6})Z", re.I)
 _UNTIL_LOCAL = re.compile(r"UNTIL=(\d{8}(?:T\d{6})?)(?=;|$)", re.I)
 
@@ -119,8 +120,18 @@ def check_rule(rule: str | None, start_at: datetime) -> str:
         return "UNTIL=" + _to_utc(local).strftime("%Y%m%dT%H%M%SZ")
 
     text = _UNTIL_LOCAL.sub(until_to_utc, text)
-    if _parse(_local_rule(text), _local_naive(start_at)).after(_local_naive(start_at), inc=True) is None:
+    start = _local_naive(start_at)
+    parsed = _parse(_local_rule(text), start)
+    if parsed.after(start, inc=True) is None:
         raise ValidationError(N_("The repeat rule never plays after the start."), field="rrule")
+    first_day = 0
+    for t in parsed:  # BYMINUTE and the like can make an hourly rule play every minute
+        if t >= start + timedelta(days=1):
+            break
+        first_day += 1
+        if first_day > MAX_PER_DAY:
+            raise ValidationError(N_("A programme item plays at most %(n)s times a day."), field="rrule",
+                                  n=MAX_PER_DAY)
     return text
 
 

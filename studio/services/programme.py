@@ -128,7 +128,8 @@ def schedule_work(session: Session, caller: Caller, work_id: int, data: dict) ->
     emergency = work.priority == "emergency"
     start = _start(data.get("start")) if data.get("start") or not emergency else utcnow().replace(microsecond=0)
     rule = occurrences.check_rule(data.get("rrule"), start)
-    sched = Schedule(work_id=work.id, area_codes=[a.code for a in communes], zone=zone, start_at=start, rrule=rule,
+    asked = sorted({str(c).strip() for c in data["area_codes"]})  # as named; the items hold the communes
+    sched = Schedule(work_id=work.id, area_codes=asked, zone=zone, start_at=start, rrule=rule,
                      replays=_count(data, "replays", MAX_REPLAYS), replay_gap_s=_count(data, "replay_gap_s", MAX_GAP_S),
                      priority=work.priority, created_by_id=caller.user.id)
     session.add(sched)
@@ -336,7 +337,7 @@ def item_json(item: ProgrammeItem) -> dict:
 
 def schedule_json(session: Session, sched: Schedule, days: int = ANSWER_DAYS) -> dict:
     """The schedule, its items, and its plays from now over `days` days (the work's duration spaces replays)."""
-    now = utcnow()
+    now = utcnow().replace(microsecond=0) - timedelta(minutes=1)  # an emergency scheduled now is among them
     items = schedule_items(session, sched.id)
     rule = occurrences.Rule(sched.id, sched.work_id, sched.priority, sched.start_at, sched.rrule, sched.replays,
                             sched.replay_gap_s)

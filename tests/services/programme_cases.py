@@ -181,7 +181,7 @@ def check_programme(session) -> None:
         programme.add_own(session, ops["op3"], {"area_code": "00961", "work_id": news.id,
                                                 "start": _local(1, 18).isoformat()})
     session.rollback()
-    for bad in ({"rrule": "FREQ=MINUTELY"}, {"rrule": "nonsense"}, {"start": "yesterday"},
+    for bad in ({"rrule": "FREQ=MINUTELY"}, {"rrule": "nonsense"}, {"rrule": "FREQ=HOURLY;BYMINUTE=0,5,10,15,20"}, {"start": "yesterday"},
                 {"relay_url": "file:///etc/passwd", "duration_s": 10}, {"priority": "emergency"}):
         with pytest.raises(ValidationError):
             programme.add_own(session, ops["op1"], {"area_code": "00961", "work_id": news.id,
@@ -191,8 +191,9 @@ def check_programme(session) -> None:
     # An emergency plays at once (no start given), for every endpoint under the province, interrupting.
     flood = published(session, admin.user, "Cảnh báo lũ quét", "emergency", seconds=45)
     session.commit()
-    programme.schedule_work(session, editor, flood.id, {"area_codes": ["02"]})
+    flood_schedule = programme.schedule_work(session, editor, flood.id, {"area_codes": ["02"]})
     session.commit()
+    assert len(programme.schedule_json(session, flood_schedule)["occurrences"]) == 1  # now, once
     for name in ("village_a", "village_b", "whole", "other", "lungcu"):
         now_items = [o for o in _programme(session, eps[name]) if o["work_id"] == flood.id]
         assert len(now_items) == 1 and now_items[0]["interrupt"] is True, name
