@@ -139,6 +139,9 @@ class ScheduledPlayer:
 
     def _finish(self, occ: dict, file: dict | None, outcome: str, start: str, **extra) -> None:
         self.done.add(_key(occ))
+        horizon = self.clock() - timedelta(seconds=LATE_S + 86400)  # older ones can no longer come due
+        self.done = {k for k in self.done if "@" not in k or
+                     datetime.fromisoformat(k.split("@", 1)[1].rsplit("#", 1)[0]) >= horizon}
         _write_json(self.played_path, sorted(self.done))
         if file is not None and occ.get("feed"):  # a published emergency outside any programme
             self.client.record_play(occ["package_id"], file["sha256"], start, _now(), outcome, **extra)
