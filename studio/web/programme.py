@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import gettext as _
 
 from storage.models import utcnow
 from studio.extensions import db
-from studio.services import areas, clock, occurrences, programme
+from studio.services import areas, asrun, clock, occurrences, programme
 from studio.web.helpers import caller, form_errors, role_required
 
 bp = Blueprint("programme", __name__, url_prefix="/programme")
@@ -40,6 +40,29 @@ def _week_start() -> datetime:
 def index():
     """The communes whose programme the caller may see."""
     return render_template("programme/index.html", communes=programme.communes_in_reach(db.session, caller()))
+
+
+@bp.get("/as-run")
+@role_required(*STAFF)
+def as_run():
+    """Proof of play: each occurrence on each endpoint, played, missed, failed or pending, for an area and a
+    period (default: the last 24 hours), a page at a time; the same as CSV."""
+    now = utcnow()
+    args = request.args
+    start_raw = args.get("from") or clock.local(now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    end_raw = args.get("to") or clock.local(now).strftime("%Y-%m-%dT%H:%M")
+    state = args.get("state") if args.get("state") in asrun.STATES else None
+    page = max(1, args.get("page", 1, type=int))
+    data = None
+    with form_errors() as failed:
+        query = asrun.Query.from_args(db.session, caller(), args.get("area") or None, start_raw, end_raw, state)
+        if args.get("format") == "csv":
+            return Response(stream_with_context(asrun.csv_lines(db.session, query)), mimetype="text/csv",
+                            headers={"Content-Disposition": 'attachment; filename="as-run.csv"'})
+        data = asrun.page_json(db.session, query, page, 100)
+    return render_template("programme/as_run.html", data=data, communes=programme.communes_in_reach(db.session, caller()),
+                           area=args.get("area") or "", start=start_raw[:16], end=end_raw[:16], state=state,
+                           states=asrun.STATES, page=page), failed.status if failed else 200
 
 
 @bp.get("/<code>")

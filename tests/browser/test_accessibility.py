@@ -35,6 +35,7 @@ def pages(wid: int) -> list[str]:
             "/languages", "/glossary", "/feedback", "/feedback/1", "/admin/setup", "/admin/users", "/admin/users/1",
             "/admin/areas", "/admin/endpoints", "/admin/endpoints/1", "/admin/endpoints/network", "/admin/audit",
             "/settings/media", "/reports/annual", "/account/tokens", "/programme", "/programme/06079?from=2026-12-07",
+            "/programme/as-run?from=2026-12-07T00:00&to=2026-12-09T00:00",
             "/no-such-page"]
 
 
@@ -94,6 +95,7 @@ def test_every_kind_of_page_passes_an_axe_audit_and_reads_vietnamese_in_chromium
         operator = browser.new_page(viewport={"width": width, "height": 900}, locale="vi-VN")
         login(operator, url, "vanhanh", lands="/programme")
         check(operator, "/programme/06079?from=2026-12-07", " (operator" + where + ")")
+        check(operator, "/programme/as-run?from=2026-12-07T00:00&to=2026-12-09T00:00", " (operator" + where + ")")
     assert not problems, "\n".join(problems)
     # The same reading of the page finds the English interface when a user picks it (the check can fail).
     page.goto(f"{url}/lang/en?next=/works")

@@ -209,6 +209,10 @@ def test_a_relay_plays_the_live_stream_for_its_slot_and_falls_back_when_it_fails
     assert 3.5 < live < 5.8, live  # the stream, stopped at the slot's end (its connection takes a moment)
     assert abs(fallback_part - 3.0) < 0.3, fallback_part  # the whole stored item
     assert client.send_reports() >= 2
+    # With the studio out of reach the device keeps the programme it last synced (and plays from it).
+    kept = client.programme()
+    cut_off = SyncClient("http://127.0.0.1:9", token, tmp_path / "device")
+    assert cut_off.sync().offline and cut_off.programme() == kept and len(kept) == 2
 
 
 def test_the_plan_targets_and_the_share_played_are_computed_from_endpoints(app, users, make_web):

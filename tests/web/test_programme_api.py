@@ -144,3 +144,10 @@ def test_schedule_offer_accept_and_play_through_the_api(app, users, web, make_we
     web_page = Web(app.test_client())
     web_page.login("vanhanh")
     assert "Bản tin nông nghiệp" in web_page.get("/programme/00961").get_data(as_text=True)
+    # The as-run page: the same totals, a CSV link, an error in Vietnamese for a backwards period.
+    page = web_page.get("/programme/as-run", query_string={"from": t0[:16], "to": t1[:16]}).get_data(as_text=True)
+    assert f'data-state="pending" data-count="{run.get_json()["totals"]["pending"]}"' in page and "format=csv" in page
+    page_csv = web_page.get("/programme/as-run", query_string={"from": t0[:16], "to": t1[:16], "format": "csv"})
+    assert page_csv.mimetype == "text/csv" and page_csv.get_data(as_text=True).count("\n") == len(rows)
+    backwards = web_page.get("/programme/as-run", query_string={"from": t1[:16], "to": t0[:16]})
+    assert backwards.status_code == 400 and "tối đa 31 ngày" in backwards.get_data(as_text=True)
