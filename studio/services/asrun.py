@@ -8,8 +8,9 @@ the endpoint reported for it (a play report's `scheduled_at` and `item`).
 
 An endpoint answers only for occurrences after it was registered. The occurrences are the ones the feed gave
 (occurrences.Book.applicable: the endpoint's commune and zone, files that fit it, the package valid then);
-items cancelled since are not counted. Reports are read in one query as (endpoint, epoch second, item), so a
-province-month of millions of occurrences is a loop over tuples (bench/bench_programme.py measures it).
+items cancelled since are not counted. `Frame` packs every occurrence and every play into int64 keys and
+matches them with numpy, so a province-month of 5 M occurrences takes seconds (bench/bench_programme.py).
+A replay of an occurrence before the period is not counted in it.
 """
 from __future__ import annotations
 

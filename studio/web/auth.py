@@ -9,7 +9,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from studio.extensions import db
 from studio.services import accounts, audit
-from studio.web.helpers import caller, client_ip, form_errors
+from studio.web.helpers import caller, client_ip, form_errors, start_page
 
 bp = Blueprint("auth", __name__)
 
@@ -18,7 +18,7 @@ def _safe_next(target: str | None) -> str:
     """Only same-site relative redirects after login."""
     if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
         return target
-    return url_for("works.home")  # the works, or a commune's operator's programme
+    return start_page()
 
 
 @bp.route("/login", methods=["GET", "POST"])

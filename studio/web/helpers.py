@@ -26,6 +26,14 @@ def caller() -> Caller:
     return Caller(user=user, ip=client_ip())
 
 
+def start_page() -> str:
+    """Where the logged-in user starts: the works, or for a commune's radio operator, the programme."""
+    user = caller().user
+    if user is not None and user.role_set <= {"operator"}:
+        return url_for("programme.index")
+    return url_for("works.index")
+
+
 def wants_json() -> bool:
     """API paths, and clients that prefer JSON, get JSON errors."""
     if request.path.startswith("/api/") or request.headers.get("X-Requested-With") == "XMLHttpRequest":

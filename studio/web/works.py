@@ -17,7 +17,7 @@ from studio.services import editing, workflow, workpage
 from studio.services.works import META_KEYS
 from studio.web.labels import label
 from studio.web.helpers import (caller, form_errors, receive_upload, role_required,
-                        spooled, wants_json)
+                        spooled, start_page, wants_json)
 
 bp = Blueprint("works", __name__)
 
@@ -44,10 +44,7 @@ def _form_context(**extra) -> dict:
 @bp.get("/")
 def home():
     """The front page is the list of works (a commune's operator's: the programme)."""
-    user = caller().user
-    if user is not None and user.role_set <= {"operator"}:
-        return redirect(url_for("programme.index"))
-    return redirect(url_for("works.index"))
+    return redirect(start_page())
 
 
 @bp.get("/works")
