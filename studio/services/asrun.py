@@ -14,7 +14,6 @@ A replay of an occurrence before the period is not counted in it.
 """
 from __future__ import annotations
 
-import bisect
 import csv
 import functools
 import io
@@ -289,7 +288,7 @@ def missed_since(session: Session, since: datetime, now: datetime | None = None,
 
 def share_by_area(session: Session, start: datetime, end: datetime, now: datetime | None = None) -> dict[str, dict]:
     """For the annual report: per area code, the plays scheduled whose time (and grace) has passed, and how
-    many of them were reported played. Counted per audience and endpoint (a bisection, not a loop over every
+    many of them were reported played. Counted per audience and endpoint (a binary search, not a loop over every
     occurrence) and the plays in SQL, so a province's year takes seconds; a month at a time keeps each Book
     small."""
     now = now or utcnow()
@@ -300,13 +299,18 @@ def share_by_area(session: Session, start: datetime, end: datetime, now: datetim
     while t < end:
         t1 = min(end, t + timedelta(days=MAX_DAYS))
         book = occurrences.Book(session, t, t1)
-        times: dict[tuple, list] = {}
+        times: dict[tuple, np.ndarray] = {}
         for ep in eps:
-            audience = (ep.area_id, ep.zone or "", ep.kind, ep.display or "", tuple(ep.languages or ()))
-            if audience not in times:
-                times[audience] = [o.at for o, _p in book.applicable(session, *audience) if o.at < t1]
+            files_key = (ep.kind, ep.display or "", tuple(ep.languages or ()))
+            audience = (ep.area_id, ep.zone or "", files_key)
+            if audience not in times:  # the audience's plays in the month, sorted (as Frame, without rows)
+                files = book.files(session, *files_key)
+                times[audience] = np.sort(np.concatenate(
+                    [book.item_times(r)[book.item_mask(r, files_key, files)] for r in book.rows(*audience[:2])]
+                    or [np.zeros(0, dtype=np.int64)]))
             at = times[audience]
-            n = len(at) - (bisect.bisect_left(at, ep.created_at) if ep.created_at else 0)
+            born = _epoch(ep.created_at) if ep.created_at else -1
+            n = int(np.searchsorted(at, _epoch(t1)) - np.searchsorted(at, born))
             if n:
                 row = out.setdefault(codes.get(ep.area_id, ""), {"scheduled": 0, "played": 0})
                 row["scheduled"] += n

@@ -269,12 +269,11 @@ class Book:
             hit = self._times[row.id] = (base[1][:, None] + step * k[None, :]).ravel()
         return hit
 
-    def item_mask(self, row, files_key: tuple, files: dict[int, list[dict]]) -> "np.ndarray":
-        """Which of `item_times` an endpoint of this audience plays (as item_applicable decides)."""
+    def _valid(self, row, files: dict[int, list[dict]]) -> "np.ndarray":
+        """Per play in `item_times` order: its work's package is published, has files this audience takes
+        and is valid at that time."""
         times = self.item_times(row)
         package = self.packages.get(row.work_id) if row.work_id else None
-        if row.relay_url:
-            return np.ones(len(times), dtype=bool)
         if package is None or not files.get(row.work_id):
             return np.zeros(len(times), dtype=bool)
         keep = np.ones(len(times), dtype=bool)
@@ -284,9 +283,9 @@ class Book:
             keep &= times < int(np.datetime64(package.valid_until, "s").astype(np.int64))
         return keep
 
-    def occurrences(self, area_id: int | None, zone: str = "") -> list[Occurrence]:
-        """The plays in the window of an area's (and zone's) items, in playing order."""
-        return list(heapq.merge(*(self.item_plays(r) for r in self.rows(area_id, zone))))
+    def item_mask(self, row, files_key: tuple, files: dict[int, list[dict]]) -> "np.ndarray":
+        """Which of `item_times` an endpoint of this audience plays: a work's while valid, a relay's always."""
+        return np.ones(len(self.item_times(row)), dtype=bool) if row.relay_url else self._valid(row, files)
 
     def files(self, session: Session, kind: str, display: str = "", languages=()) -> dict[int, list[dict]]:
         """Per scheduled work, the files of its published package this audience takes (one query)."""
@@ -317,16 +316,8 @@ class Book:
         hit = self._applicable.get(key)
         if hit is None:
             package = self.packages.get(row.work_id) if row.work_id else None
-            if package is not None and not files.get(row.work_id):
-                package = None
-            hit = []
-            for o in self.item_plays(row):
-                valid = package is not None and (
-                    (package.valid_from is None or package.valid_from <= o.at) and
-                    (package.valid_until is None or o.at < package.valid_until))
-                if valid or o.relay_url:
-                    hit.append((o, package if valid else None))
-            self._applicable[key] = hit
+            hit = self._applicable[key] = [(o, package if valid else None) for o, valid in
+                                           zip(self.item_plays(row), self._valid(row, files)) if valid or o.relay_url]
         return hit
 
     def item_entries(self, row, files_key: tuple, files: dict[int, list[dict]]) -> tuple[list[tuple], str]:
@@ -389,7 +380,7 @@ def area_week(session: Session, area: Area, zone: str | None, w0: datetime, w1: 
         where.append(ProgrammeItem.zone.in_(("", zone)))
     book = Book(session, w0, w1, where=where)
     zones = {r.id: r.zone for rows in book.by_area.values() for r in rows}
-    occ = sorted(o for a in chain for row in book.by_area.get(a, ()) for o in plays(row, book.duration(row), w0, w1))
+    occ = sorted(o for a in chain for row in book.by_area.get(a, ()) for o in book.item_plays(row))
     out = [{"at": clock.iso(o.at), "item_id": o.item_id, "play": o.play, "priority": o.priority,
             "work_id": o.work_id, "title": o.title, "duration_s": round(o.duration_s, 3), "zone": zones[o.item_id],
             "clash": False} for o in occ]
