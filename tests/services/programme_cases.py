@@ -13,7 +13,7 @@ import pytest
 from dateutil.rrule import rrulestr
 from sqlalchemy import select
 
-from storage.models import (Area, Endpoint, EndpointReport, Package, PackageArea, PackageFile, ProgrammeItem, User,
+from storage.models import (Endpoint, EndpointReport, Package, PackageArea, PackageFile, ProgrammeItem, User,
                             Work, utcnow)
 from tests.helpers import PASSWORD
 
@@ -251,4 +251,3 @@ def check_programme(session) -> None:
     assert not [o for o in _programme(session, eps["lungcu"]) if o["work_id"] == flood.id]
     assert {i.state for i in session.scalars(select(ProgrammeItem).where(ProgrammeItem.work_id == flood.id))} == {
         "cancelled"}
-    assert session.get(Area, ar["c3"].id) is not None
