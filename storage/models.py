@@ -580,3 +580,61 @@ class AuditEvent(Base):
     target_id: Mapped[str] = mapped_column(String(64), default="")
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
     ip: Mapped[str] = mapped_column(String(64), default="")
+
+
+class CapSender(Base):
+    """A sender of CAP alerts the studio knows (its `sender` field), with what to do with its alerts: `draft`
+    (a person approves; the default for anyone) or `publish` (an alert signed under `certificate` is approved
+    and published at once). `require_signature`: an unsigned alert from it is refused."""
+
+    __tablename__ = "cap_senders"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sender: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    policy: Mapped[str] = mapped_column(String(16), default="draft")
+    certificate: Mapped[str] = mapped_column(Text, default="")  # PEM; the signatures it verifies
+    require_signature: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class CapAlert(Base):
+    """A CAP alert taken in: the work it made or changed, and what it asked for (one per sender and
+    identifier: the same alert twice is a duplicate)."""
+
+    __tablename__ = "cap_alerts"
+    __table_args__ = (UniqueConstraint("sender", "identifier", name="uq_cap_alert_sender_identifier"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    identifier: Mapped[str] = mapped_column(String(200))
+    sender: Mapped[str] = mapped_column(String(200))
+    sent: Mapped[datetime] = mapped_column(DateTime)  # naive UTC
+    msg_type: Mapped[str] = mapped_column(String(16))
+    references: Mapped[list] = mapped_column(JSON, default=list)
+    work_id: Mapped[int | None] = mapped_column(ForeignKey("works.id", ondelete="SET NULL"), index=True)
+    origin: Mapped[str] = mapped_column(String(500), default="api")  # api, or the polled source's URL
+    signed: Mapped[bool] = mapped_column(default=False)  # its signature verified under the sender's certificate
+    outcome: Mapped[str] = mapped_column(String(16), default="draft")  # draft | published | cancelled
+    # event, categories, urgency, severity, certainty, and per studio language {headline, description,
+    # instruction}: what CAP out says of a work the alert made
+    info: Mapped[dict] = mapped_column(JSON, default=dict)
+    document: Mapped[str] = mapped_column(Text, default="")
+    received_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class CapSource(Base):
+    """A CAP or CAP-in-Atom feed the studio polls (STUDIO_CAP_SOURCES), with its validators and its health."""
+
+    __tablename__ = "cap_sources"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(500), unique=True)
+    etag: Mapped[str] = mapped_column(String(200), default="")
+    last_modified: Mapped[str] = mapped_column(String(100), default="")
+    next_poll_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_poll_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_ok_at: Mapped[datetime | None] = mapped_column(DateTime)
+    failures: Mapped[int] = mapped_column(default=0)  # in a row; the backoff grows with them
+    error_code: Mapped[str] = mapped_column(String(64), default="")
+    error: Mapped[str] = mapped_column(String(500), default="")  # English, for logs
+    alerts: Mapped[int] = mapped_column(default=0)  # taken in from it
+    seen: Mapped[list] = mapped_column(JSON, default=list)  # Atom entries already read: "id updated"

@@ -136,6 +136,12 @@ def load_config(environ: dict | None = None) -> dict:
         "TOOL_BINARIES": {key[7:-4].lower().replace("_", "-"): value for key, value in env.items()
                           if key.endswith("_BIN") and key != "STUDIO_WEED_BIN" and value},
         "WEED_BIN": env.get("STUDIO_WEED_BIN", ""),
+        # CAP (docs/CAP.md): the `sender` of the alerts the studio sends, the channels an alert taken in is made
+        # for, and the CAP or CAP-in-Atom feeds to poll (space- or comma-separated URLs), every CAP_POLL_SECONDS.
+        "CAP_SENDER": env.get("STUDIO_CAP_SENDER", ""),
+        "CAP_CHANNELS": env.get("STUDIO_CAP_CHANNELS", "loudspeaker,eboard,web"),
+        "CAP_SOURCES": [u for u in env.get("STUDIO_CAP_SOURCES", "").replace(",", " ").split() if u],
+        "CAP_POLL_SECONDS": int(env.get("STUDIO_CAP_POLL_SECONDS", "60")),
         # The first admin's password on a fresh instance (else one is generated and printed once).
         "ADMIN_PASSWORD": env.get("STUDIO_ADMIN_PASSWORD", ""),
     }

@@ -48,6 +48,13 @@ def mt_router(app: Flask):
     return router
 
 
+def cap_poll_settings(app: Flask):
+    """The CAP sources this studio polls, from its configuration."""
+    from studio.services.cap_sources import Settings
+    return Settings(urls=tuple(app.config["CAP_SOURCES"]), interval_s=app.config["CAP_POLL_SECONDS"],
+                    channels=tuple(c.strip() for c in app.config["CAP_CHANNELS"].split(",") if c.strip()))
+
+
 def resources(app: Flask) -> Callable[[str], Any]:
     """What job handlers may ask for by name, each built once per process on first use."""
     built: dict[str, Any] = app.extensions.setdefault("job_resources", {})
@@ -79,6 +86,11 @@ def resources(app: Flask) -> Callable[[str], Any]:
                            workdir=workdir())
         if name == "translator":
             return mt_router(app)
+        if name == "cap":
+            from studio.services.cap_out import Settings
+            return Settings(sender=app.config["CAP_SENDER"], public_url=app.config["PUBLIC_URL"])
+        if name == "cap_sources":
+            return cap_poll_settings(app)
         raise KeyError(f"no job resource named {name!r}")
 
     def get(name: str) -> Any:
@@ -150,7 +162,7 @@ def _notify(ranks: set[int]) -> None:
 
 # The services whose job handlers this studio runs (each registers its own with @jobs.handler).
 HANDLER_MODULES = ("studio.services.rendering", "studio.services.packages", "studio.services.feeds", "studio.services.transcripts",
-                   "studio.services.translations")
+                   "studio.services.translations", "studio.services.cap_sources")
 
 
 def init_app(app: Flask) -> None:
@@ -192,9 +204,20 @@ class WorkerPool:
         for name, max_rank in specs:
             self._spawn(name, self._work, max_rank)
         self._spawn("sweeper", self._sweep)
+        self._start_polling()
         if self.runtime.redis_url:
             self._spawn("wake-listener", self._listen)
         return self
+
+    def _start_polling(self) -> None:
+        """Queue the CAP sources' poll job if sources are configured and none is queued."""
+        from studio.extensions import db
+        from studio.services import cap_sources
+        settings = cap_poll_settings(self.app)
+        if settings.urls:
+            with self.app.app_context(), Session(db.engine) as session:
+                cap_sources.ensure_polling(session, settings)
+                session.commit()
 
     def _spawn(self, name: str, target, *args) -> None:
         t = threading.Thread(target=target, args=args, name=f"jobs-{name}", daemon=True)

@@ -10,6 +10,8 @@ from sqlalchemy import and_, or_
 from media_pipeline import profiles as registry
 from storage.models import PackageFile
 
+ALERT_ROLE = "cap"
+
 
 def file_fits(kind: str, display: str = "", languages=None) -> list:
     """Conditions on PackageFile for an endpoint of this kind, display (WIDTHxHEIGHT or "") and languages
@@ -24,3 +26,9 @@ def file_fits(kind: str, display: str = "", languages=None) -> list:
         fits.append(or_(PackageFile.width.is_(None), and_(PackageFile.width == size[0],
                                                           PackageFile.height == size[1])))
     return fits
+
+
+def feed_file_fits(kind: str, display: str = "", languages=None):
+    """The feed's condition: the files that fit (file_fits), and an emergency's CAP document, which every
+    endpoint's item of it lists whatever its kind, display and languages (studio/services/cap_out.py)."""
+    return or_(PackageFile.role == ALERT_ROLE, and_(*file_fits(kind, display, languages)))

@@ -86,6 +86,7 @@ class Need:
     profile: str
     channel: str
     endpoint_id: int | None = None  # None: one of the channel's defaults
+    optional: bool = False  # publishing goes ahead without it (an emergency's audio in another language)
 
 
 def approved_languages(session: Session, work: Work) -> list[str]:
@@ -127,8 +128,8 @@ def _wanted(table: dict[str, Profile], ep: Endpoint, work: Work, approved: list[
 
 
 def needs(session: Session, work: Work, languages: list[str] | None = None) -> list[Need]:
-    """Every rendition the work needs: its channels' default profiles in the source language, and for each
-    endpoint it reaches, the profile of its display in each of its languages that is approved (the source
+    """Every rendition the work needs: its channels' default profiles in the source language (an emergency's
+    loudspeaker audio in every approved language, for its CAP document), and for each endpoint it reaches, the profile of its display in each of its languages that is approved (the source
     language for an endpoint that names none). `languages` narrows the answer."""
     table = profiles(session)
     approved = approved_languages(session, work)
@@ -137,6 +138,12 @@ def needs(session: Session, work: Work, languages: list[str] | None = None) -> l
         if ch in registry.CHANNELS:
             for p in registry.channel_profiles(table, ch):
                 out.setdefault((work.source_language, p.name), Need(work.source_language, p.name, ch))
+    if work.priority == "emergency" and "loudspeaker" in (work.channels or []):
+        # An emergency's CAP document gives each language its audio (services/cap_out.py).
+        for lang in approved:
+            for p in registry.channel_profiles(table, "loudspeaker"):
+                out.setdefault((lang, p.name), Need(lang, p.name, "loudspeaker",
+                                                    optional=lang != work.source_language))
     for ep in reached(session, work):
         for lang, p in _wanted(table, ep, work, approved):
             out.setdefault((lang, p.name), Need(lang, p.name, p.channel, ep.id))

@@ -80,6 +80,7 @@ def feed_query(session: Session, kind: str, area: Area | None, display: str = ""
     """
     spec = registry.ENDPOINT_KINDS[kind]
     fits = [PackageFile.package_id == Package.id, *audience.file_fits(kind, display, languages)]
+    listed = [PackageFile.package_id == Package.id, audience.feed_file_fits(kind, display, languages)]
     where = _live_clauses(now or utcnow())
     if area is not None:
         sent_somewhere = exists().where(PackageArea.package_id == Package.id)
@@ -87,7 +88,7 @@ def feed_query(session: Session, kind: str, area: Area | None, display: str = ""
         where.append(or_(~sent_somewhere, sent_here))
     if not spec.text_items:
         where.append(select(PackageFile.id).where(*fits).correlate(Package).exists())
-    rows = session.execute(select(Package, PackageFile).outerjoin(PackageFile, and_(*fits)).where(*where)
+    rows = session.execute(select(Package, PackageFile).outerjoin(PackageFile, and_(*listed)).where(*where)
                            .order_by(*_feed_order(), PackageFile.position))
     out: list[tuple[Package, list[dict]]] = []
     for package, file in rows:

@@ -21,7 +21,7 @@ from storage.models import Job, Package, PackageArea, PackageFile, Rendition, Tr
 from storage.objectstore import ObjectStore
 from studio.errors import N_, Conflict, ValidationError
 from studio import jobs
-from studio.services import Caller, audit, channels, clock, feeds, programme, rendering, works
+from studio.services import Caller, audit, cap_out, channels, clock, feeds, programme, rendering, works
 
 SCHEMA_VERSION = 1
 SCHEMA_URL = "https://studio.invalid/schemas/manifest-1.json"  # docs/manifest.schema.json
@@ -83,11 +83,13 @@ def approved_texts(session: Session, work: Work) -> dict[str, dict]:
     return out
 
 
-def build_manifest(session: Session, work: Work, package: Package, files: list[dict]) -> dict:
+def build_manifest(session: Session, work: Work, package: Package, files: list[dict],
+                   texts: dict[str, dict] | None = None, cap: dict | None = None) -> dict:
     """The package's manifest (schema version 1, docs/manifest.schema.json) with a NINJS item for portals.
 
-    `work` is the work at the package's revision; `texts` carries the approved translations' text."""
-    texts = approved_texts(session, work)
+    `work` is the work at the package's revision; `texts` carries the approved translations' text, `cap` an
+    emergency's CAP document (cap_out.attach)."""
+    texts = approved_texts(session, work) if texts is None else texts
     titles = {work.source_language: work.title, **{lang: t["title"] for lang, t in texts.items()}}
     approver = work.approved_by_id
     item = {
@@ -100,7 +102,7 @@ def build_manifest(session: Session, work: Work, package: Package, files: list[d
         "channels": package.channels,
         "playback": feeds.playback(package.priority), "texts": texts,
         "approved_by": approver, "published_by": package.published_by_id, "published_at": _iso(package.published_at),
-        "files": files,
+        "files": files, **({"cap": cap} if cap else {}),
     }
     item["ninjs"] = {
         "uri": f"urn:studio:work:{work.id}:v{package.version}", "type": "composite", "version": str(package.version),
@@ -117,14 +119,16 @@ def build_manifest(session: Session, work: Work, package: Package, files: list[d
     return item
 
 
-@jobs.handler("publish", needs=("store",), timeout=lambda _s, _j: 1800)
-def run_publish(ctx: jobs.Context, store: ObjectStore) -> None:
+@jobs.handler("publish", needs=("store", "cap"), timeout=lambda _s, _j: 1800)
+def run_publish(ctx: jobs.Context, store: ObjectStore, cap: cap_out.Settings) -> None:
     """The publish job."""
-    deliver(ctx.session, store, ctx.job, ctx.progress)
+    deliver(ctx.session, store, ctx.job, ctx.progress, cap)
 
 
-def deliver(session: Session, store: ObjectStore, job: Job, report: Callable[[int, str], None]) -> None:
-    """The publish job: copy media to content addresses, write the manifest last, then the feeds."""
+def deliver(session: Session, store: ObjectStore, job: Job, report: Callable[[int, str], None],
+            cap: cap_out.Settings | None = None) -> None:
+    """The publish job: copy media to content addresses (and an emergency's CAP document), write the manifest
+    last, then the feeds."""
     package = session.get(Package, job.package_id)
     if package is None or package.state != "queued":
         report(99, f"package is {package.state if package else 'gone'}: nothing to deliver")
@@ -135,7 +139,7 @@ def deliver(session: Session, store: ObjectStore, job: Job, report: Callable[[in
     have = {(r.language, r.profile) for r in renditions}
     at_revision = works.as_of(session, work, package.revision)
     lacking = [(n.language, n.profile) for n in channels.needs(session, at_revision)
-               if n.endpoint_id is None and (n.language, n.profile) not in have]
+               if n.endpoint_id is None and not n.optional and (n.language, n.profile) not in have]
     for lang, p in lacking:  # never list a package without its channels' default files
         raise ValidationError(N_("The %(profile)s file in %(language)s could not be made, so the package was "
                               "not published; see the render jobs on the work's page and retry them."),
@@ -160,14 +164,19 @@ def deliver(session: Session, store: ObjectStore, job: Job, report: Callable[[in
                 entry["width"], entry["height"] = prof.width, prof.height
             files.append(entry)
             report(5 + int(80 * len(files) / total), f"media {len(files)} of {total} in place")
+    package.published_at = utcnow()
+    texts, alert = approved_texts(session, at_revision), None
+    if package.priority == "emergency":
+        entry, alert = cap_out.attach(session, store, cap or cap_out.Settings(), at_revision, package, files, texts)
+        files.append(entry)
+        report(88, f"CAP document written: {entry['key']}")
     for i, f in enumerate(files):
         session.add(PackageFile(package_id=package.id, position=i, channel=f["channel"], profile=f["profile"],
                                 language=f["language"], role=f["role"], width=f.get("width"),
                                 height=f.get("height"), entry=f))
     for code in package.area_codes or []:
         session.add(PackageArea(package_id=package.id, code=code))
-    package.published_at = utcnow()
-    manifest = build_manifest(session, at_revision, package, files)
+    manifest = build_manifest(session, at_revision, package, files, texts, alert)
     data = json.dumps(manifest, ensure_ascii=False, sort_keys=True, indent=1).encode()
     key = f"packages/{work.id}/{package.version}/manifest.json"
     store.put_bytes(key, data, "application/json")

@@ -19,7 +19,7 @@ from storage.models import Job, Rendition, Translation, Work
 from storage.objectstore import ObjectStore
 from studio.errors import N_, ValidationError
 from studio import jobs
-from studio.services import Caller, assets, audit, editions, narration, translations, works
+from studio.services import Caller, assets, audit, cap_out, editions, narration, translations, works
 from studio.services import channels as channel_service
 from studio.services.accounts import require_role
 from studio.services.transcripts import Whisper
@@ -143,8 +143,12 @@ class _Runner:
                         if profile.audio else None)
             voice, ident = (narrated.narration, narrated.ident) if narrated else (None, {})
             qr_url = f"{self.cfg.public_url.rstrip('/')}/p/{work.id}" if self.cfg.public_url and profile.qr else None
-            # The title card's second line is the summary, which only the source language has.
+            # The title card's second line is the summary, which only the source language has; an emergency's
+            # is its instruction (the CAP alert's), in every language.
             subtitle = (work.summary or "") if job.language == work.source_language else ""
+            if work.priority == "emergency" and profile.kind == "video":
+                said = cap_out.alert_text(s, work, job.language)
+                title, subtitle = said["headline"] or title, said["instruction"] or subtitle
             key = narration.key({"pipeline": PIPELINE_VERSION, "profile": profile.to_dict(), "language": job.language,
                         "title": title, "subtitle": subtitle, "tracks": tracks, "narration": ident, "qr": qr_url,
                         "pictures": [a.sha256 for a in pictures], "ffmpeg": ffmpeg_version(),

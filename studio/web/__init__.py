@@ -22,11 +22,11 @@ log = logging.getLogger(__name__)
 def register(app: Flask) -> None:
     """Attach blueprints, error handlers and template helpers."""
     from studio.extensions import db, login_manager
-    from studio.web import (admin, api, auth, endpoint_api, endpoints, feedback, health, media, programme,
-                            programme_api, public, reports, settings, translate, works)
+    from studio.web import (admin, api, auth, cap, cap_api, endpoint_api, endpoints, feedback, health, media,
+                            programme, programme_api, public, reports, settings, translate, works)
 
-    for mod in (auth, works, media, translate, settings, admin, endpoints, health, api, programme_api,
-                endpoint_api, public, feedback, reports, programme):
+    for mod in (auth, works, media, translate, settings, admin, endpoints, health, api, programme_api, cap_api,
+                endpoint_api, public, feedback, reports, programme, cap):
         app.register_blueprint(mod.bp)
 
     @login_manager.user_loader

@@ -11,7 +11,7 @@ from studio.extensions import db
 from studio.services import areas as area_service
 from storage.models import utcnow
 from studio.services import endpoints as endpoint_service
-from studio.services import asrun
+from studio.services import asrun, cap_sources
 from studio.services import network as network_service
 from studio.web.helpers import caller, form_errors, role_required
 
@@ -56,7 +56,8 @@ def network():
                            kinds=registry.ENDPOINT_KINDS, states=network_service.STATES, area_id=area_id, kind=kind,
                            only=only, minutes=current_app.config["NETWORK_OFFLINE_MINUTES"],
                            offline=[r for r in every if r["state"] == "offline"],
-                           missed=asrun.missed_since(db.session, now - timedelta(hours=24), now))
+                           missed=asrun.missed_since(db.session, now - timedelta(hours=24), now),
+                           cap_sources=cap_sources.listed(db.session))
 
 
 @bp.get("/<int:endpoint_id>")

@@ -244,6 +244,14 @@ def schemas(language_codes: list[str] | None = None) -> dict:
                           "description": "this endpoint's occurrences from the start of today to the end of the "
                                          "7th day after, in playing order"}}, required=["items", "programme"]),
         **programme_schemas(),
+        "CapReceived": _obj({
+            "work_id": _NINT, "alert_id": _INT, "msg_type": {"type": "string", "enum": ["Alert", "Update", "Cancel"]},
+            "translations": {"type": "array", "items": _STR, "description": "the languages of the other <info> "
+                             "blocks, each a translation marked as the sender's, ready for an approver"},
+            "state": _NSTR, "published": {"type": "boolean"}, "signed": {"type": "boolean"},
+            "areas": {"type": "array", "items": _STR}, "unmatched_areas": {"type": "array", "items": _STR},
+            "skipped_languages": {"type": "array", "items": _STR}},
+            required=["work_id", "alert_id", "msg_type", "translations", "published"]),
         "ReportResult": _obj({"stored": _INT, "duplicates": _INT, "refused": {"type": "array", "items": _obj(
             {"index": _INT, "id": _STR, "code": _STR, "reason": _STR})}}),
     }
@@ -308,6 +316,21 @@ def programme_schemas() -> dict:
                            "endpoint_id": _INT, "endpoint": _STR,
                            "state": {"type": "string", "enum": ["played", "missed", "pending", "failed"]}})}}),
     }
+
+
+def cap_paths() -> dict:
+    """CAP in (docs/CAP.md)."""
+    op = _op("Take a CAP 1.2 alert in (editors, approvers): checked against the OASIS schema, it becomes an "
+             "emergency work in the language of its first <info>, the others its translations; a trusted sender's "
+             "signed alert is approved and published at once. 201 for a new alert, 200 for an Update or Cancel of "
+             "one received before; 409 for a duplicate (same sender and identifier)", "201", _ref("CapReceived"),
+             errors=(400, 401, 403, 404, 409, 413), op_id="receiveCap")
+    op["responses"]["200"] = {"description": "An Update or Cancel applied", "content": _json(_ref("CapReceived"))}
+    op["requestBody"] = {"required": True, "content": {
+        "application/cap+xml": {"schema": {"type": "string"}},
+        "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
+                                           "properties": {"file": {"type": "string", "format": "binary"}}}}}}
+    return {"/api/v1/cap": {"post": op}}
 
 
 def programme_paths() -> dict:
@@ -532,6 +555,7 @@ def spec(language_codes: list[str] | None = None) -> dict:
                             schema=_ref("TranslationSummary"), params=[wid, lang], errors=(400, 401, 403, 404, 409),
                             op_id="approveTranslation")},
             **programme_paths(),
+            **cap_paths(),
         },
     }
 

@@ -23,7 +23,8 @@ def page(work_id: int):
     work, package = reading.published(db.session, work_id)
     langs = reading.languages(package)
     lang = request.args.get("lang") or langs[0]
-    return render_template("public/item.html", work=work, package=package, langs=langs,
+    alert = (package.manifest.get("cap") or {}).get("texts", {}).get(lang)
+    return render_template("public/item.html", work=work, package=package, langs=langs, alert=alert,
                            ed=reading.edition(db.session, work, package, lang),
                            media=reading.media(package, lang), pictures=reading.pictures(work),
                            feedback=current_app.config["FEEDBACK_URL"],

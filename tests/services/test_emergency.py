@@ -60,7 +60,8 @@ def test_publishing_an_unrendered_emergency_renders_first_then_lists_a_verified_
     feed = requests.get(f"{live_server}/api/v1/feed", headers=auth(token), timeout=30).json()
     (item,) = feed["items"]
     assert item["playback"]["interrupt"] is True
-    (mp3,) = item["files"]
+    (mp3,) = [f for f in item["files"] if f["role"] == "audio"]
+    assert [f["mime"] for f in item["files"] if f["role"] == "cap"] == ["application/cap+xml"]  # test_cap.py
     data = requests.get(mp3["url"], timeout=30).content
     assert hashlib.sha256(data).hexdigest() == mp3["sha256"] and len(data) == mp3["size"]
     (tmp_path / "got.mp3").write_bytes(data)
