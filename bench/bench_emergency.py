@@ -94,10 +94,11 @@ def seed(instance: Path, s3_url: str, n_endpoints: int, n_fast: int = 0) -> dict
 class Studio:
     """`studio serve` in a subprocess on a loopback port, with an API helper."""
 
-    def __init__(self, instance: Path, s3_url: str):
+    def __init__(self, instance: Path, s3_url: str, extra_env: dict | None = None):
         self.instance, self.port = instance, free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
         env.update({"STUDIO_INSTANCE": str(instance), "STUDIO_S3_URL": s3_url, "STUDIO_TTS_ENGINES": "espeak"})
+        env.update({k: v.format(port=self.port) for k, v in (extra_env or {}).items()})  # "{port}": this one's
         self.proc = subprocess.Popen([sys.executable, "-m", "studio.cli", "serve", "--port", str(self.port)],
                                      cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for line in self.proc.stdout:

@@ -35,7 +35,8 @@ def pages(wid: int) -> list[str]:
             "/languages", "/glossary", "/feedback", "/feedback/1", "/admin/setup", "/admin/users", "/admin/users/1",
             "/admin/areas", "/admin/endpoints", "/admin/endpoints/1", "/admin/endpoints/network", "/admin/audit",
             "/settings/media", "/reports/annual", "/account/tokens", "/programme", "/programme/06079?from=2026-12-07",
-            "/programme/as-run?from=2026-12-07T00:00&to=2026-12-09T00:00",
+            "/programme/as-run?from=2026-12-07T00:00&to=2026-12-09T00:00", "/alerts", "/admin/cap-senders",
+            f"/works/{wid}/emergency",
             "/no-such-page"]
 
 

@@ -35,7 +35,8 @@ def _offset(t: dt.datetime) -> str:
 
 
 def flood_alert(identifier: str | None = None, msg_type: str = "Alert", references: str = "",
-                headline_vi: str = "Cảnh báo lũ quét khẩn cấp", geocode: str = "02", area_desc: str = "",
+                headline_vi: str = "Cảnh báo lũ quét khẩn cấp", headline_en: str = "Flash flood emergency warning",
+                geocode: str = "02", area_desc: str = "",
                 expires_in: dt.timedelta = dt.timedelta(hours=6), sender: str = SENDER, english: bool = True) -> bytes:
     """The two-language (vi-VN first, en-US) flood alert for the province's area `geocode` (VN-ADMIN)."""
     now = dt.datetime.now(dt.timezone.utc)
@@ -52,7 +53,7 @@ def flood_alert(identifier: str | None = None, msg_type: str = "Alert", referenc
                 f"<instruction>{instr}</instruction>{area}</info>")
     infos = info("vi-VN", "Lũ quét", headline_vi, VI_DESC, VI_INSTR)
     if english:
-        infos += info("en-US", "Flash flood", "Flash flood emergency warning", EN_DESC, EN_INSTR)
+        infos += info("en-US", "Flash flood", headline_en, EN_DESC, EN_INSTR)
     refs = f"<references>{references}</references>" if references else ""
     doc = (f'<?xml version="1.0" encoding="UTF-8"?>\n<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">'
            f"<identifier>{ident}</identifier><sender>{sender}</sender><sent>{_offset(now)}</sent>"
