@@ -26,7 +26,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -35,7 +34,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_emergency import Studio, keep_busy  # noqa: E402
 from lxml import etree  # noqa: E402
 from storage.seaweed import EmbeddedSeaweed  # noqa: E402
-from tests.services.cap_cases import EN_DESC, EN_INSTR, SENDER, VI_DESC, VI_INSTR, Signer, flood_alert, schema  # noqa: E402
+from tests.services.cap_cases import (EN_DESC, EN_INSTR, SENDER, VI_DESC, VI_INSTR, Signer,  # noqa: E402
+                                      flood_alert, schema)
 
 NS = {"c": "urn:oasis:names:tc:emergency:cap:1.2"}
 
