@@ -46,7 +46,7 @@ def seed(instance: Path, s3_url: str, signer: Signer) -> dict:
 
     from studio import create_app
     from studio.extensions import db
-    from studio.services import Caller, accounts, cap_senders, endpoints
+    from studio.services import Caller, accounts, areas, cap_senders, endpoints
     app = create_app({"QUEUE_URL": ""}, environ={"STUDIO_INSTANCE": str(instance), "STUDIO_S3_URL": s3_url})
     with app.app_context():
         upgrade()
@@ -55,6 +55,7 @@ def seed(instance: Path, s3_url: str, signer: Signer) -> dict:
         ap = accounts.create_user(s, Caller(None), "duyet", "bench-password-1", ["approver", "admin"], system=True)
         s.commit()
         cap_senders.save(s, Caller(ap), {"sender": SENDER, "policy": "publish", "certificate": signer.pem})
+        areas.create(s, Caller(ap), "02", "Hà Giang", "province", None)  # the alert's VN-ADMIN geocode
         out = {"editor": accounts.create_token(s, Caller(ed), "bench")[1],
                "approver": accounts.create_token(s, Caller(ap), "bench")[1],
                "loudspeaker": endpoints.create(s, Caller(ap), {"name": "Loa xã", "kind": "loudspeaker",
@@ -69,7 +70,7 @@ def cap_round(studio: Studio, tokens: dict, signer: Signer, box: Path, n: int) -
     client = SyncClient(studio.base, tokens["loudspeaker"], box)
     client.sync()
     # Headlines of their own: every round renders anew (the same text would reuse the stored renditions).
-    doc = signer.sign(flood_alert(identifier=f"BENCH-{n}-{time.time_ns()}", geocode="",
+    doc = signer.sign(flood_alert(identifier=f"BENCH-{n}-{time.time_ns()}",
                                   headline_vi=f"Cảnh báo lũ quét khẩn cấp số {n}",
                                   headline_en=f"Flash flood emergency warning number {n}"))
     t = time.perf_counter()

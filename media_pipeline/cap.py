@@ -176,23 +176,27 @@ def from_element(root: etree._Element) -> Alert:
     return alert
 
 
-def verify(data: bytes, certificates: list[str]) -> bool:
-    """True if the alert's enveloped XML signature holds under one of these PEM certificates, False if it has
-    none; SignatureInvalid if it has one that none of them verifies or that signs less than the whole alert."""
+def verify(data: bytes, certificates: list[str]) -> Alert | None:
+    """The alert as signed, if its enveloped XML signature holds under one of these PEM certificates; None if it
+    has no signature; SignatureInvalid if it has one that none of them verifies or that signs less than the
+    whole alert. The alert returned is read from what signxml says was signed, never from the rest of the
+    document (no signature wrapping)."""
     from signxml import XMLVerifier
     from signxml.exceptions import InvalidInput, InvalidSignature
     root = parse_xml(data)
     if root.find("{%s}Signature" % DSIG) is None:
-        return False
+        return None
     for cert in certificates:
         try:
             result = XMLVerifier().verify(root, x509_cert=cert, expect_references=1)
         except (InvalidSignature, InvalidInput, ValueError):
             continue
         signed = result.signed_xml
-        if signed is not None and signed.tag == _Q + "alert" and \
-                _text(signed, "identifier") == _text(root, "identifier"):
-            return True
+        if signed is not None and signed.tag == _Q + "alert":
+            check(signed)
+            alert = from_element(signed)
+            alert.signed = True
+            return alert
     raise SignatureInvalid("the signature does not verify under the sender's certificate")
 
 

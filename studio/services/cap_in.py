@@ -228,11 +228,18 @@ def receive(session: Session, caller: Caller, data: bytes, channels: list[str], 
     signed = False
     if sender is not None and sender.certificate:
         try:
-            signed = cap.verify(data, [sender.certificate])
+            verified = cap.verify(data, [sender.certificate])
+        except cap.CapInvalid as exc:
+            raise invalid(exc) from None
         except cap.SignatureInvalid:
             raise ValidationError(N_("The alert's signature does not verify under the certificate kept for "
                                      "%(sender)s; it was not taken in."), field="Signature",
                                   sender=parsed.sender) from None
+        if verified is not None:
+            if (verified.sender, verified.identifier) != (parsed.sender, parsed.identifier):
+                raise ValidationError(N_("The alert's signature does not verify under the certificate kept for "
+                                         "%(sender)s; it was not taken in."), field="Signature", sender=parsed.sender)
+            parsed, signed = verified, True  # only what was signed counts
     if sender is not None and sender.require_signature and not signed:
         raise PermissionDenied(N_("Alerts from %(sender)s must carry a valid signature; this one has none."),
                                sender=parsed.sender)
@@ -269,6 +276,8 @@ def _alert(session: Session, system: Caller, parsed: cap.Alert, row: CapAlert, s
         raise ValidationError(N_("The alert's first language, %(lang)s, is not in the studio's registry; an admin "
                                  "can add it."), field="language", lang=first.language)
     codes, unmatched = _areas(session, parsed)
+    if unmatched and not codes:
+        trusted = False  # it would go everywhere: a person decides (the emergency screen says so)
     fields = _fields(first, language, channels, codes)
     created = work is None
     if created:

@@ -151,6 +151,10 @@ def test_a_signed_alert_from_a_trusted_sender_is_published_without_a_person_and_
     # Unsigned from the same sender: a draft for approval.
     unsigned = post(web, token, flood_alert())
     assert unsigned.status_code == 201 and unsigned.json["state"] == "submitted" and not unsigned.json["published"]
+    # Signed, but naming no area of ours: it would go everywhere, so a person decides.
+    nowhere = post(web, token, signer.sign(flood_alert(geocode="", area_desc="Huyện Không Có")))
+    assert nowhere.status_code == 201 and nowhere.json["signed"] and not nowhere.json["published"]
+    assert nowhere.json["unmatched_areas"] == ["Huyện Không Có"]
     signed_doc = signer.sign(flood_alert(geocode="00961"))
     resp = post(web, token, signed_doc)
     assert resp.status_code == 201, resp.json
@@ -357,3 +361,29 @@ def test_an_eboard_shows_the_alerts_headline_and_instruction_in_its_language(app
         yellow[lang] = int(((r > 200) & (g > 170) & (g < 240) & (b < 150)).sum())
     assert yellow["vi"] > 2000 and yellow["en"] > 2000  # both carry the instruction line
     assert Image.open(tmp_path / "vi.png").tobytes() != Image.open(tmp_path / "en.png").tobytes()
+
+
+def test_the_poll_job_runs_from_the_queue_and_queues_the_next_poll(app, users, province, db_session):
+    """Through the job queue (run inline here): the job polls the due source, then queues itself for the next."""
+    from storage.models import Job
+    from studio.jobs.worker import cap_poll_settings
+    from studio.services import cap_sources
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Source)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        _Source.alert = flood_alert(geocode="00970")
+        app.config.update(CAP_SOURCES=[f"http://127.0.0.1:{server.server_address[1]}/alert.xml"],
+                          CAP_POLL_SECONDS=90)
+        cap_sources.ensure_polling(db_session, cap_poll_settings(app))
+        db_session.commit()
+        with app.app_context():
+            app.extensions["jobs"].drain()  # the worker's loop, in this thread
+        db_session.expire_all()
+        done, nxt = db_session.scalars(select(Job).where(Job.kind == "cap_poll").order_by(Job.id)).all()
+        assert done.state == "succeeded" and nxt.state == "queued"
+        assert 80 <= (nxt.run_after - done.finished_at).total_seconds() <= 100
+        alert = db_session.scalar(select(CapAlert))
+        assert alert.origin.endswith("/alert.xml") and db_session.get(Work, alert.work_id).areas[0].code == "00970"
+        assert cap_sources.ensure_polling(db_session, cap_poll_settings(app)).id == nxt.id  # one at a time
+    finally:
+        server.shutdown()
