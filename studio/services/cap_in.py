@@ -94,6 +94,18 @@ def _naive(dt):
     return dt.astimezone(timezone.utc).replace(tzinfo=None) if dt and dt.tzinfo else dt
 
 
+_PREFIXES = ("tinh ", "thanh pho ", "huyen ", "thi xa ", "quan ", "xa ", "phuong ", "thi tran ")
+
+
+def _name_key(name: str) -> str:
+    """An area's name as compared: folded, without its administrative prefix ("Tỉnh Hà Giang": "ha giang")."""
+    key = " ".join(fold(name).split())
+    for p in _PREFIXES:
+        if key.startswith(p):
+            return key[len(p):]
+    return key
+
+
 def _areas(session: Session, alert: cap.Alert) -> tuple[list[str], list[str]]:
     """The studio's area codes the alert names (geocode VN-ADMIN, else areaDesc by name), and the rest."""
     by_name = None
@@ -104,8 +116,8 @@ def _areas(session: Session, alert: cap.Alert) -> tuple[list[str], list[str]]:
                 select(Area.code).where(Area.code == v))]
             if not found and a.desc:
                 if by_name is None:
-                    by_name = {fold(name): code for code, name in session.execute(select(Area.code, Area.name))}
-                code = by_name.get(fold(a.desc))
+                    by_name = {_name_key(name): code for code, name in session.execute(select(Area.code, Area.name))}
+                code = by_name.get(_name_key(a.desc))
                 found = [code] if code else []
             if found:
                 codes += [c for c in found if c not in codes]
@@ -183,14 +195,19 @@ def _info(session: Session, alert: cap.Alert) -> dict:
 
 def _approve_and_publish(session: Session, system: Caller, work: Work, sender: CapSender, alert: CapAlert) -> None:
     """The trusted sender's path: every translation and the work approved by the gateway, then published."""
+    skipped = []
     for tr in translations.for_work(session, work.id):
-        if tr.state != "approved":
+        if tr.state == "approved":
+            continue
+        if all(seg.get("status") == "approved" for seg in tr.segments):
             translations.approve(session, system, work.id, tr.language)
+        else:  # an earlier alert's language this one no longer brings: it waits for a translator
+            skipped.append(tr.language)
     if work.state == "draft":
         workflow.transition(session, system, work.id, "submit")
     work.approved_revision, work.approved_by_id, work.state = work.current_revision, system.user.id, "approved"
     audit.record(session, system, "cap.auto_approve", "work", work.id, sender=sender.sender, alert=alert.id,
-                 policy=sender.policy, signed=True, revision=work.current_revision)
+                 policy=sender.policy, signed=True, revision=work.current_revision, not_approved=skipped)
     workflow.transition(session, system, work.id, "publish", reason="CAP")
     alert.outcome = "published"
 
@@ -220,6 +237,9 @@ def receive(session: Session, caller: Caller, data: bytes, channels: list[str], 
                               type=parsed.msg_type)
     if parsed.msg_type != "Cancel" and not parsed.infos:
         raise ValidationError(N_("The alert has no info block: nothing to broadcast."), field="info")
+    if len(parsed.sender) > 200 or len(parsed.identifier) > 200:
+        raise ValidationError(N_("The alert's sender and identifier may have at most 200 characters each."),
+                              field="identifier")
     if session.scalar(select(CapAlert.id).where(CapAlert.sender == parsed.sender,
                                                 CapAlert.identifier == parsed.identifier)) is not None:
         raise Conflict(N_("This alert was already received (sender %(sender)s, identifier %(identifier)s)."),
@@ -256,7 +276,8 @@ def receive(session: Session, caller: Caller, data: bytes, channels: list[str], 
     session.add(row)
     originals = _originals(session, parsed) if parsed.msg_type != "Alert" else []
     original_work = next((session.get(Work, o.work_id) for o in originals if o.work_id), None)
-    audit.record(session, caller, "cap.receive", "cap_alert", parsed.identifier, sender=parsed.sender,
+    session.flush()
+    audit.record(session, caller, "cap.receive", "cap_alert", row.id, identifier=parsed.identifier, sender=parsed.sender,
                  msg_type=parsed.msg_type, signed=signed, origin=origin[:200],
                  policy=sender.policy if sender else "draft")
     if parsed.msg_type == "Cancel":

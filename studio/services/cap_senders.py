@@ -44,6 +44,10 @@ def save(session: Session, caller: Caller, data: dict, sender_id: int | None = N
     if policy == "publish" and not cert:
         raise ValidationError(N_("Publishing without a person needs the sender's certificate, to verify the "
                                  "alerts' signatures."), field="certificate")
+    require = str(data.get("require_signature", "")).lower() in ("1", "true", "on", "yes")
+    if require and not cert:
+        raise ValidationError(N_("Requiring a signature needs the sender's certificate, to verify it."),
+                              field="certificate")
     row = session.get(CapSender, sender_id) if sender_id else None
     if sender_id and row is None:
         raise NotFound(N_("No such sender."))
@@ -54,7 +58,7 @@ def save(session: Session, caller: Caller, data: dict, sender_id: int | None = N
         row = CapSender(sender=ident)
         session.add(row)
     row.sender, row.name, row.policy, row.certificate = ident, (data.get("name") or "").strip()[:200], policy, cert
-    row.require_signature = str(data.get("require_signature", "")).lower() in ("1", "true", "on", "yes")
+    row.require_signature = require
     session.flush()
     audit.record(session, caller, "cap.sender_save", "cap_sender", row.id, sender=ident, policy=policy,
                  certificate=bool(cert), require_signature=row.require_signature)

@@ -96,7 +96,7 @@ def test_a_two_language_alert_becomes_an_emergency_with_its_translation_ready(we
     pairs = [(s["source"], s["target"]) for s in tr.segments]
     assert ("Không qua ngầm tràn.", "Do not cross flooded fords.") in pairs
     # The area by its name when no VN-ADMIN geocode is given.
-    by_name = post(web, token, flood_alert(geocode="", area_desc="lũng cú"))
+    by_name = post(web, token, flood_alert(geocode="", area_desc="XÃ LŨNG CÚ"))  # case, prefix, diacritics aside
     assert by_name.json["areas"] == ["00970"]
     # Multipart works too.
     multi = web.client.post("/api/v1/cap", headers=auth(token),
@@ -387,3 +387,25 @@ def test_the_poll_job_runs_from_the_queue_and_queues_the_next_poll(app, users, p
         assert cap_sources.ensure_polling(db_session, cap_poll_settings(app)).id == nxt.id  # one at a time
     finally:
         server.shutdown()
+
+
+def test_admins_keep_the_senders_through_their_page(web, users, db_session):
+    from storage.models import CapSender
+    web.login("admin")
+    bad = web.post("/admin/cap-senders", {"sender": SENDER, "policy": "publish", "certificate": "not a certificate"},
+                   follow_redirects=True).get_data(as_text=True)
+    assert "PEM" in bad and db_session.scalar(select(CapSender)) is None
+    signer = Signer()
+    assert web.post("/admin/cap-senders", {"sender": SENDER, "name": "Đài KTTV", "policy": "publish",
+                                           "certificate": signer.pem}).status_code == 302
+    row = db_session.scalar(select(CapSender))
+    assert (row.sender, row.policy, row.certificate.strip()) == (SENDER, "publish", signer.pem.strip())
+    assert SENDER in web.get("/admin/cap-senders").get_data(as_text=True)
+    ed = web.__class__(web.client.application.test_client())
+    ed.login("editor")
+    assert ed.post("/admin/cap-senders", {"sender": "x@y", "policy": "draft"}).status_code == 403
+    web.post(f"/admin/cap-senders/{row.id}/delete")
+    db_session.expire_all()
+    assert db_session.scalar(select(CapSender)) is None
+    assert [e.action for e in db_session.scalars(select(AuditEvent).where(AuditEvent.action.like("cap.sender%")))] == [
+        "cap.sender_save", "cap.sender_delete"]
