@@ -68,3 +68,15 @@ def thumbnail(path: str, size: int = 320) -> bytes:
         out = io.BytesIO()
         im.save(out, "JPEG", quality=85)
         return out.getvalue()
+
+
+def small_png(path: str, max_side: int = 256) -> tuple[bytes, int, int]:
+    """The picture re-encoded as a PNG no larger than max_side×max_side (a logo): (bytes, width, height)."""
+    with Image.open(path) as im:
+        im = ImageOps.exif_transpose(im)
+        im.thumbnail((max_side, max_side))
+        if im.mode not in ("RGB", "RGBA", "L", "LA"):
+            im = im.convert("RGBA")
+        out = io.BytesIO()
+        im.save(out, "PNG", optimize=True)
+        return out.getvalue(), im.width, im.height

@@ -528,9 +528,11 @@ class Feedback(Base):
     __table_args__ = (Index("ix_feedback_state_created", "state", "created_at"),
                       Index("ix_feedback_sender_created", "sender_hash", "created_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
-    work_id: Mapped[int] = mapped_column(ForeignKey("works.id", ondelete="CASCADE"), index=True)
+    # About a published work, or (work_id None) a question to an area's site ("Hỏi đáp", area_id).
+    work_id: Mapped[int | None] = mapped_column(ForeignKey("works.id", ondelete="CASCADE"), index=True)
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="SET NULL"), index=True)
     endpoint_id: Mapped[int | None] = mapped_column(ForeignKey("endpoints.id", ondelete="SET NULL"))
-    source: Mapped[str] = mapped_column(String(16), default="page")  # page | api | kiosk | portal
+    source: Mapped[str] = mapped_column(String(16), default="page")  # page | api | kiosk | portal | site
     message: Mapped[str] = mapped_column(Text)
     name: Mapped[str] = mapped_column(String(120), default="")
     phone: Mapped[str] = mapped_column(String(32), default="")
@@ -545,6 +547,9 @@ class Feedback(Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
     sender_hash: Mapped[str] = mapped_column(String(64), default="")
     phone_erased_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The citizen's address, when they want the answer by e-mail (`notify`); seen by staff like the phone.
+    email: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    notify: Mapped[bool] = mapped_column(default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -638,3 +643,39 @@ class CapSource(Base):
     error: Mapped[str] = mapped_column(String(500), default="")  # English, for logs
     alerts: Mapped[int] = mapped_column(default=0)  # taken in from it
     seen: Mapped[list] = mapped_column(JSON, default=list)  # Atom entries already read: "id updated"
+
+
+class Site(Base):
+    """An area's public site (/x/<code>/): its name, logo, contact and the people's committee's address, kept by
+    the area's staff. Without a row the site uses the area's name."""
+
+    __tablename__ = "sites"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    area_id: Mapped[int] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    contact: Mapped[str] = mapped_column(Text, default="")  # phone, e-mail, office hours
+    address: Mapped[str] = mapped_column(Text, default="")  # the people's committee's address
+    logo_key: Mapped[str] = mapped_column(String(200), default="")
+    logo_width: Mapped[int | None] = mapped_column(Integer)
+    logo_height: Mapped[int | None] = mapped_column(Integer)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class MailMessage(Base):
+    """An e-mail in the outbox: queued -> sent, or failed after the mail job's attempts (STUDIO_SMTP_URL)."""
+
+    __tablename__ = "mail_messages"
+    __table_args__ = (Index("ix_mail_messages_state", "state", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    to: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(300))
+    text: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[str] = mapped_column(String(32), default="")  # feedback_new | feedback_assigned | feedback_answer
+    feedback_id: Mapped[int | None] = mapped_column(ForeignKey("feedback.id", ondelete="SET NULL"))
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)

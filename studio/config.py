@@ -142,6 +142,8 @@ def load_config(environ: dict | None = None) -> dict:
         "CAP_CHANNELS": env.get("STUDIO_CAP_CHANNELS", "loudspeaker,eboard,web"),
         "CAP_SOURCES": [u for u in env.get("STUDIO_CAP_SOURCES", "").replace(",", " ").split() if u],
         "CAP_POLL_SECONDS": int(env.get("STUDIO_CAP_POLL_SECONDS", "60")),
+        # Outgoing e-mail (studio/services/mail.py): smtp://[user:pass@]host[:port][?from=addr] or smtps://...
+        "SMTP_URL": env.get("STUDIO_SMTP_URL", ""),
         # The first admin's password on a fresh instance (else one is generated and printed once).
         "ADMIN_PASSWORD": env.get("STUDIO_ADMIN_PASSWORD", ""),
     }

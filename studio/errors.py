@@ -12,6 +12,7 @@ class StudioError(Exception):
 
     status = 400
     code = "bad_request"
+    transient = False  # a job that fails with it is tried again (studio/jobs/failures.py)
 
     def __init__(self, message: str, **params):
         super().__init__(message % params if params else message)

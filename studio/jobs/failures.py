@@ -19,7 +19,7 @@ def classify(exc: Exception) -> tuple[str, str, dict, bool]:
     from media_pipeline.validate import RenditionInvalid
     if isinstance(exc, StudioError):
         params = {k: v if isinstance(v, (int, float)) else str(v) for k, v in exc.params.items()}
-        return exc.code, exc.message, params, False
+        return exc.code, exc.message, params, exc.transient
     table = [
         (NoVoice, "no_voice", N_("No installed voice speaks this language; install a voice or map the language "
                                  "to another voice on the voices page.")),

@@ -91,6 +91,11 @@ def resources(app: Flask) -> Callable[[str], Any]:
             return Settings(sender=app.config["CAP_SENDER"], public_url=app.config["PUBLIC_URL"])
         if name == "cap_sources":
             return cap_poll_settings(app)
+        if name == "app":
+            return app
+        if name == "mail":
+            from studio.services.mail import Settings as MailSettings
+            return MailSettings(url=app.config["SMTP_URL"], sender_name=app.config["SITE_TITLE"])
         raise KeyError(f"no job resource named {name!r}")
 
     def get(name: str) -> Any:
@@ -162,7 +167,8 @@ def _notify(ranks: set[int]) -> None:
 
 # The services whose job handlers this studio runs (each registers its own with @jobs.handler).
 HANDLER_MODULES = ("studio.services.rendering", "studio.services.packages", "studio.services.feeds", "studio.services.transcripts",
-                   "studio.services.translations", "studio.services.cap_sources")
+                   "studio.services.translations", "studio.services.cap_sources",
+                   "studio.services.mail", "studio.web.site_export")
 
 
 def init_app(app: Flask) -> None:

@@ -18,13 +18,14 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from media_pipeline.text.unicode import nfc
-from storage.models import Endpoint, Feedback, User, Work, utcnow, work_areas
+from storage.models import Area, Endpoint, Feedback, User, Work, utcnow, work_areas
 from studio.errors import N_, Conflict, NotFound, PermissionDenied, TooManyRequests, ValidationError
 from studio.services import Caller, accounts, areas, audit, fetch, languages, reading
 
 STATES = ("new", "assigned", "answered", "closed")
 MAX_MESSAGE = 2000
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 .\-]{5,18}[0-9]$")
+EMAIL_RE = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 PER_SENDER = 5          # messages a sender may send ...
 PER_SENDER_WINDOW = timedelta(minutes=10)  # ... within this time
 STAFF = ("editor", "approver")
@@ -34,12 +35,20 @@ def _sender(address: str, salt: str) -> str:
     return hashlib.sha256(f"{salt}|{address}".encode()).hexdigest()
 
 
-def submit(session: Session, work_id: int, data: dict, address: str, salt: str, source: str = "page",
-           endpoint: Endpoint | None = None) -> Feedback:
-    """A citizen's message on a published work; ValidationError says what to fix, TooManyRequests to wait."""
+def submit(session: Session, work_id: int | None, data: dict, address: str, salt: str, source: str = "page",
+           endpoint: Endpoint | None = None, area: Area | None = None) -> Feedback:
+    """A citizen's message on a published work, or (work_id None) a question to an area's site; ValidationError
+    says what to fix, TooManyRequests to wait. `email` with `notify`: the answer is sent to that address."""
     if (data.get("website") or "").strip():  # the hidden field: only robots fill it
         raise ValidationError(N_("Your message could not be accepted."), field="message")
-    reading.published(session, work_id)  # readers write only about what they can read
+    if work_id is not None:
+        reading.published(session, work_id)  # readers write only about what they can read
+    elif area is None:
+        raise ValidationError(N_("Say which item or site the question is about."), field="work_id")
+    email = str(data.get("email") or "").strip()
+    if email and (len(email) > 200 or not EMAIL_RE.match(email)):
+        raise ValidationError(N_("The e-mail address is not valid."), field="email")
+    notify = bool(email) and str(data.get("notify") or "").lower() in ("1", "true", "on", "yes")
     message = nfc(str(data.get("message") or "")).strip()
     name = nfc(str(data.get("name") or "")).strip()[:120]
     phone = str(data.get("phone") or "").strip()
@@ -59,9 +68,10 @@ def submit(session: Session, work_id: int, data: dict, address: str, salt: str, 
         raise TooManyRequests(N_("You have sent several messages just now; please wait a few minutes."))
     if message in recent:
         raise ValidationError(N_("This message has already been received."), field="message")
-    fb = Feedback(work_id=work_id, message=message, name=name, phone=phone, language=language,
-                  publish=bool(data.get("publish")), source=source, sender_hash=sender,
-                  endpoint_id=endpoint.id if endpoint else None)
+    fb = Feedback(work_id=work_id, area_id=area.id if area is not None else None, message=message, name=name,
+                  phone=phone, language=language, publish=bool(data.get("publish")), source=source,
+                  sender_hash=sender, endpoint_id=endpoint.id if endpoint else None,
+                  email=email if notify else "", notify=notify)
     session.add(fb)
     session.flush()
     return fb
@@ -70,8 +80,9 @@ def submit(session: Session, work_id: int, data: dict, address: str, salt: str, 
 def erase_phones(session: Session, days: int) -> int:
     """Erase phone numbers older than `days`; returns how many."""
     cutoff = utcnow() - timedelta(days=days)
-    return session.execute(update(Feedback).where(Feedback.phone != "", Feedback.created_at < cutoff)
-                           .values(phone="", phone_erased_at=utcnow())).rowcount or 0
+    return session.execute(update(Feedback).where(or_(Feedback.phone != "", Feedback.email != ""),
+                                                  Feedback.created_at < cutoff)
+                           .values(phone="", email="", phone_erased_at=utcnow())).rowcount or 0
 
 
 def _responsible(session: Session, user: User):
@@ -79,7 +90,8 @@ def _responsible(session: Session, user: User):
     if "admin" in user.role_set or not user.areas:
         return None
     below = areas.below(session, *(a.id for a in user.areas))
-    return Feedback.work_id.in_(select(work_areas.c.work_id).where(work_areas.c.area_id.in_(below)))
+    return or_(Feedback.work_id.in_(select(work_areas.c.work_id).where(work_areas.c.area_id.in_(below))),
+               Feedback.area_id.in_(below))
 
 
 def inbox(session: Session, caller: Caller, state: str | None = None, phone_days: int = 90) -> list[Feedback]:
@@ -108,7 +120,7 @@ def get(session: Session, caller: Caller, feedback_id: int) -> Feedback:
 
 
 def may_see_phone(user: User, fb: Feedback) -> bool:
-    """Phone numbers are for the assignee and admins."""
+    """Phone numbers (and e-mail addresses) are for the assignee and admins."""
     return "admin" in user.role_set or (fb.assignee_id is not None and fb.assignee_id == user.id)
 
 
@@ -167,6 +179,7 @@ def as_json(fb: Feedback, viewer: User) -> dict:
     """A message as the API shows it to a member of staff (the phone only to the assignee and admins)."""
     return {"id": fb.id, "work_id": fb.work_id, "source": fb.source, "message": fb.message, "name": fb.name,
             "phone": fb.phone if may_see_phone(viewer, fb) else None, "language": fb.language,
+            "email": fb.email if may_see_phone(viewer, fb) else None, "notify": fb.notify, "area_id": fb.area_id,
             "publish": fb.publish, "state": fb.state, "assignee": fb.assignee.username if fb.assignee else None,
             "answer": fb.answer or None,
             "answered_at": fb.answered_at.isoformat() + "Z" if fb.answered_at else None,

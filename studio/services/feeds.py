@@ -54,10 +54,11 @@ def run_feeds(ctx: jobs.Context, store: ObjectStore) -> None:
 
 def live(session: Session, now: datetime) -> list[Package]:
     """Published packages valid now or starting within the window, emergencies first."""
-    return list(session.scalars(select(Package).where(*_live_clauses(now)).order_by(*_feed_order())))
+    return list(session.scalars(select(Package).where(*live_clauses(now)).order_by(*_feed_order())))
 
 
-def _live_clauses(now: datetime) -> list:
+def live_clauses(now: datetime) -> list:
+    """What makes a package live: published, not expired, starting within the feed's window."""
     return [Package.state == "published",
             or_(Package.valid_until.is_(None), Package.valid_until > now),
             or_(Package.valid_from.is_(None), Package.valid_from <= now + FEED_WINDOW)]
@@ -81,7 +82,7 @@ def feed_query(session: Session, kind: str, area: Area | None, display: str = ""
     spec = registry.ENDPOINT_KINDS[kind]
     fits = [PackageFile.package_id == Package.id, *audience.file_fits(kind, display, languages)]
     listed = [PackageFile.package_id == Package.id, audience.feed_file_fits(kind, display, languages)]
-    where = _live_clauses(now or utcnow())
+    where = live_clauses(now or utcnow())
     if area is not None:
         sent_somewhere = exists().where(PackageArea.package_id == Package.id)
         sent_here = exists().where(PackageArea.package_id == Package.id, PackageArea.code.in_(areas.chain(area)))

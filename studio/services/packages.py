@@ -196,10 +196,14 @@ def deliver(session: Session, store: ObjectStore, job: Job, report: Callable[[in
 
 
 def _changed(session: Session, work: Work, user_id: int | None) -> None:
-    """What feeds list changed: move the generation on (every live feed at once) and queue the static feeds."""
+    """What feeds list changed: move the generation on (every live feed at once) and queue the static feeds and
+    the commune sites."""
     feeds.bump(session)
     jobs.create(session, "feeds", priority=work.priority, work_id=work.id, created_by_id=user_id, max_attempts=6,
                 msg="static feeds to rewrite")
+    # The commune sites that show it (studio/web/site_export.py), after the feeds.
+    jobs.create(session, "sites", priority=work.priority, work_id=work.id, created_by_id=user_id, max_attempts=3,
+                msg="commune sites to rebuild")
 
 
 def retract(session: Session, caller: Caller, work: Work, reason: str) -> list[Package]:

@@ -59,7 +59,12 @@ def edition(session: Session, work: Work, package: Package, language: str) -> di
 
 def media(package: Package, language: str) -> dict:
     """The web files in that language: audio, video and its captions; for publications epub, epub-narrated, pdf."""
-    files = [f for f in package.manifest.get("files", []) if f["language"] == language]
+    return media_of(package.manifest.get("files", []), language)
+
+
+def media_of(files: list[dict], language: str) -> dict:
+    """media() of a manifest's file list."""
+    files = [f for f in files if f["language"] == language]
     pick = {}
     for f in files:
         if f["channel"] == "web":

@@ -23,10 +23,10 @@ def register(app: Flask) -> None:
     """Attach blueprints, error handlers and template helpers."""
     from studio.extensions import db, login_manager
     from studio.web import (admin, api, auth, cap, cap_api, endpoint_api, endpoints, feedback, health, media,
-                            programme, programme_api, public, reports, settings, translate, works)
+                            programme, programme_api, public, reports, settings, sites, translate, works)
 
     for mod in (auth, works, media, translate, settings, admin, endpoints, health, api, programme_api, cap_api,
-                endpoint_api, public, feedback, reports, programme, cap):
+                endpoint_api, public, feedback, reports, programme, cap, sites):
         app.register_blueprint(mod.bp)
 
     @login_manager.user_loader

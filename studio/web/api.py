@@ -22,7 +22,8 @@ from studio.services import feedback as feedback_service
 from studio.services import assets as asset_service
 from studio.services import works as work_service
 from studio.services import editing, workflow
-from studio.web.helpers import bearer, client_ip, error_response, job_error, receive_upload
+from studio.services import feedback_mail
+from studio.web.helpers import bearer, client_ip, error_response, job_error, public_base, receive_upload
 from studio.web.helpers import json_body as body
 from studio.web.openapi import spec
 from studio.jobs.worker import mt_router
@@ -382,6 +383,7 @@ def list_feedback():
 def reply_feedback(feedback_id: int):
     """Answer a message: {"message"}."""
     fb = feedback_service.reply(db.session, g.caller, feedback_id, body("FeedbackReply")["message"])
+    feedback_mail.answered(db.session, fb, public_base(), current_app.config["SITE_TITLE"])
     db.session.commit()
     return jsonify(feedback_service.as_json(fb, g.caller.user))
 

@@ -12,9 +12,9 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from studio.errors import N_, TooLarge, ValidationError
 from studio.extensions import csrf, db
-from studio.services import endpoints, feeds, occurrences
+from studio.services import endpoints, feedback_mail, feeds, occurrences
 from studio.services import feedback as feedback_service
-from studio.web.helpers import bearer, client_ip, error_response
+from studio.web.helpers import bearer, client_ip, error_response, public_base
 from studio.web.helpers import json_body as body
 from studio.web.serving import MAX_WAIT_S, parse_wait
 
@@ -52,6 +52,7 @@ def post_feedback(work_id: int):
         "endpoint" if endpoint is not None else "api")
     fb = feedback_service.submit(db.session, work_id, data, client_ip(), current_app.config["SECRET_KEY"], source,
                                  endpoint)
+    feedback_mail.new_question(db.session, fb, public_base())
     db.session.commit()
     return jsonify(id=fb.id, state=fb.state), 201
 

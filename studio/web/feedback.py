@@ -8,7 +8,8 @@ from storage.models import Work
 from studio.extensions import db
 from studio.services import accounts
 from studio.services import feedback as feedback_service
-from studio.web.helpers import caller, form_errors, role_required
+from studio.services import feedback_mail
+from studio.web.helpers import caller, form_errors, public_base, role_required
 
 bp = Blueprint("feedback", __name__, url_prefix="/feedback")
 
@@ -42,10 +43,13 @@ def act(feedback_id: int, action: str):
     with form_errors():
         if action == "assign":
             user_id = request.form.get("user_id", type=int)
-            feedback_service.assign(db.session, caller(), feedback_id, user_id)
+            fb = feedback_service.assign(db.session, caller(), feedback_id, user_id)
+            if fb.assignee_id != caller().user.id:  # nobody needs a mail about what they just did
+                feedback_mail.assigned(db.session, fb, public_base())
             message = _("Assigned.")
         elif action == "reply":
-            feedback_service.reply(db.session, caller(), feedback_id, request.form.get("message", ""))
+            fb = feedback_service.reply(db.session, caller(), feedback_id, request.form.get("message", ""))
+            feedback_mail.answered(db.session, fb, public_base(), current_app.config["SITE_TITLE"])
             message = _("Answer saved; the citizen sees it on the item's page if they agreed to publication.")
         elif action == "close":
             feedback_service.close(db.session, caller(), feedback_id)

@@ -20,6 +20,12 @@ def client_ip() -> str:
     return request.remote_addr or ""
 
 
+def public_base() -> str:
+    """The readers' address (STUDIO_PUBLIC_URL, else this request's), for links in feeds and e-mails."""
+    from flask import current_app
+    return (current_app.config["PUBLIC_URL"] or request.url_root).rstrip("/")
+
+
 def caller() -> Caller:
     """The logged-in user (or API token owner) and address, for services."""
     user = current_user if getattr(current_user, "is_authenticated", False) else None

@@ -51,6 +51,8 @@ LABELS: dict[str, dict[str, str]] = {
     "job_kind": {"render": N_("rendering"), "narrate": N_("narration (shared by the channels)"),
                  "translate": N_("machine translation"), "publish": N_("publishing"), "feeds": N_("feed update"),
                  "transcribe": N_("transcription"), "cap_poll": N_("polling the CAP sources")},
+    "site_kind": {"article": N_("News"), "eboard_notice": N_("Notices"), "radio_bulletin": N_("Radio bulletins"),
+                  "video_report": N_("Videos"), "publication": N_("Publications")},
     "cap_msg_type": {"Alert": N_("alert"), "Update": N_("update"), "Cancel": N_("cancel")},
     "cap_outcome": {"draft": N_("awaiting approval"), "published": N_("published"), "cancelled": N_("cancelled")},
     "cap_source_error": {"unreachable": N_("cannot be reached"), "invalid": N_("does not send CAP"),

@@ -7,14 +7,15 @@ from flask_babel import gettext as _
 
 from studio.extensions import db
 from studio.services import feedback as feedback_service
-from studio.services import reading
+from studio.services import feedback_mail, reading
+from studio.web.helpers import public_base
 from studio.web.media import stream_object
 
 bp = Blueprint("public", __name__)
 
 
 def _base() -> str:
-    return (current_app.config["PUBLIC_URL"] or request.url_root).rstrip("/")
+    return public_base()
 
 
 @bp.get("/p/<int:work_id>")
@@ -38,7 +39,8 @@ def feedback(work_id: int):
 
     from studio.web.helpers import client_ip, form_errors
     with form_errors():
-        feedback_service.submit(db.session, work_id, request.form, client_ip(), current_app.config["SECRET_KEY"])
+        fb = feedback_service.submit(db.session, work_id, request.form, client_ip(), current_app.config["SECRET_KEY"])
+        feedback_mail.new_question(db.session, fb, public_base())
         db.session.commit()
         flash(_("Thank you: your feedback was sent to the editors."), "info")
     return redirect(url_for(".page", work_id=work_id, lang=request.form.get("lang") or None) + "#feedback")

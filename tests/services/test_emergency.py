@@ -48,8 +48,9 @@ def test_publishing_an_unrendered_emergency_renders_first_then_lists_a_verified_
     publish(make_web, wid)
     jobs = db_session.scalars(select(Job).where(Job.work_id == wid).order_by(Job.id)).all()
     assert [(j.kind, j.profile, j.state, j.rank) for j in jobs] == [
-        ("render", "loudspeaker", "succeeded", 0), ("publish", "", "succeeded", 0), ("feeds", "", "succeeded", 0)]
-    render, deliver, static_feeds = jobs
+        ("render", "loudspeaker", "succeeded", 0), ("publish", "", "succeeded", 0), ("feeds", "", "succeeded", 0),
+        ("sites", "", "succeeded", 0)]
+    render, deliver, static_feeds, _sites = jobs
     assert deliver.depends_on == [render.id] and deliver.started_at >= render.finished_at
     assert static_feeds.started_at >= deliver.finished_at  # static feeds after the package is live, not before
     package = db_session.scalar(select(Package).where(Package.work_id == wid))

@@ -1,0 +1,273 @@
+"""An area's public site (/x/<code>/, issue #26): what it shows, and the settings its staff keep.
+
+A site shows the live items sent to its area, to an area above it, or everywhere; never another commune's,
+never a draft, a retracted or an expired one (the feed's own condition: feeds.live). A live emergency for the
+area comes first. Lists go by kind and topic, newest first, paged; search folds diacritics and case (and
+decomposed Unicode, which folding decomposes anyway) on both sides. The questions and answers are the
+answered questions whose askers agreed to publication: questions to the site, and those on its items.
+Staff of the area (its editors, operators and approvers, the province's, admins) keep its name, contact,
+address and logo.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import exists, or_, select
+from sqlalchemy.orm import Session
+
+from media_pipeline.text.unicode import fold, nfc
+from storage.models import Area, Feedback, Package, PackageArea, Site, Work, utcnow
+from studio.errors import N_, NotFound, PermissionDenied, ValidationError
+from studio.services import Caller, areas, audit, clock, feeds, occurrences
+
+PER_PAGE = 12
+KINDS = ("article", "eboard_notice", "radio_bulletin", "video_report", "publication")
+SLUGS = {"article": "tin-tuc", "eboard_notice": "thong-bao", "radio_bulletin": "ban-tin", "video_report": "video",
+         "publication": "an-pham"}
+KIND_OF_SLUG = {v: k for k, v in SLUGS.items()}
+STAFF = ("editor", "operator", "approver")
+MAX_TEXT = 2000
+
+
+@dataclass
+class Item:
+    """One live item as a site lists it."""
+
+    work_id: int
+    package_id: int
+    kind: str
+    priority: str
+    topics: list[str]
+    titles: dict[str, str]
+    summary: str
+    source_language: str
+    published_at: datetime | None
+    valid_until: datetime | None
+    files: list[dict] = field(default_factory=list)
+    folded: str = ""
+    area_codes: list[str] = field(default_factory=list)  # empty: sent everywhere
+
+    def owner(self, chain: list[str]) -> str:
+        """The site whose pages hold this item's page, seen from a site with this chain (its area first): the
+        most local of the chain's areas the item was sent to, else the chain's top (an item for everywhere)."""
+        return next((c for c in chain if c in self.area_codes), chain[-1])
+
+    def title(self, lang: str) -> str:
+        """The title in `lang`, else in the item's own language."""
+        return self.titles.get(lang) or self.titles.get(self.source_language, "")
+
+    @property
+    def languages(self) -> list[str]:
+        return sorted(self.titles, key=lambda c: (c != self.source_language, c))
+
+
+@dataclass
+class SiteInfo:
+    """The site's frame: its area, name and contact."""
+
+    area: Area
+    name: str
+    contact: str
+    address: str
+    logo: dict | None
+    chain: list[str]
+
+
+def site(session: Session, code: str) -> SiteInfo:
+    """The site of the area with this code, or NotFound."""
+    area = areas.by_code(session, code)
+    if area is None:
+        raise NotFound(N_("There is no site for %(code)s."), code=code)
+    row = session.scalar(select(Site).where(Site.area_id == area.id))
+    chain = [area.code, *(a.code for a in area.ancestors())]
+    logo = {"key": row.logo_key, "width": row.logo_width, "height": row.logo_height} if row and row.logo_key else None
+    return SiteInfo(area, (row.name if row and row.name else area.name), row.contact if row else "",
+                    row.address if row else "", logo, chain)
+
+
+class ItemCache:
+    """Each site's items per feeds generation and minute (a publish or a retraction moves the generation on, an
+    expiry the minute): the pages of one site, and an export of thousands of sites, read them once."""
+
+    def __init__(self, max_sites: int = 4096):
+        self.max_sites = max_sites
+        self._rows: dict[tuple, list[Item]] = {}
+
+    def items(self, session: Session, info: SiteInfo, now: datetime | None = None) -> list[Item]:
+        """items(), from the cache when this generation and minute already read them."""
+        now = now or utcnow()
+        key = (str(session.get_bind().url), feeds.generation(session), now.replace(second=0, microsecond=0),
+               info.area.code)
+        hit = self._rows.get(key)
+        if hit is None:
+            if len(self._rows) >= self.max_sites:
+                self._rows.clear()
+            hit = self._rows[key] = items(session, info, now)
+        return hit
+
+
+def items(session: Session, info: SiteInfo, now: datetime | None = None) -> list[Item]:
+    """Every live item the site shows, emergencies first, then newest first."""
+    now = now or utcnow()
+    sent_somewhere = exists().where(PackageArea.package_id == Package.id)
+    sent_here = exists().where(PackageArea.package_id == Package.id, PackageArea.code.in_(info.chain))
+    rows = session.execute(select(Package, Work.kind, Work.topics, Work.search_text).join(Work, Work.id == Package.work_id)
+                           .where(*feeds.live_clauses(now), or_(~sent_somewhere, sent_here))
+                           .order_by(Package.published_at.desc(), Package.id.desc()))
+    out = []
+    for p, kind, topics, search_text in rows:
+        if p.valid_from is not None and p.valid_from > now:
+            continue  # in the feeds ahead of time, for endpoints to fetch; not on the site yet
+        m = p.manifest
+        titles = dict(m.get("title") or {})
+        texts = " ".join(t.get("title", "") + " " + " ".join(t.get("sentences", []))
+                         for t in (m.get("texts") or {}).values())
+        out.append(Item(p.work_id, p.id, kind, p.priority, list(topics or []), titles, m.get("summary", ""),
+                        m.get("source_language", ""), p.published_at, p.valid_until, list(m.get("files", [])),
+                        folded=f"{search_text or ''} {fold(texts)}", area_codes=list(p.area_codes or [])))
+    out.sort(key=lambda i: i.priority != "emergency")  # stable: newest first within each
+    return out
+
+
+def emergencies(found: list[Item]) -> list[Item]:
+    """The live emergencies among them (the home's banner)."""
+    return [i for i in found if i.priority == "emergency"]
+
+
+def page_of(found: list[Item], page: int, per: int = PER_PAGE) -> tuple[list[Item], int]:
+    """One page (from 1) and the number of pages; NotFound past the last."""
+    pages = max(1, math.ceil(len(found) / per))
+    if page < 1 or page > pages:
+        raise NotFound(N_("There is no page %(n)s."), n=page)
+    return found[(page - 1) * per:page * per], pages
+
+
+def of_kind(found: list[Item], slug: str) -> list[Item]:
+    """The items of a kind, by its slug (tin-tuc, thong-bao, ban-tin, video, an-pham)."""
+    if slug not in KIND_OF_SLUG:
+        raise NotFound(N_("There is no such list."))
+    return [i for i in found if i.kind == KIND_OF_SLUG[slug]]
+
+
+def of_topic(found: list[Item], topic: str) -> list[Item]:
+    """The items of a topic."""
+    return [i for i in found if topic in i.topics]
+
+
+def topics(found: list[Item]) -> list[str]:
+    """The topics the site's items have, by how many."""
+    count: dict[str, int] = {}
+    for i in found:
+        for t in i.topics:
+            count[t] = count.get(t, 0) + 1
+    return sorted(count, key=lambda t: (-count[t], t))
+
+
+def search(found: list[Item], q: str) -> list[Item]:
+    """The items whose text holds every word of `q`, diacritics and case aside."""
+    words = fold(nfc(q or "")).split()
+    if not words:
+        return []
+    return [i for i in found if all(w in f"{fold(' '.join(i.titles.values()))} {fold(i.summary)} {i.folded}"
+                                    for w in words)]
+
+
+def index_json(found: list[Item], prefix: str) -> bytes:
+    """The prebuilt search index of a site (the static site's search reads it): per item its address, title
+    and the folded words of its titles, summary and topics, plus the start of its text."""
+    import json
+    rows = [{"u": f"{prefix}/items/{i.work_id}/", "t": i.title("vi"), "k": i.kind,
+             "f": " ".join(dict.fromkeys(f"{fold(' '.join(i.titles.values()))} {fold(i.summary)} "
+                                         f"{fold(' '.join(i.topics))} {i.folded[:600]}".split()))}
+            for i in found]
+    return json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def get_item(found: list[Item], work_id: int) -> Item:
+    """One item of the site, or NotFound (not live, or not for this area)."""
+    for i in found:
+        if i.work_id == work_id:
+            return i
+    raise NotFound(N_("This item is not published."))
+
+
+def languages(found: list[Item]) -> list[str]:
+    """The languages the site's items have, Vietnamese first."""
+    langs = {lang for i in found for lang in i.titles}
+    return sorted(langs, key=lambda c: (c != "vi", c))
+
+
+def answers(session: Session, info: SiteInfo, found: list[Item]) -> list[Feedback]:
+    """Answered questions whose askers agreed to publication: to this site, or on its items; newest first."""
+    ids = [i.work_id for i in found]
+    cond = Feedback.area_id == info.area.id
+    if ids:
+        cond = or_(cond, Feedback.work_id.in_(ids))
+    return list(session.scalars(select(Feedback).where(cond, Feedback.publish.is_(True), Feedback.answer != "",
+                                                       Feedback.state.in_(("answered", "closed")))
+                                .order_by(Feedback.answered_at.desc()).limit(200)))
+
+
+def week(session: Session, info: SiteInfo, now: datetime | None = None) -> list[dict]:
+    """This week's loudspeaker programme of a commune (from today, 7 days), or [] for a district or province."""
+    if info.area.level != "commune":
+        return []
+    today = clock.local(now or utcnow()).replace(hour=0, minute=0, second=0, microsecond=0)
+    w0 = clock.to_utc(today, "from")
+    return occurrences.area_week(session, info.area, None, w0, w0 + timedelta(days=7))
+
+
+def may_edit(session: Session, caller: Caller, area: Area) -> bool:
+    """Whether the caller keeps this area's site: admins, and staff of this area or an area above it."""
+    user = caller.user
+    if user is None or not user.has_role(*STAFF):
+        return False
+    if "admin" in user.role_set or not user.areas:
+        return "admin" in user.role_set or user.has_role("editor", "approver")
+    mine = {a.id for a in user.areas}
+    return area.id in mine or any(a.id in mine for a in area.ancestors())
+
+
+def store_logo(session: Session, caller: Caller, store, code: str, path: str, max_pixels: int) -> dict:
+    """Check an uploaded logo by its content, re-encode it as a small PNG and store it; {key, width, height}."""
+    import hashlib
+
+    from media_pipeline import images
+    from media_pipeline.errors import InvalidMedia
+    info = site(session, code)
+    if not may_edit(session, caller, info.area):
+        raise PermissionDenied(N_("Only the staff of %(area)s keep its site."), area=info.area.name)
+    try:
+        images.inspect(path, max_pixels)
+        data, width, height = images.small_png(path)
+    except InvalidMedia:
+        raise ValidationError(N_("The logo must be a JPEG, PNG, WebP or GIF picture."), field="logo") from None
+    key = f"site-logos/{code}/{hashlib.sha256(data).hexdigest()}.png"
+    store.put_bytes(key, data, "image/png")
+    return {"key": key, "width": width, "height": height}
+
+
+def save_settings(session: Session, caller: Caller, code: str, data: dict, logo: dict | None = None) -> Site:
+    """Change a site's name, contact and address (and its logo: {key, width, height} already stored)."""
+    info = site(session, code)
+    if not may_edit(session, caller, info.area):
+        raise PermissionDenied(N_("Only the staff of %(area)s keep its site."), area=info.area.name)
+    values = {k: nfc(str(data.get(k) or "")).strip() for k in ("name", "contact", "address")}
+    if len(values["name"]) > 200:
+        raise ValidationError(N_("The site's name is longer than 200 characters."), field="name")
+    for k in ("contact", "address"):
+        if len(values[k]) > MAX_TEXT:
+            raise ValidationError(N_("At most 2,000 characters."), field=k)
+    row = session.scalar(select(Site).where(Site.area_id == info.area.id))
+    if row is None:
+        row = Site(area_id=info.area.id)
+        session.add(row)
+    row.name, row.contact, row.address = values["name"], values["contact"], values["address"]
+    if logo:
+        row.logo_key, row.logo_width, row.logo_height = logo["key"], logo["width"], logo["height"]
+    row.updated_by_id = caller.user.id
+    session.flush()
+    audit.record(session, caller, "site.settings", "area", info.area.id, code=code, logo=bool(logo))
+    return row

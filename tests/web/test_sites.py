@@ -1,0 +1,164 @@
+"""Commune websites (issue #26): what a site shows and never shows, search without diacritics, questions and
+answers, and the e-mail loop through a real SMTP server on loopback (aiosmtpd)."""
+from __future__ import annotations
+
+import unicodedata
+from datetime import timedelta
+from email import message_from_bytes, policy
+
+import pytest
+from sqlalchemy import select
+
+from storage.models import Feedback, MailMessage, User, utcnow
+from tests.web.site_cases import live_item
+
+
+@pytest.fixture
+def province(app, db_session, users):
+    from tests.services.programme_cases import make_province
+    made = make_province(db_session)
+    admin = db_session.scalar(select(User).where(User.username == "admin"))
+    made["admin_user"] = admin
+    return made
+
+
+def _items(db_session, admin):
+    own = live_item(db_session, admin, "Lịch tiêm chủng tháng Mười Hai", ["00961"], topics=["Y tế"],
+                    summary="Trạm y tế xã Thanh Thủy tiêm chủng cho trẻ.")
+    prov = live_item(db_session, admin, "Tỉnh hướng dẫn phòng chống rét đậm", ["02"], kind="eboard_notice")
+    everywhere = live_item(db_session, admin, "Thông báo chung toàn quốc", [])
+    other = live_item(db_session, admin, "Tin riêng của xã Phương Tiến", ["00962"])
+    draft = live_item(db_session, admin, "Bản nháp chưa duyệt", ["00961"], state="draft")
+    expired = live_item(db_session, admin, "Thông báo đã hết hạn", ["00961"], valid_until=utcnow() - timedelta(hours=1))
+    alarm = live_item(db_session, admin, "Cảnh báo lũ quét", ["02.030"], priority="emergency")
+    db_session.commit()
+    return {"own": own, "prov": prov, "everywhere": everywhere, "other": other, "draft": draft, "expired": expired,
+            "alarm": alarm}
+
+
+def test_a_commune_site_shows_its_own_and_the_areas_above_never_anothers_nor_a_draft(web, province, db_session):
+    w = _items(db_session, province["admin_user"])
+    page = web.get("/x/00961/").get_data(as_text=True)
+    for k in ("own", "prov", "everywhere", "alarm"):
+        assert w[k].title in page, k
+    for k in ("other", "draft", "expired"):
+        assert w[k].title not in page, k
+    # The emergency first, as an alert, before the latest items.
+    assert page.index('role="alert"') < page.index(w["alarm"].title) < page.index("Lịch tiêm chủng")
+    assert page.index(w["alarm"].title) < page.index(w["prov"].title)
+    # Its item pages; another commune's item is not on this site.
+    assert web.get(f"/x/00961/items/{w['own'].id}/").status_code == 200
+    assert web.get(f"/x/00961/items/{w['other'].id}/").status_code == 404
+    assert web.get(f"/x/00962/items/{w['other'].id}/").status_code == 200
+    # Lists by kind and topic.
+    notices = web.get("/x/00961/thong-bao/").get_data(as_text=True)
+    assert w["prov"].title in notices and w["own"].title not in notices
+    assert w["own"].title in web.get("/x/00961/chu-de/Y tế/").get_data(as_text=True)
+    # RSS and sitemap list the same items.
+    rss = web.get("/x/00961/rss.xml").get_data(as_text=True)
+    assert w["own"].title in rss and w["other"].title not in rss
+    sitemap = web.get("/x/00961/sitemap.xml").get_data(as_text=True)
+    assert f"/x/00961/items/{w['own'].id}/" in sitemap and f"/items/{w['other'].id}/" not in sitemap
+    assert web.get("/x/nowhere/").status_code == 404
+    assert 'lang="vi"' in page and web.get("/x/00961/tuyen-bo-tiep-can/").status_code == 200
+
+
+def test_search_finds_words_without_diacritics_or_in_decomposed_unicode(web, province, db_session):
+    w = _items(db_session, province["admin_user"])
+    plain = web.get("/x/00961/tim-kiem/?q=tiem chung").get_data(as_text=True)
+    assert w["own"].title in plain and w["prov"].title not in plain
+    nfd = unicodedata.normalize("NFD", "TIÊM CHỦNG")
+    assert w["own"].title in web.get(f"/x/00961/tim-kiem/?q={nfd}").get_data(as_text=True)
+    assert w["other"].title not in web.get("/x/00961/tim-kiem/?q=phuong tien").get_data(as_text=True)
+    index = web.get("/x/00961/search.json").json
+    assert {r["u"] for r in index} >= {f"/x/00961/items/{w['own'].id}/"}
+    own = next(r for r in index if r["u"].endswith(f"/{w['own'].id}/"))
+    assert "tiem" in own["f"] and "chung" in own["f"]
+
+
+class _Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        self.messages.append((envelope.rcpt_tos, message_from_bytes(envelope.content, policy=policy.default)))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server on a loopback port (aiosmtpd)."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    inbox = _Inbox()
+    ctl = Controller(inbox, hostname="127.0.0.1", port=port)
+    ctl.start()
+    yield f"smtp://127.0.0.1:{port}?from=tttt@hagiang.gov.vn", inbox
+    ctl.stop()
+
+
+def test_a_question_mails_the_areas_staff_and_the_answer_reaches_the_citizen(app, web, make_web, province,
+                                                                          db_session, smtp):
+    from studio.services import Caller, accounts
+    url, inbox = smtp
+    app.config["SMTP_URL"] = url
+    app.extensions.get("job_resources", {}).pop("mail", None)
+    admin = Caller(province["admin_user"])
+    commune = province["areas"]["c1"]
+    staff = accounts.create_user(db_session, admin, "bientap.thanhthuy", "mat-khau-dai-1", ["editor"],
+                                 area_ids=[commune.id])
+    staff.email = "bientap@thanhthuy.gov.vn"
+    far = accounts.create_user(db_session, admin, "bientap.luongcu", "mat-khau-dai-1", ["editor"],
+                               area_ids=[province["areas"]["c3"].id])
+    far.email = "bientap@lungcu.gov.vn"
+    db_session.commit()
+    web._refresh_token("/x/00961/hoi-dap/")  # a citizen opens the form
+    resp = web.post("/x/00961/hoi-dap/", {"message": "Khi nào xã sửa đường lên thôn Khuổi Luông?", "name": "Chị Hoa",
+                                          "email": "hoa@example.vn", "notify": "1", "publish": "1",
+                                          "phone": "0912 345 678"})
+    assert resp.status_code == 302
+    fb = db_session.scalar(select(Feedback))
+    assert (fb.area_id, fb.work_id, fb.email, fb.notify) == (commune.id, None, "hoa@example.vn", True)
+    (to, msg), = inbox.messages  # the commune's editor, not Lũng Cú's
+    assert to == ["bientap@thanhthuy.gov.vn"]
+    assert msg["Subject"].startswith("Câu hỏi mới của người dân") and "thôn Khuổi Luông" in msg.get_body(
+        ("plain",)).get_content()
+    assert msg.get_body(("plain",)) is not None and msg.get_body(("html",)) is not None
+    assert f"/feedback/{fb.id}" in msg.get_body(("plain",)).get_content()
+    # The commune's editor answers; the citizen receives it with a link.
+    ed = make_web()
+    ed.login("bientap.thanhthuy", "mat-khau-dai-1")
+    assert fb.id in [f.id for f in db_session.scalars(select(Feedback))]
+    assert ed.post(f"/feedback/{fb.id}/reply", {"message": "Tháng Một năm sau xã làm đường."}).status_code == 302
+    to, answer = inbox.messages[-1]
+    assert to == ["hoa@example.vn"] and answer["Subject"].startswith("Trả lời câu hỏi của bạn")
+    text = answer.get_body(("plain",)).get_content()
+    assert "Tháng Một năm sau" in text and f"/x/00961/hoi-dap/#q{fb.id}" in text
+    assert "0912" not in text  # phone numbers stay with the staff
+    # The answer is on the site's questions page (the asker agreed).
+    page = web.get("/x/00961/hoi-dap/").get_data(as_text=True)
+    assert "Tháng Một năm sau xã làm đường." in page and "0912" not in page and "hoa@example.vn" not in page
+    assert {m.state for m in db_session.scalars(select(MailMessage))} == {"sent"}
+
+
+def test_mail_waits_and_is_tried_again_when_the_server_is_down(app, web, province, db_session):
+    from storage.models import Job
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there
+    app.config["SMTP_URL"] = f"smtp://127.0.0.1:{port}"
+    app.extensions.get("job_resources", {}).pop("mail", None)
+    staff = province["admin_user"]
+    staff.email = "admin@hagiang.gov.vn"
+    db_session.commit()
+    web._refresh_token("/x/00961/hoi-dap/")
+    assert web.post("/x/00961/hoi-dap/", {"message": "Xin hỏi lịch họp dân?"}).status_code == 302
+    msg = db_session.scalar(select(MailMessage))
+    job = db_session.scalar(select(Job).where(Job.kind == "mail"))
+    assert msg.state == "queued" and msg.attempts == 1 and "Connection" in msg.error
+    assert job.state == "queued" and job.run_after is not None and job.error_code == "mail_unavailable"
