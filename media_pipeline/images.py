@@ -80,3 +80,16 @@ def small_png(path: str, max_side: int = 256) -> tuple[bytes, int, int]:
         out = io.BytesIO()
         im.save(out, "PNG", optimize=True)
         return out.getvalue(), im.width, im.height
+
+
+def resized(path: str, width: int, fmt: str) -> bytes:
+    """The picture at most `width` pixels wide (never enlarged), as WebP or JPEG, for responsive pages."""
+    with Image.open(path) as im:
+        im = ImageOps.exif_transpose(im)
+        if im.width > width:
+            im = im.resize((width, max(1, round(im.height * width / im.width))), Image.LANCZOS)
+        if im.mode not in ("RGB", "L"):
+            im = im.convert("RGB")
+        out = io.BytesIO()
+        im.save(out, "WEBP" if fmt == "webp" else "JPEG", quality=80)
+        return out.getvalue()

@@ -8,7 +8,7 @@ import argparse
 import logging
 import os
 
-from studio.cli import admin, demo, endpoint, media, models, network, render, report, serve
+from studio.cli import admin, demo, endpoint, media, models, network, render, report, serve, sites
 
 OWN_LOGGERS = ("studio", "media_pipeline", "storage")
 
@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_parser(sub)
     endpoint.add_parser(sub)
     network.add_parser(sub)
+    sites.add_parser(sub)
     u = sub.add_parser("create-user", help="create an account (password from STUDIO_NEW_USER_PASSWORD or prompt)")
     u.add_argument("username")
     u.add_argument("--roles", default="editor",

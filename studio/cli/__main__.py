@@ -3,4 +3,5 @@ import sys
 
 from studio.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not in a process a parallel export spawns (it imports this module again)
+    sys.exit(main())

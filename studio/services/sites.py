@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session
 from media_pipeline.text.unicode import fold, nfc
 from storage.models import Area, Feedback, Package, PackageArea, Site, Work, utcnow
 from studio.errors import N_, NotFound, PermissionDenied, ValidationError
+from studio import jobs
 from studio.services import Caller, areas, audit, clock, feeds, occurrences
 
-PER_PAGE = 12
+PER_PAGE = 30
 KINDS = ("article", "eboard_notice", "radio_bulletin", "video_report", "publication")
 SLUGS = {"article": "tin-tuc", "eboard_notice": "thong-bao", "radio_bulletin": "ban-tin", "video_report": "video",
          "publication": "an-pham"}
@@ -48,6 +49,20 @@ class Item:
     files: list[dict] = field(default_factory=list)
     folded: str = ""
     area_codes: list[str] = field(default_factory=list)  # empty: sent everywhere
+    _stamp: tuple[str, str] | None = field(default=None, repr=False)
+
+    def href(self, chain: list[str], lang: str) -> str:
+        """The item's page as a site with this chain links it, in `lang` when the item has it."""
+        path = f"/x/{self.owner(chain)}/items/{self.work_id}/"
+        return path + f"{lang}/" if lang != self.source_language and lang in self.titles else path
+
+    @property
+    def stamp(self) -> tuple[str, str]:
+        """(ISO 8601 in UTC, the studio's local label) of its publication, made once."""
+        if self._stamp is None:
+            self._stamp = (self.published_at.strftime("%Y-%m-%dT%H:%M:%SZ"), clock.label(self.published_at)) \
+                if self.published_at else ("", "")
+        return self._stamp
 
     def owner(self, chain: list[str]) -> str:
         """The site whose pages hold this item's page, seen from a site with this chain (its area first): the
@@ -87,24 +102,32 @@ def site(session: Session, code: str) -> SiteInfo:
                     row.address if row else "", logo, chain)
 
 
+def generation(session: Session) -> str:
+    """What the sites' pages depend on, as one value: the feeds generation (publishes, retractions) and the
+    sites' own (their settings)."""
+    return f"{feeds.generation(session)}.{feeds.generation(session, 'sites')}"
+
+
 class ItemCache:
     """Each site's items per feeds generation and minute (a publish or a retraction moves the generation on, an
     expiry the minute): the pages of one site, and an export of thousands of sites, read them once."""
 
     def __init__(self, max_sites: int = 4096):
         self.max_sites = max_sites
-        self._rows: dict[tuple, list[Item]] = {}
+        self._rows: dict[tuple, tuple[SiteInfo, list[Item]]] = {}
+        self.pinned: dict[str, tuple[SiteInfo, list[Item]]] = {}  # what an export renders, read once per site
 
-    def items(self, session: Session, info: SiteInfo, now: datetime | None = None) -> list[Item]:
-        """items(), from the cache when this generation and minute already read them."""
+    def load(self, session: Session, code: str, now: datetime | None = None) -> tuple[SiteInfo, list[Item]]:
+        """The site and its items, from the cache when this generation and minute already read them (a site's
+        settings move the generation on too: save_settings)."""
         now = now or utcnow()
-        key = (str(session.get_bind().url), feeds.generation(session), now.replace(second=0, microsecond=0),
-               info.area.code)
+        key = (str(session.get_bind().url), generation(session), now.replace(second=0, microsecond=0), code)
         hit = self._rows.get(key)
         if hit is None:
             if len(self._rows) >= self.max_sites:
                 self._rows.clear()
-            hit = self._rows[key] = items(session, info, now)
+            info = site(session, code)
+            hit = self._rows[key] = (info, items(session, info, now))
         return hit
 
 
@@ -219,6 +242,51 @@ def week(session: Session, info: SiteInfo, now: datetime | None = None) -> list[
     return occurrences.area_week(session, info.area, None, w0, w0 + timedelta(days=7))
 
 
+IMAGE_WIDTHS = (320, 640, 1024)
+IMAGE_FORMATS = {"webp": "image/webp", "jpg": "image/jpeg"}
+
+
+def pictures(session: Session, work_id: int) -> list[dict]:
+    """A live item's pictures with their responsive widths: [{asset_id, widths, width, height}] (width and
+    height of the 640-pixel variant, the page's default)."""
+    from storage.models import Asset
+    out = []
+    for a in session.scalars(select(Asset).where(Asset.work_id == work_id, Asset.kind == "image",
+                                                 Asset.role == "attachment").order_by(Asset.id)):
+        if not a.width or not a.height:
+            continue
+        widths = [w for w in IMAGE_WIDTHS if w < a.width] + [min(a.width, IMAGE_WIDTHS[-1])]
+        shown = min(640, a.width)
+        out.append({"asset_id": a.id, "widths": sorted(set(widths)), "width": shown,
+                    "height": max(1, round(a.height * shown / a.width))})
+    return out
+
+
+def image_variant(session: Session, store, work_id: int, asset_id: int, width: int, fmt: str) -> tuple[str, int]:
+    """The object key and size of a live item's picture at `width` in `fmt` (webp, jpg), made once and kept
+    in the store beside the original (`site-images/<sha256>-<width>.<fmt>`)."""
+    import os
+    import tempfile
+
+    from media_pipeline import images
+    from storage.models import Asset
+    asset = session.get(Asset, asset_id)
+    pics = {p["asset_id"]: p for p in pictures(session, work_id)}
+    if asset is None or asset.work_id != work_id or asset_id not in pics or fmt not in IMAGE_FORMATS or \
+            width not in pics[asset_id]["widths"]:
+        raise NotFound(N_("No such picture."))
+    key = f"site-images/{asset.sha256}-{width}.{fmt}"
+    if not store.exists(key):
+        fd, path = tempfile.mkstemp(prefix="site-image-")
+        os.close(fd)
+        try:
+            store.download(asset.object_key, path)
+            store.put_bytes(key, images.resized(path, width, fmt), IMAGE_FORMATS[fmt])
+        finally:
+            os.unlink(path)
+    return key, store.stat(key).size
+
+
 def may_edit(session: Session, caller: Caller, area: Area) -> bool:
     """Whether the caller keeps this area's site: admins, and staff of this area or an area above it."""
     user = caller.user
@@ -268,6 +336,8 @@ def save_settings(session: Session, caller: Caller, code: str, data: dict, logo:
     if logo:
         row.logo_key, row.logo_width, row.logo_height = logo["key"], logo["width"], logo["height"]
     row.updated_by_id = caller.user.id
+    feeds.bump(session, "sites")  # cached pages and exported copies are of an older generation now
+    jobs.create(session, "sites", profile=code, max_attempts=3, msg="the site's settings changed")
     session.flush()
     audit.record(session, caller, "site.settings", "area", info.area.id, code=code, logo=bool(logo))
     return row

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from storage.objectstore import ObjectStore
 from studio import jobs
-from studio.services import feeds, site_changes, sites
+from studio.services import site_changes, sites
 from studio.web.site_files import EXPORT_HEADER, FILES, key_for, manifest, mime_of
 from studio.web.sites import site_paths
 
@@ -47,31 +47,56 @@ class Written:
 
 def export_site(app: Flask, store: ObjectStore, session: Session, code: str) -> Written:
     """Render one site and write what changed."""
-    out = Written(sites=1)
-    info = sites.site(session, code)
+    return _upload(store, _plan(app, store, session, code))
+
+
+@dataclass
+class _Plan:
+    code: str
+    generation: str
+    put: list[tuple[str, bytes]]
+    delete: list[str]
+    pages: dict[str, str]
+    unchanged: int
+
+
+def _upload(store: ObjectStore, plan: _Plan) -> Written:
+    for path, data in plan.put:
+        store.put_bytes(key_for(plan.code, path), data, mime_of(path))
+    for path in plan.delete:
+        store.delete(key_for(plan.code, path))
+    store.put_bytes(f"sites/{plan.code}/manifest.json", json.dumps({"generation": plan.generation,
+                                                                   "pages": plan.pages}, sort_keys=True).encode(),
+                    "application/json")
+    return Written(sites=1, written=len(plan.put), unchanged=plan.unchanged, deleted=len(plan.delete),
+                   bytes=sum(len(d) for _, d in plan.put))
+
+
+def _plan(app: Flask, store: ObjectStore, session: Session, code: str) -> _Plan:
+    """Render one site; what to write and delete."""
     cache = app.extensions.setdefault("site_items", sites.ItemCache())
-    found = cache.items(session, info)
-    paths = site_paths(info, found) + list(FILES) + (["logo"] if info.logo else [])
-    generation = feeds.generation(session)
+    info, found = cache.pinned[code] = cache.load(session, code)
+    owned = [i.work_id for i in found if i.owner(info.chain) == info.area.code]
+    pictures = {wid: sites.pictures(session, wid) for wid in owned}
+    paths = site_paths(info, found, pictures) + list(FILES) + (["logo"] if info.logo else [])
+    generation = sites.generation(session)
     before = manifest(store, code)["pages"]
     after: dict[str, str] = {}
-    for path, status, data in _render(app, code, paths):
+    put, unchanged = [], 0
+    try:
+        rendered = _render(app, code, paths)
+    finally:
+        cache.pinned.pop(code, None)
+    for path, status, data in rendered:
         if status != 200:
             log.warning("site %s: /%s answered %s; left out", code, path, status)
             continue
         digest = after[path] = hashlib.sha256(data).hexdigest()
         if before.get(path) == digest:
-            out.unchanged += 1
-            continue
-        store.put_bytes(key_for(code, path), data, mime_of(path))
-        out.written += 1
-        out.bytes += len(data)
-    for path in set(before) - set(after):
-        store.delete(key_for(code, path))
-        out.deleted += 1
-    store.put_bytes(f"sites/{code}/manifest.json", json.dumps({"generation": generation, "pages": after},
-                                                              sort_keys=True).encode(), "application/json")
-    return out
+            unchanged += 1
+        else:
+            put.append((path, data))
+    return _Plan(code, generation, put, sorted(set(before) - set(after)), after, unchanged)
 
 
 def _render(app: Flask, code: str, paths: list[str]) -> list[tuple[str, int, bytes]]:
@@ -89,20 +114,61 @@ def _render(app: Flask, code: str, paths: list[str]) -> list[tuple[str, int, byt
         return pool.submit(run).result()
 
 
-def export(app: Flask, store: ObjectStore, session: Session, codes: list[str]) -> Written:
-    """Export these sites."""
+CHILD_CONFIG = ("SQLALCHEMY_DATABASE_URI", "S3_URL", "PUBLIC_URL", "SITE_TITLE", "SECRET_KEY", "TIMEZONE",
+                "FEEDBACK_PHONE_DAYS", "INSTANCE")
+_child: dict = {}
+
+
+def _child_start(config: dict) -> None:
+    """A process of a parallel export: its own app on the same database and store."""
+    from studio import create_app
+    _child["app"] = create_app({**config, "QUEUE_URL": "memory://"}, environ={"STUDIO_INSTANCE": config["INSTANCE"]})
+
+
+def _child_export(codes: list[str]) -> Written:
+    from studio.extensions import db
+    app = _child["app"]
+    with app.app_context():
+        return export(app, app.extensions["objectstore"], db.session, codes, workers=2)
+
+
+def export_parallel(app: Flask, codes: list[str], processes: int) -> Written:
+    """A full build over `processes` processes (rendering is bound to one core per process), each taking every
+    n-th site; each writes through its own connections."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    config = {k: app.config[k] for k in CHILD_CONFIG}
+    chunks = [codes[i::processes] for i in range(processes)]
     total = Written()
-    for code in codes:
-        total.add(export_site(app, store, session, code))
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"), initializer=_child_start,
+                             initargs=(config,)) as pool:
+        for done in pool.map(_child_export, [c for c in chunks if c]):
+            total.add(done)
+    return total
+
+
+def export(app: Flask, store: ObjectStore, session: Session, codes: list[str], workers: int = 1) -> Written:
+    """Export these sites (`workers` at a time: the object store's writes overlap the next site's rendering)."""
+    total = Written()
+    if workers <= 1:
+        for code in codes:
+            total.add(export_site(app, store, session, code))
+        return total
+    with ThreadPoolExecutor(workers, thread_name_prefix="site-upload") as pool:
+        for done in [pool.submit(_upload, store, plan) for plan in (_plan(app, store, session, c) for c in codes)]:
+            total.add(done.result())
     return total
 
 
 @jobs.handler("sites", needs=("store", "app"), timeout=lambda _s, _j: 3600)
 def run_sites(ctx: jobs.Context, store: ObjectStore, app: Flask) -> None:
-    """Rebuild the sites a publish or retraction changed (a job with a work), or those of expired items."""
+    """Rebuild the sites a publish or retraction changed (a job with a work), one site whose settings changed
+    (its code in `profile`), or those of expired items (neither)."""
     session, job = ctx.session, ctx.job
     if job.work_id is not None:
         codes = site_changes.affected(session, site_changes.package_codes(session, job.work_id))
+    elif job.profile:  # one site's settings changed
+        codes = [job.profile]
     else:
         codes = site_changes.expired(session)
     done = export(app, store, session, codes)

@@ -18,7 +18,13 @@ def key_for(code: str, path: str) -> str:
 
 def mime_of(path: str) -> str:
     """The Content-Type a site's page or file is stored and served with."""
-    return FILES.get(path, "image/png" if path == "logo" else "text/html; charset=utf-8")
+    if path in FILES:
+        return FILES[path]
+    if path == "logo":
+        return "image/png"
+    if path.startswith("img/"):
+        return "image/webp" if path.endswith(".webp") else "image/jpeg"
+    return "text/html; charset=utf-8"
 
 
 def manifest(store: ObjectStore, code: str) -> dict:

@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from storage.errors import StorageError
 from studio.extensions import db
 from studio.services import feedback as feedback_service
-from studio.services import feedback_mail, feeds, reading, sites
+from studio.services import feedback_mail, reading, sites
 from studio.web.helpers import caller, client_ip, form_errors, public_base, role_required, spooled
 from studio.web.media import stream_object
 from studio.web.site_files import EXPORT_HEADER, key_for, manifest, mime_of
@@ -37,17 +37,18 @@ def _lang(lang: str | None, found: list[sites.Item]) -> str:
 
 
 def _page(template: str, info: sites.SiteInfo, found: list[sites.Item], lang: str, **kw) -> str:
-    static = exporting()
+    static = exporting()  # the static copy's forms and media point at the studio (STUDIO_PUBLIC_URL)
     with force_locale("vi" if lang == "vi" else "en"):
         return render_template(f"sites/{template}", site=info, lang=lang, site_langs=sites.languages(found),
                                kinds=sites.SLUGS, topics=sites.topics(found), static=static,
-                               studio=public_base() if static else "", **kw)
+                               studio=current_app.config["PUBLIC_URL"].rstrip("/") if static else "", **kw)
 
 
 def _load(code: str):
-    info = sites.site(db.session, code)
     cache = current_app.extensions.setdefault("site_items", sites.ItemCache())
-    return info, cache.items(db.session, info)
+    if exporting() and code in cache.pinned:  # the export read this site once for all its pages
+        return cache.pinned[code]
+    return cache.load(db.session, code)
 
 
 def exporting() -> bool:
@@ -68,7 +69,7 @@ def stored_copy():
     if (request.method != "GET" or exporting() or path is None or path.startswith(LIVE_ONLY) or request.query_string
             or web_session.get("_flashes") or store is None):
         return None
-    generation = feeds.generation(db.session)
+    generation = sites.generation(db.session)
     cached = current_app.extensions.setdefault("site_manifests", {})
     got = cached.get(code)
     if got is None or got[0] != generation:
@@ -115,7 +116,7 @@ def item(code: str, work_id: int, lang: str | None):
     work, package = reading.published(db.session, work_id)
     return _page("item.html", info, found, lang, it=it,
                  ed=reading.edition(db.session, work, package, lang), media=reading.media(package, lang),
-                 pictures=reading.pictures(work), item_lang=lang,
+                 pictures=sites.pictures(db.session, work_id), item_lang=lang,
                  answers=feedback_service.published_answers(db.session, work_id))
 
 
@@ -200,6 +201,18 @@ def search_index(code: str):
     return Response(sites.index_json(found, f"/x/{code}"), mimetype="application/json")
 
 
+@bp.get("/img/<int:work_id>/<int:asset_id>-<int:width>.<fmt>")
+def image(code: str, work_id: int, asset_id: int, width: int, fmt: str):
+    """A picture of one of the site's items in a responsive width, as WebP or JPEG."""
+    info, found = _load(code)
+    sites.get_item(found, work_id)
+    key, size = sites.image_variant(db.session, current_app.extensions["objectstore"], work_id, asset_id, width,
+                                    fmt)
+    resp = stream_object(key, size, sites.IMAGE_FORMATS[fmt])
+    resp.headers["Cache-Control"] = "public, max-age=86400"
+    return resp
+
+
 @bp.get("/rss.xml")
 def rss(code: str):
     """RSS 2.0 of the site's items, newest first."""
@@ -235,14 +248,17 @@ def sitemap(code: str):
                     mimetype="application/xml")
 
 
-def site_paths(info: sites.SiteInfo, found: list[sites.Item]) -> list[str]:
-    """The site's pages, relative to /x/<code>/ (the sitemap, and the static export's list)."""
+def site_paths(info: sites.SiteInfo, found: list[sites.Item], pictures: dict[int, list] | None = None) -> list[str]:
+    """The site's pages, relative to /x/<code>/ (the sitemap, and the static export's list, which also asks for
+    the pictures' variants: `pictures` by work id, sites.pictures)."""
     out = [""] + [f"{lang}/" for lang in sites.languages(found) if lang != "vi"]
     for i in found:
         if i.owner(info.chain) != info.area.code:
             continue  # its page is on the site of the area it was sent to
         out.append(f"items/{i.work_id}/")
         out += [f"items/{i.work_id}/{lang}/" for lang in i.languages if lang != i.source_language]
+        out += [f"img/{i.work_id}/{p['asset_id']}-{w}.{fmt}" for p in (pictures or {}).get(i.work_id, [])
+                for w in p["widths"] for fmt in sites.IMAGE_FORMATS]
     for slug in sites.SLUGS.values():
         n = len(sites.of_kind(found, slug))
         if n:
@@ -250,7 +266,7 @@ def site_paths(info: sites.SiteInfo, found: list[sites.Item]) -> list[str]:
     for t in sites.topics(found):
         n = len(sites.of_topic(found, t))
         out += [f"chu-de/{t}/"] + [f"chu-de/{t}/trang-{p}/" for p in range(2, -(-n // sites.PER_PAGE) + 1)]
-    return out + ["hoi-dap/", "tuyen-bo-tiep-can/"]
+    return out + ["tim-kiem/", "hoi-dap/", "tuyen-bo-tiep-can/"]
 
 
 @bp.route("/cai-dat/", methods=["GET", "POST"])

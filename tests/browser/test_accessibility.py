@@ -36,6 +36,7 @@ def pages(wid: int) -> list[str]:
             "/admin/areas", "/admin/endpoints", "/admin/endpoints/1", "/admin/endpoints/network", "/admin/audit",
             "/settings/media", "/reports/annual", "/account/tokens", "/programme", "/programme/06079?from=2026-12-07",
             "/programme/as-run?from=2026-12-07T00:00&to=2026-12-09T00:00", "/alerts", "/admin/cap-senders",
+            "/x/06079/cai-dat/",
             f"/works/{wid}/emergency",
             "/no-such-page"]
 

