@@ -78,11 +78,25 @@ class Item:
         return sorted(self.titles, key=lambda c: (c != self.source_language, c))
 
 
+@dataclass(frozen=True)
+class AreaRef:
+    """An area as the site's pages need it: plain values, so a cached site outlives the session that read it
+    (an ORM Area would be detached and expired by then). `row(session)` gives the Area again."""
+
+    id: int
+    code: str
+    name: str
+    level: str
+
+    def row(self, session: Session) -> Area:
+        return session.get(Area, self.id)
+
+
 @dataclass
 class SiteInfo:
     """The site's frame: its area, name and contact."""
 
-    area: Area
+    area: AreaRef
     name: str
     contact: str
     address: str
@@ -98,7 +112,7 @@ def site(session: Session, code: str) -> SiteInfo:
     row = session.scalar(select(Site).where(Site.area_id == area.id))
     chain = [area.code, *(a.code for a in area.ancestors())]
     logo = {"key": row.logo_key, "width": row.logo_width, "height": row.logo_height} if row and row.logo_key else None
-    return SiteInfo(area, (row.name if row and row.name else area.name), row.contact if row else "",
+    return SiteInfo(AreaRef(area.id, area.code, area.name, area.level), (row.name if row and row.name else area.name), row.contact if row else "",
                     row.address if row else "", logo, chain)
 
 
@@ -239,7 +253,7 @@ def week(session: Session, info: SiteInfo, now: datetime | None = None) -> list[
         return []
     today = clock.local(now or utcnow()).replace(hour=0, minute=0, second=0, microsecond=0)
     w0 = clock.to_utc(today, "from")
-    return occurrences.area_week(session, info.area, None, w0, w0 + timedelta(days=7))
+    return occurrences.area_week(session, info.area.row(session), None, w0, w0 + timedelta(days=7))
 
 
 IMAGE_WIDTHS = (320, 640, 1024)
@@ -305,7 +319,7 @@ def store_logo(session: Session, caller: Caller, store, code: str, path: str, ma
     from media_pipeline import images
     from media_pipeline.errors import InvalidMedia
     info = site(session, code)
-    if not may_edit(session, caller, info.area):
+    if not may_edit(session, caller, info.area.row(session)):
         raise PermissionDenied(N_("Only the staff of %(area)s keep its site."), area=info.area.name)
     try:
         images.inspect(path, max_pixels)
@@ -320,7 +334,7 @@ def store_logo(session: Session, caller: Caller, store, code: str, path: str, ma
 def save_settings(session: Session, caller: Caller, code: str, data: dict, logo: dict | None = None) -> Site:
     """Change a site's name, contact and address (and its logo: {key, width, height} already stored)."""
     info = site(session, code)
-    if not may_edit(session, caller, info.area):
+    if not may_edit(session, caller, info.area.row(session)):
         raise PermissionDenied(N_("Only the staff of %(area)s keep its site."), area=info.area.name)
     values = {k: nfc(str(data.get(k) or "")).strip() for k in ("name", "contact", "address")}
     if len(values["name"]) > 200:

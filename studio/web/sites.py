@@ -157,7 +157,7 @@ def questions(code: str):
     if request.method == "POST":
         with form_errors() as failed:
             fb = feedback_service.submit(db.session, None, request.form, client_ip(), current_app.config["SECRET_KEY"],
-                                         source="site", area=info.area)
+                                         source="site", area=info.area.row(db.session))
             feedback_mail.new_question(db.session, fb, public_base())
             db.session.commit()
         if not failed:
@@ -274,7 +274,7 @@ def site_paths(info: sites.SiteInfo, found: list[sites.Item], pictures: dict[int
 def settings(code: str):
     """The site's name, contact, address and logo (the area's staff)."""
     info = sites.site(db.session, code)
-    if not sites.may_edit(db.session, caller(), info.area):
+    if not sites.may_edit(db.session, caller(), info.area.row(db.session)):
         abort(403)
     if request.method == "POST":
         with form_errors() as failed:

@@ -63,6 +63,28 @@ def test_a_commune_site_shows_its_own_and_the_areas_above_never_anothers_nor_a_d
     assert 'lang="vi"' in page and web.get("/x/00961/tuyen-bo-tiep-can/").status_code == 200
 
 
+def test_a_cached_site_outlives_the_session_that_read_it(app, province, db_session):
+    """The cache keeps a site across requests: its area must not be an ORM row that the first request's
+    commit expired and its end detached (CI once saw DetachedInstanceError on the second page of a site)."""
+    from sqlalchemy.orm import Session
+
+    from studio.extensions import db
+    from studio.services import sites
+    cache = sites.ItemCache()
+    with app.app_context():
+        engine = db.engine
+    first = Session(engine)
+    info, _ = cache.load(first, "00961")
+    first.commit()  # expires what it loaded
+    first.close()  # and detaches it
+    second = Session(engine)
+    again, _ = cache.load(second, "00961")
+    assert again is info  # the same minute and generation: from the cache
+    assert (again.area.code, again.area.level) == ("00961", "commune")
+    assert again.area.row(second).code == "00961"
+    second.close()
+
+
 def test_search_finds_words_without_diacritics_or_in_decomposed_unicode(web, province, db_session):
     w = _items(db_session, province["admin_user"])
     plain = web.get("/x/00961/tim-kiem/?q=tiem chung").get_data(as_text=True)
