@@ -85,6 +85,37 @@ def test_a_cached_site_outlives_the_session_that_read_it(app, province, db_sessi
     second.close()
 
 
+def test_languages_are_switched_marked_with_lang_and_audio_never_preloads(web, province, db_session):
+    """An emergency in Vietnamese and English: the home offers the English home, each page and each block in
+    another language carries its `lang`, and the players load nothing before the citizen presses play."""
+    import re
+
+    def audio(lang, digest):
+        return {"language": lang, "channel": "web", "role": "audio", "profile": "web_audio", "sha256": digest * 64,
+                "key": f"packages/x/{lang}.mp3", "mime": "audio/mpeg", "size": 1000}
+
+    alarm = live_item(db_session, province["admin_user"], "Cảnh báo lũ quét", ["00961"], priority="emergency",
+                      texts={"en": {"title": "Flash flood warning", "sentences": ["Move to high ground now."]}},
+                      files=[audio("vi", "a"), audio("en", "b")])
+    db_session.commit()
+    home = web.get("/x/00961/").get_data(as_text=True)
+    assert home.startswith("<!doctype html>") and '<html lang="vi">' in home
+    assert re.search(r'<a href="/x/00961/en/" hreflang="en" lang="en">en</a>', home)
+    players = re.findall(r"<audio[^>]*>", home)
+    assert len(players) == 1 and 'preload="none"' in players[0] and "a" * 64 in players[0]
+    english = web.get("/x/00961/en/").get_data(as_text=True)
+    assert '<html lang="en">' in english and "Skip to the content" in english  # the frame speaks English
+    assert re.search(r'lang="en">Flash flood warning</a>', english)
+    assert re.search(r'<h1 lang="vi">', english)  # the commune's name stays Vietnamese, and says so
+    players = re.findall(r"<audio[^>]*>", english)
+    assert len(players) == 1 and 'preload="none"' in players[0] and "b" * 64 in players[0]
+    page = web.get(f"/x/00961/items/{alarm.id}/en/").get_data(as_text=True)
+    assert '<article lang="en">' in page and "Move to high ground now." in page
+    assert re.search(r'hreflang="vi" lang="vi">vi</a>', page)
+    assert all('preload="none"' in a for a in re.findall(r"<audio[^>]*>", page)) and "b" * 64 in page
+    assert web.get("/x/00961/fr/").status_code == 404  # no item in French: no French site
+
+
 def test_search_finds_words_without_diacritics_or_in_decomposed_unicode(web, province, db_session):
     w = _items(db_session, province["admin_user"])
     plain = web.get("/x/00961/tim-kiem/?q=tiem chung").get_data(as_text=True)
