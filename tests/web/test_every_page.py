@@ -1,4 +1,5 @@
-"""Every page, as every role: no English left in the Vietnamese interface and no server error.
+"""Every page, as every role: no English left in the Vietnamese interface, valid HTML5 (the Nu HTML Checker)
+and no server error.
 
 The studio is filled as a province would fill it (the demo's bulletin, publication and endpoints, a work
 rendered and published through the pages, feedback, a failed job, an area), then each role's client follows
@@ -129,7 +130,10 @@ def shape(path: str) -> str:
 NEVER = ("/logout", "/lang/")
 
 
-def walk(web, start: list[str], words: set[str], names: set[str], limit_per_shape: int = 3, max_pages: int = 400):
+def walk(web, start: list[str], words: set[str], names: set[str], limit_per_shape: int = 3, max_pages: int = 400,
+         collect: dict | None = None):
+    """Follow the links from `start`; (visited paths, problems). `collect` gathers the first page of each shape
+    (path → HTML) for the Nu HTML Checker."""
     seen, per_shape, problems, visited = set(), {}, [], []
     todo = list(start)
     while todo and len(visited) < max_pages:
@@ -152,6 +156,8 @@ def walk(web, start: list[str], words: set[str], names: set[str], limit_per_shap
         if not resp.mimetype == "text/html":
             continue
         html = resp.get_data(as_text=True)
+        if collect is not None and per_shape[key] == 1:
+            collect.setdefault(key, (path, resp.get_data()))
         problems += [f"{path}: {p}" for p in english_in(readable_text(html), words, names)]
         todo += [link for link in links(html, path) if link not in seen]
     return visited, problems
@@ -247,27 +253,28 @@ START = ["/", "/programme", "/programme/06079", "/works", "/works/new", "/transl
          "/languages", "/glossary", "/account/tokens", "/no-such-page"]
 
 
-def test_every_page_as_every_role_is_vietnamese_and_never_a_server_error(app, web, make_web, tmp_path):
+def test_every_page_as_every_role_is_vietnamese_valid_html5_and_never_a_server_error(app, web, make_web, tmp_path):
     from studio.extensions import db
+    from tests.helpers import nu_errors
     from storage.models import User
     wid = fill_the_studio(app, web, make_web, tmp_path)
     words = english_words()
     with app.app_context():
         names = set(db.session.scalars(select(User.username)))
-    report = []
+    report, html5 = [], {}
     for role in ("admin", "editor", "translator", "approver"):
         client = make_web()
         client.login(ROLE_OF[role])
         # The demo's bulletin (work 1) has approved translations: their editors are walked too.
         visited, problems = walk(client, START + [f"/works/{wid}", "/works/1", "/works/1/translations"], words,
-                                 names)
+                                 names, collect=html5)
         assert any(re.fullmatch(r"/works/1/translations/[a-z]+", v) for v in visited), visited
         assert f"/works/{wid}/translations/tyz" in visited
         assert len(visited) > 15, (role, visited)
         report += [f"[{role}] {p}" for p in problems]
     operator = make_web()
     operator.login(ROLE_OF["operator"])
-    visited, problems = walk(operator, START + ["/programme/06079?from=2026-12-07"], words, names)
+    visited, problems = walk(operator, START + ["/programme/06079?from=2026-12-07"], words, names, collect=html5)
     assert "/programme/06079" in visited and "/programme/06079?from=2026-12-07" in visited, visited
     week = operator.get("/programme/06079?from=2026-12-07").get_data(as_text=True)
     offer = re.search(r'data-offer="(\d+)"', week)
@@ -278,8 +285,13 @@ def test_every_page_as_every_role_is_vietnamese_and_never_a_server_error(app, we
     assert 'data-offer="' not in week and "occurrence priority-normal clash" in week  # both at 6:00 on 7/12
     report += [f"[operator] {p}" for p in problems]
     anon = make_web()
-    visited, problems = walk(anon, ["/login", f"/p/{wid}", "/p", "/no-such-page"], words, names)
+    visited, problems = walk(anon, ["/login", f"/p/{wid}", "/p", "/no-such-page"], words, names, collect=html5)
     report += [f"[public] {p}" for p in problems]
+    # Valid HTML5 (the Nu HTML Checker) on the first page of every shape any role reached.
+    nu_dir = tmp_path / "nu"
+    nu_dir.mkdir()
+    assert len(html5) > 40, sorted(html5)
+    report += [f"[html5] {path}:{line}: {msg}" for path, line, msg in nu_errors(dict(html5.values()), nu_dir)]
     assert not report, "\n".join(sorted(set(report)))
     # The check can fail: the same walk over the English interface finds English on every page.
     english = make_web()
