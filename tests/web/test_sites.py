@@ -182,9 +182,20 @@ def test_a_question_mails_the_areas_staff_and_the_answer_reaches_the_citizen(app
         ("plain",)).get_content()
     assert msg.get_body(("plain",)) is not None and msg.get_body(("html",)) is not None
     assert f"/feedback/{fb.id}" in msg.get_body(("plain",)).get_content()
-    # The commune's editor answers; the citizen receives it with a link.
+    # The province's admin gives it to a second editor of the commune: that editor is told, by name.
+    second = accounts.create_user(db_session, admin, "bientap2.thanhthuy", "mat-khau-dai-2", ["editor"],
+                                  area_ids=[commune.id])
+    second.email = "bientap2@thanhthuy.gov.vn"
+    db_session.commit()
+    boss = make_web()
+    boss.login("admin")
+    assert boss.post(f"/feedback/{fb.id}/assign", {"user_id": str(second.id)}).status_code == 302
+    to, given = inbox.messages[-1]
+    assert to == ["bientap2@thanhthuy.gov.vn"] and given["Subject"].startswith("Câu hỏi được giao cho bạn")
+    assert "thôn Khuổi Luông" in given.get_body(("plain",)).get_content() and len(inbox.messages) == 2
+    # The assignee answers; the citizen receives it with a link.
     ed = make_web()
-    ed.login("bientap.thanhthuy", "mat-khau-dai-1")
+    ed.login("bientap2.thanhthuy", "mat-khau-dai-2")
     assert fb.id in [f.id for f in db_session.scalars(select(Feedback))]
     assert ed.post(f"/feedback/{fb.id}/reply", {"message": "Tháng Một năm sau xã làm đường."}).status_code == 302
     to, answer = inbox.messages[-1]
