@@ -21,7 +21,7 @@ from media_pipeline.text.unicode import fold, nfc
 from storage.models import Area, Feedback, Package, PackageArea, Site, Work, utcnow
 from studio.errors import N_, NotFound, PermissionDenied, ValidationError
 from studio import jobs
-from studio.services import Caller, areas, audit, clock, feeds, occurrences
+from studio.services import Caller, areas, audit, clock, feeds, occurrences, reading
 
 PER_PAGE = 30
 KINDS = ("article", "eboard_notice", "radio_bulletin", "video_report", "publication")
@@ -72,6 +72,11 @@ class Item:
     def title(self, lang: str) -> str:
         """The title in `lang`, else in the item's own language."""
         return self.titles.get(lang) or self.titles.get(self.source_language, "")
+
+    def media(self, lang: str) -> dict:
+        """Its files for the reader in `lang` (else its own language): audio for a bulletin's player in the
+        lists, the EPUB and PDF of a publication (reading.media_of)."""
+        return reading.media_of(self.files, lang if lang in self.titles else self.source_language)
 
     @property
     def languages(self) -> list[str]:

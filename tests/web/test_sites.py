@@ -85,7 +85,7 @@ def test_a_cached_site_outlives_the_session_that_read_it(app, province, db_sessi
     second.close()
 
 
-def test_languages_are_switched_marked_with_lang_and_audio_never_preloads(web, province, db_session):
+def test_languages_are_switched_marked_with_lang_and_players_never_preload(web, province, db_session):
     """An emergency in Vietnamese and English: the home offers the English home, each page and each block in
     another language carries its `lang`, and the players load nothing before the citizen presses play."""
     import re
@@ -97,12 +97,19 @@ def test_languages_are_switched_marked_with_lang_and_audio_never_preloads(web, p
     alarm = live_item(db_session, province["admin_user"], "Cảnh báo lũ quét", ["00961"], priority="emergency",
                       texts={"en": {"title": "Flash flood warning", "sentences": ["Move to high ground now."]}},
                       files=[audio("vi", "a"), audio("en", "b")])
+    live_item(db_session, province["admin_user"], "Bản tin phát thanh sáng thứ Hai", ["00961"],
+              kind="radio_bulletin", files=[audio("vi", "c")])
+    book = [{"language": "vi", "channel": "epub", "role": "book", "profile": p, "sha256": d * 64, "size": 1}
+            for p, d in (("epub", "d"), ("pdf", "e"))]
+    live_item(db_session, province["admin_user"], "Sổ tay nông nghiệp", ["00961"], kind="publication", files=book)
     db_session.commit()
     home = web.get("/x/00961/").get_data(as_text=True)
     assert home.startswith("<!doctype html>") and '<html lang="vi">' in home
     assert re.search(r'<a href="/x/00961/en/" hreflang="en" lang="en">en</a>', home)
-    players = re.findall(r"<audio[^>]*>", home)
-    assert len(players) == 1 and 'preload="none"' in players[0] and "a" * 64 in players[0]
+    players = re.findall(r"<audio[^>]*>", home)  # the alert's, and the bulletin's in the latest items
+    assert len(players) == 2 and all('preload="none"' in a for a in players)
+    assert "a" * 64 in players[0] and "c" * 64 in players[1]
+    assert re.search(r'href="[^"]*/' + "d" * 64 + r'" download>', home) and "e" * 64 in home  # EPUB and PDF
     english = web.get("/x/00961/en/").get_data(as_text=True)
     assert '<html lang="en">' in english and "Skip to the content" in english  # the frame speaks English
     assert re.search(r'lang="en">Flash flood warning</a>', english)
