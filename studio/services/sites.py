@@ -128,39 +128,48 @@ def generation(session: Session) -> str:
 
 
 class ItemCache:
-    """Each site's items per feeds generation and minute (a publish or a retraction moves the generation on, an
-    expiry the minute): the pages of one site, and an export of thousands of sites, read them once."""
+    """Each site's items per feeds generation (a publish or a retraction moves it on) until the next moment one
+    of them expires or a scheduled one starts: the pages of one site, and an export of thousands of sites, read
+    them once, and an expired item is never served from the cache."""
 
     def __init__(self, max_sites: int = 4096):
         self.max_sites = max_sites
-        self._rows: dict[tuple, tuple[SiteInfo, list[Item]]] = {}
+        self._rows: dict[tuple, tuple[SiteInfo, list[Item], datetime]] = {}
         self.pinned: dict[str, tuple[SiteInfo, list[Item]]] = {}  # what an export renders, read once per site
 
     def load(self, session: Session, code: str, now: datetime | None = None) -> tuple[SiteInfo, list[Item]]:
-        """The site and its items, from the cache when this generation and minute already read them (a site's
-        settings move the generation on too: save_settings)."""
+        """The site and its items, from the cache when this generation already read them and nothing expired or
+        started since (a site's settings move the generation on too: save_settings)."""
         now = now or utcnow()
-        key = (str(session.get_bind().url), generation(session), now.replace(second=0, microsecond=0), code)
+        key = (str(session.get_bind().url), generation(session), code)
         hit = self._rows.get(key)
-        if hit is None:
+        if hit is None or now >= hit[2]:
             if len(self._rows) >= self.max_sites:
                 self._rows.clear()
             info = site(session, code)
-            hit = self._rows[key] = (info, items(session, info, now))
-        return hit
+            found, until = _read(session, info, now)
+            hit = self._rows[key] = (info, found, until)
+        return hit[0], hit[1]
 
 
 def items(session: Session, info: SiteInfo, now: datetime | None = None) -> list[Item]:
     """Every live item the site shows, emergencies first, then newest first."""
-    now = now or utcnow()
+    return _read(session, info, now or utcnow())[0]
+
+
+def _read(session: Session, info: SiteInfo, now: datetime) -> tuple[list[Item], datetime]:
+    """items(), and the next moment the list changes by itself (an item's end or a scheduled item's start)."""
     sent_somewhere = exists().where(PackageArea.package_id == Package.id)
     sent_here = exists().where(PackageArea.package_id == Package.id, PackageArea.code.in_(info.chain))
     rows = session.execute(select(Package, Work.kind, Work.topics, Work.search_text).join(Work, Work.id == Package.work_id)
                            .where(*feeds.live_clauses(now), or_(~sent_somewhere, sent_here))
                            .order_by(Package.published_at.desc(), Package.id.desc()))
-    out = []
+    out, changes = [], []
     for p, kind, topics, search_text in rows:
+        if p.valid_until is not None:
+            changes.append(p.valid_until)
         if p.valid_from is not None and p.valid_from > now:
+            changes.append(p.valid_from)
             continue  # in the feeds ahead of time, for endpoints to fetch; not on the site yet
         m = p.manifest
         titles = dict(m.get("title") or {})
@@ -170,7 +179,8 @@ def items(session: Session, info: SiteInfo, now: datetime | None = None) -> list
                         m.get("source_language", ""), p.published_at, p.valid_until, list(m.get("files", [])),
                         folded=f"{search_text or ''} {fold(texts)}", area_codes=list(p.area_codes or [])))
     out.sort(key=lambda i: i.priority != "emergency")  # stable: newest first within each
-    return out
+    # Beyond the feeds' window a scheduled item is not read yet: look again by then.
+    return out, min([*changes, now + feeds.FEED_WINDOW])
 
 
 def emergencies(found: list[Item]) -> list[Item]:

@@ -69,7 +69,7 @@ def test_a_cached_site_outlives_the_session_that_read_it(app, province, db_sessi
     from sqlalchemy.orm import Session
 
     from studio.extensions import db
-    from studio.services import sites
+    from studio.services import feeds, sites
     cache = sites.ItemCache()
     with app.app_context():
         engine = db.engine
@@ -82,6 +82,19 @@ def test_a_cached_site_outlives_the_session_that_read_it(app, province, db_sessi
     assert again is info  # the same minute and generation: from the cache
     assert (again.area.code, again.area.level) == ("00961", "commune")
     assert again.area.row(second).code == "00961"
+    # An item that ends, or starts, a few seconds from now: the cache holds nothing past that moment.
+    now = utcnow()
+    admin = second.get(User, province["admin_user"].id)
+    ending = live_item(second, admin, "Thông báo cắt điện sáng nay", ["00961"], valid_until=now + timedelta(seconds=5))
+    starting = live_item(second, admin, "Lịch tiêm phòng dại", ["00961"], valid_from=now + timedelta(seconds=20))
+    feeds.bump(second)  # as a publish does
+    second.commit()
+    titles = lambda at: {i.titles["vi"] for i in cache.load(second, "00961", now=at)[1]}  # noqa: E731
+    assert ending.title in titles(now) and starting.title not in titles(now)
+    assert ending.title in titles(now + timedelta(seconds=4))
+    assert ending.title not in titles(now + timedelta(seconds=6))  # the same minute, read again
+    assert starting.title not in titles(now + timedelta(seconds=19))
+    assert starting.title in titles(now + timedelta(seconds=21))
     second.close()
 
 
