@@ -1,10 +1,10 @@
 """Which commune sites a change touches (studio/web/site_export.py rebuilds them): a package's areas and every
-area below them; items that expired since the last look; and when to look next."""
+area below them; items that ended or (scheduled) started since the last look; and when to look next."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from storage.models import Area, Counter, Job, Package, utcnow
@@ -23,24 +23,36 @@ def affected(session: Session, codes: list[str]) -> list[str]:
     return list(session.scalars(select(Area.code).where(Area.id.in_(below)).order_by(Area.code)))
 
 
-def _expired_since(session: Session, since: datetime, now: datetime) -> list[str]:
+def _changed_since(session: Session, since: datetime, now: datetime) -> list[str]:
     codes: set[str] = set()
-    for p in session.scalars(select(Package).where(Package.state == "published", Package.valid_until > since,
-                                                   Package.valid_until <= now)):
+    for p in session.scalars(select(Package).where(Package.state == "published", or_(
+            (Package.valid_until > since) & (Package.valid_until <= now),
+            (Package.valid_from > since) & (Package.valid_from <= now)))):
         codes.update(affected(session, list(p.area_codes or [])))
     return sorted(codes)
 
 
 def queue_expiry(session: Session) -> Job | None:
-    """Queue the expiry rebuild for the next live package's end of validity (unless one is queued)."""
+    """Queue the rebuild for the next moment a live package ends or a scheduled one starts (unless one is
+    queued)."""
     now = utcnow()
-    nxt = session.scalar(select(Package.valid_until).where(Package.state == "published", Package.valid_until > now)
-                         .order_by(Package.valid_until).limit(1))
-    if nxt is None or session.scalar(select(Job.id).where(Job.kind == "sites", Job.work_id.is_(None),
-                                                          Job.state == "queued").limit(1)):
+    live = Package.state == "published"
+    ends = session.scalar(select(Package.valid_until).where(live, Package.valid_until > now)
+                          .order_by(Package.valid_until).limit(1))
+    starts = session.scalar(select(Package.valid_from).where(live, Package.valid_from > now)
+                            .order_by(Package.valid_from).limit(1))
+    nxt = min((t for t in (ends, starts) if t is not None), default=None)
+    if nxt is None:
         return None
-    return jobs.create(session, "sites", max_attempts=3, run_after=nxt + timedelta(seconds=1),
-                       msg="sites to rebuild when an item expires")
+    at = nxt + timedelta(seconds=1)
+    queued = session.scalar(select(Job).where(Job.kind == "sites", Job.work_id.is_(None), Job.profile == "",
+                                              Job.state == "queued").order_by(Job.run_after).limit(1))
+    if queued is not None:
+        if queued.run_after is not None and queued.run_after > at:  # a publish brought an earlier moment
+            queued.run_after = at
+        return queued
+    return jobs.create(session, "sites", max_attempts=3, run_after=at,
+                       msg="sites to rebuild when an item ends or starts")
 
 
 def package_codes(session: Session, work_id: int) -> list[str]:
@@ -55,12 +67,12 @@ def package_codes(session: Session, work_id: int) -> list[str]:
 
 
 def expired(session: Session) -> list[str]:
-    """The sites of the packages that expired since the last call (the first call looks a day back)."""
+    """The sites of the packages that ended or started since the last call (the first call looks a day back)."""
     now = utcnow()
     row = session.get(Counter, EXPIRY_COUNTER)
     if row is None:
         row = Counter(name=EXPIRY_COUNTER, value=int(now.timestamp()) - 86400)
         session.add(row)
-    codes = _expired_since(session, datetime.fromtimestamp(row.value, timezone.utc).replace(tzinfo=None), now)
+    codes = _changed_since(session, datetime.fromtimestamp(row.value, timezone.utc).replace(tzinfo=None), now)
     row.value = int(now.timestamp())
     return codes

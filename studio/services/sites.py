@@ -140,6 +140,11 @@ class ItemCache:
     def load(self, session: Session, code: str, now: datetime | None = None) -> tuple[SiteInfo, list[Item]]:
         """The site and its items, from the cache when this generation already read them and nothing expired or
         started since (a site's settings move the generation on too: save_settings)."""
+        info, found, _ = self.read(session, code, now)
+        return info, found
+
+    def read(self, session: Session, code: str, now: datetime | None = None) -> tuple[SiteInfo, list[Item], datetime]:
+        """load(), and until when that holds (the next moment an item ends or a scheduled one starts)."""
         now = now or utcnow()
         key = (str(session.get_bind().url), generation(session), code)
         hit = self._rows.get(key)
@@ -149,7 +154,7 @@ class ItemCache:
             info = site(session, code)
             found, until = _read(session, info, now)
             hit = self._rows[key] = (info, found, until)
-        return hit[0], hit[1]
+        return hit
 
 
 def items(session: Session, info: SiteInfo, now: datetime | None = None) -> list[Item]:

@@ -7,8 +7,10 @@ the studio's address) and stored as `sites/<code>/<path>index.html` (files as th
 bytes changed, and deletes the pages it no longer has (a retracted item's page, a list that emptied).
 
 What to rebuild: a publish or a retraction rebuilds the sites of the package's areas and of every area below
-them (`affected`); an expiry, the sites of the packages that expired since the last look (the `sites` job with
-no work queues itself for the next expiry). The job lives in the web layer because it renders templates.
+them (`affected`); an expiry or a scheduled start, the sites of the packages that ended or started since the
+last look (the `sites` job with no work queues itself for the next such moment). The manifest says until when
+the copy holds (`until`): past it, the studio renders the pages itself until the job has caught up. The job
+lives in the web layer because it renders templates.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from sqlalchemy.orm import Session
 from storage.objectstore import ObjectStore
 from studio import jobs
 from studio.services import site_changes, sites
-from studio.web.site_files import EXPORT_HEADER, FILES, key_for, manifest, mime_of
+from studio.web.site_files import EXPORT_HEADER, FILES, STAMP, key_for, manifest, mime_of
 from studio.web.sites import site_paths
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,7 @@ class _Plan:
     delete: list[str]
     pages: dict[str, str]
     unchanged: int
+    until: str  # UTC: when an item of the copy ends or a scheduled one starts (the copy is stale from then)
 
 
 def _upload(store: ObjectStore, plan: _Plan) -> Written:
@@ -66,8 +69,8 @@ def _upload(store: ObjectStore, plan: _Plan) -> Written:
     for path in plan.delete:
         store.delete(key_for(plan.code, path))
     store.put_bytes(f"sites/{plan.code}/manifest.json", json.dumps({"generation": plan.generation,
-                                                                   "pages": plan.pages}, sort_keys=True).encode(),
-                    "application/json")
+                                                                   "until": plan.until, "pages": plan.pages},
+                                                                  sort_keys=True).encode(), "application/json")
     return Written(sites=1, written=len(plan.put), unchanged=plan.unchanged, deleted=len(plan.delete),
                    bytes=sum(len(d) for _, d in plan.put))
 
@@ -75,7 +78,8 @@ def _upload(store: ObjectStore, plan: _Plan) -> Written:
 def _plan(app: Flask, store: ObjectStore, session: Session, code: str) -> _Plan:
     """Render one site; what to write and delete."""
     cache = app.extensions.setdefault("site_items", sites.ItemCache())
-    info, found = cache.pinned[code] = cache.load(session, code)
+    info, found, until = cache.read(session, code)
+    cache.pinned[code] = (info, found)
     owned = [i.work_id for i in found if i.owner(info.chain) == info.area.code]
     pictures = {wid: sites.pictures(session, wid) for wid in owned}
     paths = site_paths(info, found, pictures) + list(FILES) + (["logo"] if info.logo else [])
@@ -96,7 +100,8 @@ def _plan(app: Flask, store: ObjectStore, session: Session, code: str) -> _Plan:
             unchanged += 1
         else:
             put.append((path, data))
-    return _Plan(code, generation, put, sorted(set(before) - set(after)), after, unchanged)
+    return _Plan(code, generation, put, sorted(set(before) - set(after)), after, unchanged,
+                 until.strftime(STAMP))
 
 
 def _render(app: Flask, code: str, paths: list[str]) -> list[tuple[str, int, bytes]]:

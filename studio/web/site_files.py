@@ -7,6 +7,7 @@ import json
 from storage.objectstore import ObjectNotFound, ObjectStore
 
 EXPORT_HEADER = "X-Studio-Export"  # a page rendered for the static copy
+STAMP = "%Y-%m-%dT%H:%M:%S.%f"  # the manifest's `until`, UTC: compared as text
 FILES = {"rss.xml": "application/rss+xml", "sitemap.xml": "application/xml", "search.json": "application/json",
          "assets/site.css": "text/css", "assets/site-search.js": "text/javascript"}
 
@@ -28,8 +29,9 @@ def mime_of(path: str) -> str:
 
 
 def manifest(store: ObjectStore, code: str) -> dict:
-    """A site's export manifest: {"generation": the feeds generation it was written at, "pages": {path: sha256}}."""
+    """A site's export manifest: {"generation": the feeds generation it was written at, "until": the UTC moment
+    an item of it ends or a scheduled one starts, "pages": {path: sha256}}."""
     try:
         return json.loads(store.get_bytes(f"sites/{code}/manifest.json"))
     except ObjectNotFound:
-        return {"generation": None, "pages": {}}
+        return {"generation": None, "until": None, "pages": {}}

@@ -18,12 +18,13 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from storage.errors import StorageError
+from storage.models import utcnow
 from studio.extensions import db
 from studio.services import feedback as feedback_service
 from studio.services import feedback_mail, reading, sites
 from studio.web.helpers import caller, client_ip, form_errors, public_base, role_required, spooled
 from studio.web.media import stream_object
-from studio.web.site_files import EXPORT_HEADER, key_for, manifest, mime_of
+from studio.web.site_files import EXPORT_HEADER, STAMP, key_for, manifest, mime_of
 
 bp = Blueprint("sites", __name__, url_prefix="/x/<code>")
 
@@ -61,8 +62,8 @@ LIVE_ONLY = ("hoi-dap/", "tim-kiem/", "cai-dat/")  # forms and search: always an
 
 @bp.before_request
 def stored_copy():
-    """The exported copy of the page, when the site's export is of the current feeds generation (a publish or
-    retraction since makes the studio render the page itself until the export catches up)."""
+    """The exported copy of the page, when the site's export is of the current feeds generation and no item of
+    it has ended or started since (else the studio renders the page itself until the export catches up)."""
     code = (request.view_args or {}).get("code", "")
     path = request.path[len(f"/x/{code}/"):] if request.path.startswith(f"/x/{code}/") else None
     store = current_app.extensions.get("objectstore")
@@ -79,6 +80,8 @@ def stored_copy():
             return None
     m = got[1]
     if m.get("generation") != generation or path not in m.get("pages", {}):
+        return None
+    if not m.get("until") or utcnow().strftime(STAMP) >= m["until"]:  # an item ended or started since the export
         return None
     key = key_for(code, path)
     try:

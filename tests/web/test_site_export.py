@@ -112,3 +112,54 @@ def test_pictures_come_in_responsive_sizes_as_webp_and_jpeg_with_their_dimension
     _export(app, store, db_session, ["00961"])
     stored = Image.open(io.BytesIO(store.get_bytes(f"sites/00961/img/{work.id}/{urls[0].rsplit('/', 1)[1]}")))
     assert stored.format == "WEBP" and stored.width == 320
+
+
+def test_an_item_that_ends_or_starts_is_rebuilt_on_time_and_never_served_stale(app, web, store, province,
+                                                                               db_session):
+    """An item ending and one starting a few seconds from now: the expiry job is queued for that moment (moved
+    forward from a later one), the studio stops serving the stored copy at that moment, and the job rewrites
+    it (time passes for real here: a sleep of a few seconds, no wall-clock limit)."""
+    import json
+    import time
+    from datetime import timedelta
+
+    from storage.models import Job, utcnow
+    from studio.extensions import db
+    from studio.services import feeds, site_changes
+    admin = db_session.scalar(select(User).where(User.username == "admin"))
+    now = utcnow()
+    fair = live_item(db_session, admin, "Hội chợ nông sản cuối tuần", ["00961"], valid_until=now + timedelta(days=3))
+    feeds.bump(db_session)
+    db_session.commit()
+    with app.app_context():
+        later = site_changes.queue_expiry(db.session)
+        db.session.commit()
+        ends = db.session.scalar(select(Package.valid_until).where(Package.work_id == fair.id))
+        assert later.run_after == ends + timedelta(seconds=1)
+        later_id = later.id
+    moment = now + timedelta(seconds=3)
+    ending = live_item(db_session, admin, "Thông báo cắt điện sáng nay", ["00961"], valid_until=moment)
+    starting = live_item(db_session, admin, "Lịch tiêm phòng dại cho chó mèo", ["00961"], valid_from=moment)
+    feeds.bump(db_session)
+    db_session.commit()
+    with app.app_context():
+        job = site_changes.queue_expiry(db.session)
+        db.session.commit()
+        assert job.id == later_id and job.run_after == moment + timedelta(seconds=1)  # moved forward, not doubled
+    _export(app, store, db_session, ["00961"])
+    stored = store.get_bytes("sites/00961/index.html")
+    assert ending.title in stored.decode() and starting.title not in stored.decode()
+    until = json.loads(store.get_bytes("sites/00961/manifest.json"))["until"]
+    assert until == moment.strftime("%Y-%m-%dT%H:%M:%S.%f")
+    served = web.get("/x/00961/")
+    assert served.get_data() == stored  # the studio serves the stored copy while it holds
+    time.sleep(max(0.0, (moment - utcnow()).total_seconds()) + 1.5)
+    live = web.get("/x/00961/").get_data(as_text=True)
+    assert ending.title not in live and starting.title in live and fair.title in live  # rendered, not the copy
+    with app.app_context():
+        app.extensions["jobs"].drain()  # the worker's loop, in this thread: the expiry job is due
+        assert db.session.get(Job, later_id).state == "succeeded"
+    rebuilt = store.get_bytes("sites/00961/index.html").decode()
+    assert ending.title not in rebuilt and starting.title in rebuilt and fair.title in rebuilt
+    assert not any(f"/items/{ending.id}/" in o.key for o in store.list("sites/00961/"))
+    assert web.get("/x/00961/").get_data(as_text=True) == rebuilt  # the copy again
