@@ -30,7 +30,8 @@ def _items(db_session, admin):
     other = live_item(db_session, admin, "Tin riêng của xã Phương Tiến", ["00962"])
     draft = live_item(db_session, admin, "Bản nháp chưa duyệt", ["00961"], state="draft")
     expired = live_item(db_session, admin, "Thông báo đã hết hạn", ["00961"], valid_until=utcnow() - timedelta(hours=1))
-    alarm = live_item(db_session, admin, "Cảnh báo lũ quét", ["02.030"], priority="emergency")
+    alarm = live_item(db_session, admin, "Cảnh báo lũ quét", ["02.030"], priority="emergency",
+                      summary="Người dân vùng trũng di chuyển lên nơi cao ngay.")
     db_session.commit()
     return {"own": own, "prov": prov, "everywhere": everywhere, "other": other, "draft": draft, "expired": expired,
             "alarm": alarm}
@@ -46,6 +47,8 @@ def test_a_commune_site_shows_its_own_and_the_areas_above_never_anothers_nor_a_d
     # The emergency first, as an alert, before the latest items.
     assert page.index('role="alert"') < page.index(w["alarm"].title) < page.index("Lịch tiêm chủng")
     assert page.index(w["alarm"].title) < page.index(w["prov"].title)
+    banner = page[page.index('role="alert"'):page.index("</section>", page.index('role="alert"'))]
+    assert w["alarm"].summary in banner  # what to do, on the home page itself
     # Its item pages; another commune's item is not on this site.
     assert web.get(f"/x/00961/items/{w['own'].id}/").status_code == 200
     assert web.get(f"/x/00961/items/{w['other'].id}/").status_code == 404
