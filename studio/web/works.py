@@ -82,8 +82,9 @@ def create():
                                    **_form_context()), failed.status
         flash(_("Saved as a draft."), "info")
         return redirect(url_for("works.view", work_id=work.id))
+    own = caller().user.areas  # a commune's editor writes for the commune's site and loudspeakers by default
     data = {"kind": request.args.get("kind", "article"), "source_language": "vi", "priority": "normal",
-            "channels": [], "area_ids": [], "meta": {}, "chapters": []}
+            "channels": [], "area_ids": [a.id for a in own], "meta": {}, "chapters": []}
     return render_template("works/form.html", work=None, data=data, version=None, **_form_context())
 
 

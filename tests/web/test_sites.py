@@ -307,3 +307,32 @@ def test_the_areas_staff_keep_its_site_name_contact_and_logo(app, web, make_web,
     # Another commune's site is not theirs to keep.
     assert ed.get("/x/00962/cai-dat/").status_code == 403
     assert ed.post("/x/00962/cai-dat/", {"name": "X"}).status_code == 403
+
+
+def test_a_communes_editor_publishes_to_its_site_through_the_same_approval(make_web, province, db_session):
+    """The new-work form starts with the editor's own commune; the work needs another person's approval like any
+    other, and once published it is on that commune's site and not on its neighbour's."""
+    import re
+
+    from tests.helpers import new_work
+    from studio.services import Caller, accounts
+    c1 = province["areas"]["c1"]
+    accounts.create_user(db_session, Caller(province["admin_user"]), "bientap.thanhthuy", "mat-khau-dai-1",
+                         ["editor", "approver"], area_ids=[c1.id])
+    db_session.commit()
+    ed = make_web()
+    ed.login("bientap.thanhthuy", "mat-khau-dai-1")
+    form = ed.get("/works/new").get_data(as_text=True)
+    chosen = re.findall(r'<option value="(\d+)"[^>]*\bselected', form.split('name="area_ids"', 1)[1].split("</select>")[0])
+    assert chosen == [str(c1.id)]
+    wid = new_work(ed, title="Họp dân thôn Nà Pồng tối thứ Sáu", channels="web", area_ids=chosen)
+    assert ed.post(f"/works/{wid}/transition", {"action": "submit"}).status_code == 302
+    ed.post(f"/works/{wid}/transition", {"action": "approve"})  # their own work: refused, four eyes
+    assert "Họp dân thôn Nà Pồng" not in make_web().get("/x/00961/").get_data(as_text=True)
+    approver = make_web()
+    approver.login("approver")
+    assert approver.post(f"/works/{wid}/transition", {"action": "approve"}).status_code == 302
+    assert approver.post(f"/works/{wid}/transition", {"action": "publish"}).status_code == 302
+    reader = make_web()
+    assert "Họp dân thôn Nà Pồng" in reader.get("/x/00961/").get_data(as_text=True)
+    assert "Họp dân thôn Nà Pồng" not in reader.get("/x/00962/").get_data(as_text=True)
