@@ -49,6 +49,7 @@ class Item:
     files: list[dict] = field(default_factory=list)
     folded: str = ""
     area_codes: list[str] = field(default_factory=list)  # empty: sent everywhere
+    alert: dict[str, dict] = field(default_factory=dict)  # an emergency's CAP headline and instruction by language
     _stamp: tuple[str, str] | None = field(default=None, repr=False)
 
     def href(self, chain: list[str], lang: str) -> str:
@@ -77,6 +78,15 @@ class Item:
         """Its files for the reader in `lang` (else its own language): audio for a bulletin's player in the
         lists, the EPUB and PDF of a publication (reading.media_of)."""
         return reading.media_of(self.files, lang if lang in self.titles else self.source_language)
+
+    def what_to_do(self, lang: str) -> tuple[str, str]:
+        """An emergency's instruction (its CAP document's) in `lang`, else in its own language: (text, language),
+        ("", "") when it has none."""
+        for code in (lang, self.source_language):
+            said = (self.alert.get(code) or {}).get("instruction", "")
+            if said:
+                return said, code
+        return "", ""
 
     @property
     def languages(self) -> list[str]:
@@ -182,7 +192,8 @@ def _read(session: Session, info: SiteInfo, now: datetime) -> tuple[list[Item], 
                          for t in (m.get("texts") or {}).values())
         out.append(Item(p.work_id, p.id, kind, p.priority, list(topics or []), titles, m.get("summary", ""),
                         m.get("source_language", ""), p.published_at, p.valid_until, list(m.get("files", [])),
-                        folded=f"{search_text or ''} {fold(texts)}", area_codes=list(p.area_codes or [])))
+                        folded=f"{search_text or ''} {fold(texts)}", area_codes=list(p.area_codes or []),
+                        alert=dict((m.get("cap") or {}).get("texts") or {})))
     out.sort(key=lambda i: i.priority != "emergency")  # stable: newest first within each
     # Beyond the feeds' window a scheduled item is not read yet: look again by then.
     return out, min([*changes, now + feeds.FEED_WINDOW])

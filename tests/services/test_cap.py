@@ -201,6 +201,13 @@ def test_a_signed_alert_from_a_trusted_sender_is_published_without_a_person_and_
     page = web.get(f"/p/{wid}?lang=en").get_data(as_text=True)
     assert 'role="alert"' in page and EN_INSTR in page and "Flash flood emergency warning" in page
     assert VI_INSTR in web.get(f"/p/{wid}").get_data(as_text=True)
+    # So does the commune's site: its home's banner and the item's page, in the site's language.
+    for home, lang, said in (("/x/00961/", "vi", VI_INSTR), ("/x/00961/en/", "en", EN_INSTR)):
+        page = web.get(home).get_data(as_text=True)
+        start = page.index('role="alert"')
+        assert f'<span lang="{lang}">{said}</span>' in page[start:page.index("</section>", start)], home
+    page = web.get(f"/x/00961/items/{wid}/en/").get_data(as_text=True)
+    assert 'role="alert"' in page and f'<span lang="en">{EN_INSTR}</span>' in page
 
     # An update from the sender: the work changes and goes out again as an Update referring to the first.
     update = signer.sign(flood_alert(msg_type="Update", references=reference_to(signed_doc), geocode="00961",
