@@ -6,7 +6,8 @@ on the machine; they are closed with SeaweedFS's own security configuration: a `
 working directory turns on mutual TLS for every gRPC port and HTTPS with a required client certificate for
 the master, volume, filer and admin HTTP ports. The certificates come from a private CA generated here
 (the `cryptography` package; its key is thrown away once the one certificate is signed) and are kept in
-`objectstore/tls` (0700, files 0600); only weed reads them. The Unix sockets weed lets us place go to
+`objectstore/tls` (0700, files 0600); only weed reads them, and the studio itself to ask the master, at start,
+whether the volumes on disk are back (a read before the volume server re-registered them fails with 500). The Unix sockets weed lets us place go to
 `objectstore/run` (0700); the gRPC ones it always puts in /tmp are made 0700 by weed's umask. See
 docs/SECURITY.md.
 """
@@ -228,7 +229,7 @@ class EmbeddedSeaweed:
         data = self.root / "data"
         data.mkdir(parents=True, exist_ok=True)
         self.credentials = load_or_create_credentials(self.root / "s3-identities.json")
-        tls = ensure_certificates(self.root / "tls")
+        self.tls = tls = ensure_certificates(self.root / "tls")
         _write_private(self.root / "security.toml", security_toml(tls).encode())
         self.run_dir.mkdir(exist_ok=True)  # weed's placeable Unix sockets, and its $TMPDIR
         os.chmod(self.run_dir, 0o700)
@@ -291,14 +292,44 @@ class EmbeddedSeaweed:
                 try:
                     store = ObjectStore.from_url(self.url, timeout=5)
                     store.ensure_bucket()
-                    return
                 except Exception as exc:  # noqa: BLE001 - still starting: filer or volume not up yet
                     last = str(exc)
+                else:
+                    missing = self._volumes_missing()
+                    if not missing:
+                        return
+                    last = f"volumes {sorted(missing)} not registered with the master yet"
+                    if time.monotonic() + 0.2 >= deadline:  # S3 answers: serve, the reads of these may fail
+                        log.warning("SeaweedFS started but %s; see %s", last, self.log_path)
+                        return
             except OSError as exc:
                 last = str(exc)
             time.sleep(0.2)
         self.stop()
         raise StorageUnavailable(f"SeaweedFS did not answer within {timeout:.0f}s ({last}); see {self.log_path}")
+
+    def _volumes_missing(self) -> set[int]:
+        """The ids of the volumes on disk that the master does not list yet (`/vol/status`, over its HTTPS
+        port with our client certificate): after a restart the filer answers before the volume server has
+        re-registered them, and a read of an object in them fails with 500 meanwhile."""
+        import re
+        import ssl
+        on_disk = {int(m.group(1)) for f in (self.root / "data").glob("*.dat")
+                   if (m := re.fullmatch(r"(?:.+_)?(\d+)\.dat", f.name))}
+        if not on_disk:
+            return set()
+        ctx = ssl.create_default_context(cafile=str(self.tls["ca"]))
+        ctx.load_cert_chain(str(self.tls["cert"]), str(self.tls["key"]))
+        ctx.check_hostname = False  # our own CA's certificate for 127.0.0.1
+        try:
+            with urllib.request.urlopen(f"https://127.0.0.1:{self.ports['master.port']}/vol/status", timeout=2,
+                                        context=ctx) as resp:
+                status = json.loads(resp.read())
+        except (OSError, ValueError):
+            return on_disk
+        known = {v.get("Id") for dc in ((status.get("Volumes") or {}).get("DataCenters") or {}).values()
+                 for rack in (dc or {}).values() for node in (rack or {}).values() for v in (node or [])}
+        return on_disk - known
 
     def _last_error(self) -> str:
         """The last fatal or error line weed logged, for the exception message."""
