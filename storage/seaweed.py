@@ -6,9 +6,9 @@ on the machine; they are closed with SeaweedFS's own security configuration: a `
 working directory turns on mutual TLS for every gRPC port and HTTPS with a required client certificate for
 the master, volume, filer and admin HTTP ports. The certificates come from a private CA generated here
 (the `cryptography` package; its key is thrown away once the one certificate is signed) and are kept in
-`objectstore/tls` (0700, files 0600); only weed reads them, and the studio itself to ask the master, at start,
-whether the volumes on disk are back (a read before the volume server re-registered them fails with 500). The Unix sockets weed lets us place go to
-`objectstore/run` (0700); the gRPC ones it always puts in /tmp are made 0700 by weed's umask. See
+`objectstore/tls` (0700, files 0600); only weed reads them, and the studio itself to ask the master, at
+start, whether the volumes on disk are back (a read before the volume server re-registered them fails with
+500). The Unix sockets weed lets us place go to `objectstore/run` (0700); the gRPC ones it always puts in /tmp are made 0700 by weed's umask. See
 docs/SECURITY.md.
 """
 from __future__ import annotations
@@ -18,10 +18,12 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -312,8 +314,6 @@ class EmbeddedSeaweed:
         """The ids of the volumes on disk that the master does not list yet (`/vol/status`, over its HTTPS
         port with our client certificate): after a restart the filer answers before the volume server has
         re-registered them, and a read of an object in them fails with 500 meanwhile."""
-        import re
-        import ssl
         on_disk = {int(m.group(1)) for f in (self.root / "data").glob("*.dat")
                    if (m := re.fullmatch(r"(?:.+_)?(\d+)\.dat", f.name))}
         if not on_disk:
