@@ -174,6 +174,13 @@ def test_a_signed_alert_from_a_trusted_sender_is_published_without_a_person_and_
     assert set(by_mime) == {"audio/mpeg", "application/cap+xml"}
     doc = requests.get(by_mime["application/cap+xml"]["url"], timeout=30).content
     assert doc == requests.get(f"{live_server}/p/{wid}/cap.xml", timeout=30).content
+    # The package's manifest, as stored, lists the same document and names it.
+    import json
+    manifest = json.loads(app.extensions["objectstore"].get_bytes(package.manifest_key))
+    listed = [f for f in manifest["files"] if f["mime"] == "application/cap+xml"]
+    assert len(listed) == 1 and listed[0]["sha256"] == hashlib.sha256(doc).hexdigest()
+    assert listed[0]["size"] == len(doc) and listed[0]["role"] == "cap"
+    assert manifest["cap"]["identifier"] == f"studio-work-{wid}-v1" and manifest["cap"]["msg_type"] == "Alert"
     root = etree.fromstring(doc)
     assert schema().validate(root), schema().error_log
     f = lambda el, name: el.findtext(f"c:{name}", namespaces=NS)  # noqa: E731
