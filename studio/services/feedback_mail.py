@@ -77,10 +77,11 @@ def assigned(session: Session, fb: Feedback, base: str) -> int:
 
 
 def answer_link(session: Session, fb: Feedback, base: str) -> str:
-    """Where the citizen reads the answer: the site's questions and answers, or the item's page."""
+    """Where the citizen reads the answer: the answer itself on the site's questions and answers or the item's
+    page when the asker agreed to publish it; else the page the question was asked from."""
     area = session.get(Area, fb.area_id) if fb.area_id else None
     if area is not None:
-        return f"{base}/x/{area.code}/hoi-dap/#q{fb.id}"
+        return f"{base}/x/{area.code}/hoi-dap/" + (f"#q{fb.id}" if fb.publish else "")
     return f"{base}/p/{fb.work_id}#answers" if fb.publish else f"{base}/p/{fb.work_id}"
 
 
@@ -90,7 +91,10 @@ def answered(session: Session, fb: Feedback, base: str, site_name: str) -> int:
         return 0
     link = answer_link(session, fb, base)
     text = [f"Kính gửi {fb.name or 'ông/bà'},", f"Câu hỏi của bạn: {fb.message}", f"Trả lời: {fb.answer}"]
+    if not fb.publish:  # the link then leads to the page it was asked from, where this answer is not shown
+        text.append("Theo lựa chọn của bạn, câu hỏi và câu trả lời này không được đăng công khai.")
     mail.queue(session, fb.email, f"Trả lời câu hỏi của bạn — {site_name}"[:300],
-               "\n\n".join(text + [f"Xem tại: {link}"]), _html(text, link, "Xem câu trả lời"),
+               "\n\n".join(text + [f"Xem tại: {link}"]),
+               _html(text, link, "Xem câu trả lời" if fb.publish else "Mở trang thông tin"),
                kind="feedback_answer", feedback_id=fb.id)
     return 1

@@ -232,6 +232,29 @@ def test_a_question_mails_the_areas_staff_and_the_answer_reaches_the_citizen(app
     assert {m.state for m in db_session.scalars(select(MailMessage))} == {"sent"}
 
 
+def test_an_answer_not_to_be_published_is_mailed_without_a_link_to_where_it_is_not(app, web, make_web, province,
+                                                                                 db_session, smtp):
+    """The citizen wants the answer by e-mail but not on the site: the mail carries it, says it is not published
+    and links to the questions page, not to an anchor that page does not have."""
+    url, inbox = smtp
+    app.config["SMTP_URL"] = url
+    app.extensions.get("job_resources", {}).pop("mail", None)
+    web._refresh_token("/x/00961/hoi-dap/")
+    assert web.post("/x/00961/hoi-dap/", {"message": "Hộ nghèo được hỗ trợ tiền điện thế nào?", "name": "Anh Páo",
+                                          "email": "pao@example.vn", "notify": "1"}).status_code == 302
+    fb = db_session.scalar(select(Feedback))
+    assert (fb.notify, fb.publish) == (True, False)
+    admin = make_web()
+    admin.login("admin")
+    assert admin.post(f"/feedback/{fb.id}/reply", {"message": "Mỗi tháng 30 số điện."}).status_code == 302
+    to, answer = inbox.messages[-1]
+    assert to == ["pao@example.vn"] and answer["Subject"].startswith("Trả lời câu hỏi của bạn")
+    text = answer.get_body(("plain",)).get_content()
+    assert "Mỗi tháng 30 số điện." in text and "không được đăng công khai" in text
+    assert "/x/00961/hoi-dap/" in text and f"#q{fb.id}" not in text
+    assert "Mỗi tháng 30 số điện." not in web.get("/x/00961/hoi-dap/").get_data(as_text=True)
+
+
 def test_mail_waits_and_is_tried_again_when_the_server_is_down(app, web, province, db_session):
     from storage.models import Job
     import socket
