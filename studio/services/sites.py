@@ -51,6 +51,8 @@ class Item:
     area_codes: list[str] = field(default_factory=list)  # empty: sent everywhere
     alert: dict[str, dict] = field(default_factory=dict)  # an emergency's CAP headline and instruction by language
     _stamp: tuple[str, str] | None = field(default=None, repr=False)
+    _head: str | None = field(default=None, repr=False)
+    _index: str | None = field(default=None, repr=False)
 
     def href(self, chain: list[str], lang: str) -> str:
         """The item's page as a site with this chain links it, in `lang` when the item has it."""
@@ -91,6 +93,21 @@ class Item:
     @property
     def languages(self) -> list[str]:
         return sorted(self.titles, key=lambda c: (c != self.source_language, c))
+
+    @property
+    def head(self) -> str:
+        """Its titles and summary, folded (search), made once: an item for the province is on every site."""
+        if self._head is None:
+            self._head = f"{fold(' '.join(self.titles.values()))} {fold(self.summary)}"
+        return self._head
+
+    @property
+    def index_words(self) -> str:
+        """The words the static site's search index holds for it (index_json), made once."""
+        if self._index is None:
+            words = f"{self.head} {fold(' '.join(self.topics))} {self.folded[:600]}".split()
+            self._index = " ".join(dict.fromkeys(words))
+        return self._index
 
 
 @dataclass(frozen=True)
@@ -140,11 +157,15 @@ def generation(session: Session) -> str:
 class ItemCache:
     """Each site's items per feeds generation (a publish or a retraction moves it on) until the next moment one
     of them expires or a scheduled one starts: the pages of one site, and an export of thousands of sites, read
-    them once, and an expired item is never served from the cache."""
+    them once, and an expired item is never served from the cache.
 
-    def __init__(self, max_sites: int = 4096):
-        self.max_sites = max_sites
+    An item is the same on every site that shows it, so each package's `Item` is made once per generation and
+    shared: a province's items, on each of its thousands of sites, are decoded and folded once."""
+
+    def __init__(self, max_sites: int = 4096, max_items: int = 100_000):
+        self.max_sites, self.max_items = max_sites, max_items
         self._rows: dict[tuple, tuple[SiteInfo, list[Item], datetime]] = {}
+        self._items: tuple[tuple, dict[int, Item]] = ((), {})  # (database, generation), {package id: Item}
         self.pinned: dict[str, tuple[SiteInfo, list[Item]]] = {}  # what an export renders, read once per site
 
     def load(self, session: Session, code: str, now: datetime | None = None) -> tuple[SiteInfo, list[Item]]:
@@ -161,8 +182,10 @@ class ItemCache:
         if hit is None or now >= hit[2]:
             if len(self._rows) >= self.max_sites:
                 self._rows.clear()
+            if self._items[0] != key[:2] or len(self._items[1]) >= self.max_items:
+                self._items = (key[:2], {})
             info = site(session, code)
-            found, until = _read(session, info, now)
+            found, until = _read(session, info, now, self._items[1])
             hit = self._rows[key] = (info, found, until)
         return hit
 
@@ -172,31 +195,44 @@ def items(session: Session, info: SiteInfo, now: datetime | None = None) -> list
     return _read(session, info, now or utcnow())[0]
 
 
-def _read(session: Session, info: SiteInfo, now: datetime) -> tuple[list[Item], datetime]:
-    """items(), and the next moment the list changes by itself (an item's end or a scheduled item's start)."""
+def _read(session: Session, info: SiteInfo, now: datetime,
+          made: dict[int, Item] | None = None) -> tuple[list[Item], datetime]:
+    """items(), and the next moment the list changes by itself (an item's end or a scheduled item's start).
+    `made` holds the Items already made in this generation (ItemCache): only the others are loaded."""
+    made = {} if made is None else made
     sent_somewhere = exists().where(PackageArea.package_id == Package.id)
     sent_here = exists().where(PackageArea.package_id == Package.id, PackageArea.code.in_(info.chain))
-    rows = session.execute(select(Package, Work.kind, Work.topics, Work.search_text).join(Work, Work.id == Package.work_id)
+    rows = session.execute(select(Package.id, Package.valid_from, Package.valid_until)
                            .where(*feeds.live_clauses(now), or_(~sent_somewhere, sent_here))
-                           .order_by(Package.published_at.desc(), Package.id.desc()))
-    out, changes = [], []
-    for p, kind, topics, search_text in rows:
-        if p.valid_until is not None:
-            changes.append(p.valid_until)
-        if p.valid_from is not None and p.valid_from > now:
-            changes.append(p.valid_from)
+                           .order_by(Package.published_at.desc(), Package.id.desc())).all()
+    shown, changes = [], []
+    for pid, valid_from, valid_until in rows:
+        if valid_until is not None:
+            changes.append(valid_until)
+        if valid_from is not None and valid_from > now:
+            changes.append(valid_from)
             continue  # in the feeds ahead of time, for endpoints to fetch; not on the site yet
-        m = p.manifest
-        titles = dict(m.get("title") or {})
-        texts = " ".join(t.get("title", "") + " " + " ".join(t.get("sentences", []))
-                         for t in (m.get("texts") or {}).values())
-        out.append(Item(p.work_id, p.id, kind, p.priority, list(topics or []), titles, m.get("summary", ""),
-                        m.get("source_language", ""), p.published_at, p.valid_until, list(m.get("files", [])),
-                        folded=f"{search_text or ''} {fold(texts)}", area_codes=list(p.area_codes or []),
-                        alert=dict((m.get("cap") or {}).get("texts") or {})))
+        shown.append(pid)
+    missing = [pid for pid in shown if pid not in made]
+    for i in range(0, len(missing), 500):
+        for p, kind, topics, search_text in session.execute(
+                select(Package, Work.kind, Work.topics, Work.search_text).join(Work, Work.id == Package.work_id)
+                .where(Package.id.in_(missing[i:i + 500]))):
+            made[p.id] = _item(p, kind, topics, search_text)
+    out = [made[pid] for pid in shown]
     out.sort(key=lambda i: i.priority != "emergency")  # stable: newest first within each
     # Beyond the feeds' window a scheduled item is not read yet: look again by then.
     return out, min([*changes, now + feeds.FEED_WINDOW])
+
+
+def _item(p: Package, kind: str, topics: list | None, search_text: str | None) -> Item:
+    m = p.manifest
+    texts = " ".join(t.get("title", "") + " " + " ".join(t.get("sentences", []))
+                     for t in (m.get("texts") or {}).values())
+    return Item(p.work_id, p.id, kind, p.priority, list(topics or []), dict(m.get("title") or {}),
+                m.get("summary", ""), m.get("source_language", ""), p.published_at, p.valid_until,
+                list(m.get("files", [])), folded=f"{search_text or ''} {fold(texts)}",
+                area_codes=list(p.area_codes or []), alert=dict((m.get("cap") or {}).get("texts") or {}))
 
 
 def emergencies(found: list[Item]) -> list[Item]:
@@ -238,17 +274,14 @@ def search(found: list[Item], q: str) -> list[Item]:
     words = fold(nfc(q or "")).split()
     if not words:
         return []
-    return [i for i in found if all(w in f"{fold(' '.join(i.titles.values()))} {fold(i.summary)} {i.folded}"
-                                    for w in words)]
+    return [i for i in found if all(w in f"{i.head} {i.folded}" for w in words)]
 
 
 def index_json(found: list[Item], prefix: str) -> bytes:
     """The prebuilt search index of a site (the static site's search reads it): per item its address, title
     and the folded words of its titles, summary and topics, plus the start of its text."""
     import json
-    rows = [{"u": f"{prefix}/items/{i.work_id}/", "t": i.title("vi"), "k": i.kind,
-             "f": " ".join(dict.fromkeys(f"{fold(' '.join(i.titles.values()))} {fold(i.summary)} "
-                                         f"{fold(' '.join(i.topics))} {i.folded[:600]}".split()))}
+    rows = [{"u": f"{prefix}/items/{i.work_id}/", "t": i.title("vi"), "k": i.kind, "f": i.index_words}
             for i in found]
     return json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode()
 
