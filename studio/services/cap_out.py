@@ -170,15 +170,22 @@ def document(session: Session, store: ObjectStore, settings: Settings, work: Wor
 def alert_text(session: Session, work: Work, language: str) -> dict:
     """An emergency's headline and instruction in a language, as its title card on screens shows them: from
     the work as it is, or its translation's current text."""
-    approved = {}
+    trs = []
     if language != work.source_language:
         tr = session.scalar(select(Translation).where(Translation.work_id == work.id,
                                                       Translation.language == language))
         if tr is None:
             return {"headline": "", "instruction": ""}
-        approved[language] = {"title": tr.title, "sentences": [s.get("target", "") for s in tr.segments]}
-    t = texts(work, approved, origin(session, work.id)).get(language, {})
+        trs.append(tr)
+    t = draft_texts(session, work, trs).get(language, {})
     return {"headline": t.get("headline", ""), "instruction": t.get("instruction", "")}
+
+
+def draft_texts(session: Session, work: Work, trs: list[Translation]) -> dict[str, dict]:
+    """Headline, description and instruction of each of these translations as they stand (the emergency
+    screen shows them as the CAP document will carry them)."""
+    current = {t.language: {"title": t.title, "sentences": [s.get("target", "") for s in t.segments]} for t in trs}
+    return texts(work, current, origin(session, work.id))
 
 
 def attach(session: Session, store: ObjectStore, settings: Settings, work: Work, package: Package,

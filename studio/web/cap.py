@@ -60,7 +60,8 @@ def emergency(work_id: int):
     work = works.get(db.session, work_id)
     trs = translations.for_work(db.session, work_id)
     return render_template("cap/emergency.html", work=work, trs=trs, alerts=cap_in.for_work(db.session, work_id),
-                           progress={t.language: translations.progress(t) for t in trs})
+                           progress={t.language: translations.progress(t) for t in trs},
+                           texts=cap_out.draft_texts(db.session, work, trs))
 
 
 @bp.post("/works/<int:work_id>/emergency")

@@ -15,8 +15,8 @@ from lxml import etree
 from sqlalchemy import select
 
 from storage.models import AuditEvent, CapAlert, CapSource, Language, Package, Translation, Work
-from tests.services.cap_cases import (EN_INSTR, OASIS, SENDER, VI_INSTR, Signer, flood_alert, oasis, reference_to,
-                                      schema)
+from tests.services.cap_cases import (EN_DESC, EN_INSTR, OASIS, SENDER, VI_INSTR, Signer, flood_alert, oasis,
+                                      reference_to, schema)
 from tests.web.test_api import auth, token_for
 
 NS = {"c": "urn:oasis:names:tc:emergency:cap:1.2"}
@@ -255,6 +255,11 @@ def test_the_emergency_screen_approves_every_translation_and_publishes_in_one_st
     ap.login("approver")
     page = ap.get(f"/works/{wid}/emergency").get_data(as_text=True)
     assert EN_INSTR in page and VI_INSTR in page and 'lang="en"' in page
+    # The English card as the CAP document will carry it: the headline once, then what happens, then what to do.
+    card = page[page.index('<section class="card" lang="en">'):]
+    card = card[:card.index("</section>")]
+    assert card.count("Flash flood emergency warning") == 1
+    assert f"<p>{EN_DESC}</p>" in card and f"<p>{EN_INSTR}</p>" in card
     assert ap.post(f"/works/{wid}/emergency").status_code == 302
     db_session.expire_all()
     work = db_session.get(Work, wid)
