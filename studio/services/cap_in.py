@@ -126,6 +126,18 @@ def _areas(session: Session, alert: cap.Alert) -> tuple[list[str], list[str]]:
     return codes, unmatched
 
 
+# CAP 1.2's categories (3.2.2) as the topics readers see on the sites and the works list, in Vietnamese; the
+# alert keeps its own categories for the CAP document it goes out as.
+CATEGORY_TOPICS = {"Geo": "Địa chất", "Met": "Khí tượng thủy văn", "Safety": "An toàn", "Security": "An ninh",
+                   "Rescue": "Cứu hộ, cứu nạn", "Fire": "Phòng cháy, chữa cháy", "Health": "Y tế",
+                   "Env": "Môi trường", "Transport": "Giao thông", "Infra": "Hạ tầng",
+                   "CBRNE": "Hóa chất, sinh học, phóng xạ, hạt nhân", "Other": "Khác"}
+
+
+def _topics(info: cap.Info) -> list[str]:
+    return list(dict.fromkeys(CATEGORY_TOPICS.get(c, c) for c in info.categories if c))
+
+
 def _body(info: cap.Info) -> str:
     return "\n\n".join(t for t in (info.description, info.instruction) if t)
 
@@ -133,7 +145,7 @@ def _body(info: cap.Info) -> str:
 def _fields(info: cap.Info, language: str, channels: list[str], codes: list[str]) -> dict:
     return {"kind": "article", "title": (info.headline or info.event)[:300], "summary": "", "body": _body(info),
             "source_language": language, "priority": "emergency", "channels": list(channels),
-            "topics": [c for c in info.categories if c], "valid_from": None,
+            "topics": _topics(info), "valid_from": None,
             "valid_until": info.expires.isoformat() if info.expires else None, "area_codes": codes, "area_ids": []}
 
 

@@ -89,6 +89,7 @@ def test_a_two_language_alert_becomes_an_emergency_with_its_translation_ready(we
     work = db_session.get(Work, body["work_id"])
     assert (work.title, work.source_language, work.state) == ("Cảnh báo lũ quét khẩn cấp", "vi", "submitted")
     assert work.body.endswith(VI_INSTR) and work.valid_until is not None
+    assert work.topics == ["Khí tượng thủy văn"]  # CAP's category Met, in the readers' words
     assert work.author.username == "cap"  # the gateway wrote it: any approver may approve it
     tr = db_session.scalar(select(Translation).where(Translation.work_id == work.id))
     assert tr.title == "Flash flood emergency warning"
