@@ -49,12 +49,14 @@ def edition(session: Session, work: Work, package: Package, language: str) -> di
         if tr is None or tr.state != "approved":
             raise NotFound(N_("This item is not published in %(lang)s."), lang=language)
         text = {"sentences": [s.get("target", "") for s in tr.segments]}
-    book = editions.book_for(works.as_of(session, work, package.revision), language,
-                             package.manifest["title"][language], text["sentences"], [], None)
-    chapters = [{"title": c.title, "paragraphs": [" ".join(t for _, t in b.sentences) for b in c.blocks
-                                                  if b.kind == "p"]} for c in book.chapters]
-    return {"language": language, "title": package.manifest["title"][language], "summary": "", "html": "",
-            "chapters": chapters}
+    title = package.manifest["title"][language]
+    book = editions.book_for(works.as_of(session, work, package.revision), language, title, text["sentences"],
+                             [], None)
+    # An article's text is one chapter named after the work: the page's heading already says it.
+    chapters = [{"title": "" if c.title == title else c.title,
+                 "paragraphs": [" ".join(t for _, t in b.sentences) for b in c.blocks if b.kind == "p"]}
+                for c in book.chapters]
+    return {"language": language, "title": title, "summary": "", "html": "", "chapters": chapters}
 
 
 def media(package: Package, language: str) -> dict:

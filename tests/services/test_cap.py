@@ -216,6 +216,8 @@ def test_a_signed_alert_from_a_trusted_sender_is_published_without_a_person_and_
         assert f'<span lang="{lang}">{said}</span>' in page[start:page.index("</section>", start)], home
     page = web.get(f"/x/00961/items/{wid}/en/").get_data(as_text=True)
     assert 'role="alert"' in page and f'<span lang="en">{EN_INSTR}</span>' in page
+    for page in (page, web.get(f"/p/{wid}?lang=en").get_data(as_text=True)):  # the headline once, as the heading
+        assert "<h1>Flash flood emergency warning</h1>" in page and "<h2>Flash flood emergency warning" not in page
 
     # An update from the sender: the work changes and goes out again as an Update referring to the first.
     update = signer.sign(flood_alert(msg_type="Update", references=reference_to(signed_doc), geocode="00961",
