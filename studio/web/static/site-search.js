@@ -1,9 +1,18 @@
 // Search on a commune site without the studio: the site's prebuilt index (search.json), words folded as the
-// studio folds them (no diacritics, lower case, đ as d). Without JavaScript the form goes to the studio.
+// studio folds them (no diacritics, lower case, đ as d). Without JavaScript the form goes to the studio. On
+// the static copy's other pages, the search box opens the static copy's own search page.
 (function () {
   var box = document.getElementById("search-results");
   var form = document.querySelector("form.site-search");
-  if (!box || !form || !box.hasAttribute("data-static")) return;
+  if (!form) return;
+  if (!box && form.hasAttribute("data-local")) {
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      location.href = form.getAttribute("data-local") + "?q=" + encodeURIComponent(form.querySelector("input[name=q]").value);
+    });
+    return;
+  }
+  if (!box || !box.hasAttribute("data-static")) return;
   var fold = function (s) { return s.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase().replace(/đ/g, "d"); };
   var run = function (q) {
     var words = fold(q).split(/\s+/).filter(Boolean);
