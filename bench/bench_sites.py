@@ -157,6 +157,9 @@ def main() -> None:
                                    ("list page", listing)):
                     print(f"   {name:13s} {len(data) / 1024:6.1f} KB / {len(gzip.compress(data)) / 1024:5.1f} KB "
                           "(target < 30 KB gzipped)")
+                index = store.get_bytes("sites/00007/search.json")  # fetched only when someone searches
+                print(f"   {'search index':13s} {len(index) / 1024:6.1f} KB / "
+                      f"{len(gzip.compress(index)) / 1024:5.1f} KB (the static copy's search, fetched on a search)")
         finally:
             weed.stop()
 

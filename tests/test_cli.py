@@ -394,3 +394,32 @@ def test_standalone_worker_beside_serve_uses_its_embedded_store(tmp_path):
         stop(proc)
     log = worker.stdout.read()
     assert "embedded SeaweedFS of `studio serve`" in log and "Traceback" not in log, log
+
+
+def test_sites_export_builds_every_site_in_parallel_processes(tmp_path, store_url):
+    """`studio sites export` as an admin runs it for the first full build: a province of 120 communes from
+    `studio areas import`, each site written to the store; 121 sites take a process a core (two here), and no
+    process of it is left once it has printed its summary."""
+    from storage.objectstore import ObjectStore
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STUDIO_")}
+    env.update({"STUDIO_INSTANCE": str(tmp_path / "i"), "STUDIO_S3_URL": store_url,
+                "STUDIO_ADMIN_PASSWORD": "admin password here"})
+    csv = tmp_path / "areas.csv"
+    csv.write_text("code,name,level,parent_code\n02,Hà Giang,province,\n" + "".join(
+        f"{10000 + n},Xã {n},commune,02\n" for n in range(120)), encoding="utf-8")
+
+    def studio(*args):
+        return subprocess.run([sys.executable, "-m", "studio.cli", *args], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=600)
+    assert studio("areas", "import", str(csv)).returncode == 0
+    out = studio("sites", "export")
+    assert out.returncode == 0, out.stderr
+    cores = min(os.cpu_count() or 1, 121 // 50)
+    assert re.match(rf"121 sites in [\d.]+ s \({cores} process(es)?\): \d+ pages written", out.stdout), out.stdout
+    store = ObjectStore.from_url(store_url)
+    assert {o.key.split("/")[1] for o in store.list("sites/") if o.key.endswith("/manifest.json")} == {
+        "02", *(str(10000 + n) for n in range(120))}
+    assert "Xã 7" in store.get_bytes("sites/10007/index.html").decode()
+    again = studio("sites", "export", "10007")  # one site, in this process: nothing changed
+    assert again.returncode == 0 and re.match(r"1 sites in [\d.]+ s \(1 process\): 0 pages written", again.stdout), \
+        again.stdout

@@ -2,10 +2,13 @@
 afterwards every publish, retraction and expiry rebuilds the sites it changed)."""
 from __future__ import annotations
 
+import os
 import sys
 import time
 
 from studio.cli.common import running_studio
+
+PER_PROCESS = 50  # fewer sites than this a core are exported in this process: spawning costs seconds
 
 
 def add_parser(sub) -> None:
@@ -27,11 +30,16 @@ def cmd_export(args) -> int:
         with app.app_context():
             codes = args.codes or site_changes.affected(db.session, [])
             t = time.perf_counter()
+            processes = min(os.cpu_count() or 1, len(codes) // PER_PROCESS)
             try:
-                done = site_export.export(app, app.extensions["objectstore"], db.session, codes)
+                if processes > 1:  # rendering is bound to one core per process
+                    done = site_export.export_parallel(app, codes, processes)
+                else:
+                    done = site_export.export(app, app.extensions["objectstore"], db.session, codes)
             except StudioError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 1
-            print(f"{done.sites} sites in {time.perf_counter() - t:.1f} s: {done.written} pages written "
+            print(f"{done.sites} sites in {time.perf_counter() - t:.1f} s ({max(processes, 1)} "
+                  f"process{'es' if processes > 1 else ''}): {done.written} pages written "
                   f"({done.bytes / 1e6:.1f} MB), {done.unchanged} unchanged, {done.deleted} removed")
     return 0

@@ -27,7 +27,7 @@ from storage.objectstore import ObjectStore
 from studio import jobs
 from studio.services import site_changes, sites
 from studio.web.site_files import EXPORT_HEADER, FILES, STAMP, key_for, manifest, mime_of
-from studio.web.sites import site_paths
+from studio.web.sites import manifests, site_paths
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class Written:
 
 def export_site(app: Flask, store: ObjectStore, session: Session, code: str) -> Written:
     """Render one site and write what changed."""
-    return _upload(store, _plan(app, store, session, code))
+    return _upload(app, store, _plan(app, store, session, code))
 
 
 @dataclass
@@ -63,14 +63,15 @@ class _Plan:
     until: str  # UTC: when an item of the copy ends or a scheduled one starts (the copy is stale from then)
 
 
-def _upload(store: ObjectStore, plan: _Plan) -> Written:
+def _upload(app: Flask, store: ObjectStore, plan: _Plan) -> Written:
     for path, data in plan.put:
         store.put_bytes(key_for(plan.code, path), data, mime_of(path))
     for path in plan.delete:
         store.delete(key_for(plan.code, path))
-    store.put_bytes(f"sites/{plan.code}/manifest.json", json.dumps({"generation": plan.generation,
-                                                                   "until": plan.until, "pages": plan.pages},
-                                                                  sort_keys=True).encode(), "application/json")
+    written = {"generation": plan.generation, "until": plan.until, "pages": plan.pages}
+    store.put_bytes(f"sites/{plan.code}/manifest.json", json.dumps(written, sort_keys=True).encode(),
+                    "application/json")
+    manifests(app).remember(plan.code, written)  # this process serves the new copy at once
     return Written(sites=1, written=len(plan.put), unchanged=plan.unchanged, deleted=len(plan.delete),
                    bytes=sum(len(d) for _, d in plan.put))
 
@@ -141,6 +142,7 @@ def export_parallel(app: Flask, codes: list[str], processes: int) -> Written:
     """A full build over `processes` processes (rendering is bound to one core per process), each taking every
     n-th site; each writes through its own connections."""
     import multiprocessing
+    import multiprocessing.resource_tracker
     from concurrent.futures import ProcessPoolExecutor
     config = {k: app.config[k] for k in CHILD_CONFIG}
     chunks = [codes[i::processes] for i in range(processes)]
@@ -149,6 +151,11 @@ def export_parallel(app: Flask, codes: list[str], processes: int) -> Written:
                              initargs=(config,)) as pool:
         for done in pool.map(_child_export, [c for c in chunks if c]):
             total.add(done)
+    # Spawning started multiprocessing's resource tracker, a process of its own that would live as long as
+    # this one (a server's): stop it now; multiprocessing starts it again when it needs it.
+    stop = getattr(multiprocessing.resource_tracker._resource_tracker, "_stop", None)
+    if stop is not None:
+        stop()
     return total
 
 
@@ -160,7 +167,8 @@ def export(app: Flask, store: ObjectStore, session: Session, codes: list[str], w
             total.add(export_site(app, store, session, code))
         return total
     with ThreadPoolExecutor(workers, thread_name_prefix="site-upload") as pool:
-        for done in [pool.submit(_upload, store, plan) for plan in (_plan(app, store, session, c) for c in codes)]:
+        for done in [pool.submit(_upload, app, store, plan)
+                     for plan in (_plan(app, store, session, c) for c in codes)]:
             total.add(done.result())
     return total
 

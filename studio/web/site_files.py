@@ -3,7 +3,10 @@ pages, studio/web/sites.py, and the export, studio/web/site_export.py)."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 
+from storage.models import utcnow
 from storage.objectstore import ObjectNotFound, ObjectStore
 
 EXPORT_HEADER = "X-Studio-Export"  # a page rendered for the static copy
@@ -35,3 +38,39 @@ def manifest(store: ObjectStore, code: str) -> dict:
         return json.loads(store.get_bytes(f"sites/{code}/manifest.json"))
     except ObjectNotFound:
         return {"generation": None, "until": None, "pages": {}}
+
+
+def holds(m: dict, generation: str) -> bool:
+    """Whether an export manifest is current: written at this generation, and no item of it has ended or
+    (scheduled) started since."""
+    return m.get("generation") == generation and bool(m.get("until")) and utcnow().strftime(STAMP) < m["until"]
+
+
+class Manifests:
+    """The sites' export manifests as this process last saw them (app.extensions["site_manifests"]), so a page
+    served from the stored copy costs one read of the store, not two. An export in this process tells it what
+    it wrote (`remember`); one that does not hold is read again at most every RECHECK_S seconds, so a copy an
+    export in another process (a standalone worker) brought up to date is served again soon after."""
+
+    RECHECK_S = 2.0
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[str, dict, float]] = {}  # code: (generation asked at, manifest, when read)
+        self._lock = threading.Lock()
+
+    def current(self, store: ObjectStore, code: str, generation: str) -> dict | None:
+        """The site's manifest when its copy holds now, else None (StorageError when the store is down)."""
+        now = time.monotonic()
+        with self._lock:
+            seen = self._seen.get(code)
+        if seen is None or seen[0] != generation or (not holds(seen[1], generation)
+                                                     and now - seen[2] >= self.RECHECK_S):
+            seen = (generation, manifest(store, code), now)
+            with self._lock:
+                self._seen[code] = seen
+        return seen[1] if holds(seen[1], generation) else None
+
+    def remember(self, code: str, m: dict) -> None:
+        """What an export just wrote for a site."""
+        with self._lock:
+            self._seen[code] = (m.get("generation"), m, time.monotonic())

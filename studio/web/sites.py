@@ -18,13 +18,12 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from storage.errors import StorageError
-from storage.models import utcnow
 from studio.extensions import db
 from studio.services import feedback as feedback_service
 from studio.services import feedback_mail, reading, sites
 from studio.web.helpers import caller, client_ip, form_errors, public_base, role_required, spooled
 from studio.web.media import stream_object
-from studio.web.site_files import EXPORT_HEADER, STAMP, key_for, manifest, mime_of
+from studio.web.site_files import EXPORT_HEADER, Manifests, key_for, mime_of
 
 bp = Blueprint("sites", __name__, url_prefix="/x/<code>")
 
@@ -52,6 +51,11 @@ def _load(code: str):
     return cache.load(db.session, code)
 
 
+def manifests(app=None) -> Manifests:
+    """This process's view of the sites' export manifests."""
+    return (app or current_app).extensions.setdefault("site_manifests", Manifests())
+
+
 def exporting() -> bool:
     """Whether this page is being written for the static site (studio/web/site_export.py)."""
     return request.headers.get(EXPORT_HEADER) == "1"
@@ -70,18 +74,11 @@ def stored_copy():
     if (request.method != "GET" or exporting() or path is None or path.startswith(LIVE_ONLY) or request.query_string
             or web_session.get("_flashes") or store is None):
         return None
-    generation = sites.generation(db.session)
-    cached = current_app.extensions.setdefault("site_manifests", {})
-    got = cached.get(code)
-    if got is None or got[0] != generation:
-        try:
-            got = cached[code] = (generation, manifest(store, code))
-        except StorageError:  # the store is down: the page is rendered as without an export
-            return None
-    m = got[1]
-    if m.get("generation") != generation or path not in m.get("pages", {}):
+    try:
+        m = manifests().current(store, code, sites.generation(db.session))
+    except StorageError:  # the store is down: the page is rendered as without an export
         return None
-    if not m.get("until") or utcnow().strftime(STAMP) >= m["until"]:  # an item ended or started since the export
+    if m is None or path not in m.get("pages", {}):  # not exported yet, or an item ended or started since
         return None
     key = key_for(code, path)
     try:

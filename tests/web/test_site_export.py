@@ -163,3 +163,32 @@ def test_an_item_that_ends_or_starts_is_rebuilt_on_time_and_never_served_stale(a
     assert ending.title not in rebuilt and starting.title in rebuilt and fair.title in rebuilt
     assert not any(f"/items/{ending.id}/" in o.key for o in store.list("sites/00961/"))
     assert web.get("/x/00961/").get_data(as_text=True) == rebuilt  # the copy again
+
+
+def test_a_copy_another_process_exported_is_served_again_soon_after(app, web, store, province, db_session):
+    """A standalone worker (here: the parallel export's own spawned process, with its own app) brings the copy
+    up to date after a publish: the studio, which rendered the page meanwhile, serves the stored copy again
+    once it looks at the manifest again (at most Manifests.RECHECK_S later), not only at the next publish."""
+    import time
+
+    from studio.services import feeds
+    from studio.web import site_export
+    from studio.web.site_files import Manifests
+    admin = db_session.scalar(select(User).where(User.username == "admin"))
+    live_item(db_session, admin, "Thông báo họp dân thôn Khuổi Luông", ["00961"])
+    db_session.commit()
+    stored = lambda: store.get_bytes("sites/00961/index.html")  # noqa: E731
+    with app.app_context():
+        site_export.export_parallel(app, ["00961"], processes=1)
+    assert web.get("/x/00961/").get_data() == stored()  # the copy (it says data-local: written for it)
+    assert b"data-local=" in stored()
+    live_item(db_session, admin, "Lịch tiêm phòng dại cho chó mèo", ["00961"])
+    feeds.bump(db_session)
+    db_session.commit()
+    page = web.get("/x/00961/").get_data(as_text=True)
+    assert "phòng dại" in page and "data-local=" not in page  # not exported yet: rendered by the studio
+    with app.app_context():
+        site_export.export_parallel(app, ["00961"], processes=1)
+    assert "phòng dại".encode() in stored()
+    time.sleep(Manifests.RECHECK_S)
+    assert web.get("/x/00961/").get_data() == stored()  # the copy again
