@@ -421,5 +421,5 @@ def test_sites_export_builds_every_site_in_parallel_processes(tmp_path, store_ur
         "02", *(str(10000 + n) for n in range(120))}
     assert "Xã 7" in store.get_bytes("sites/10007/index.html").decode()
     again = studio("sites", "export", "10007")  # one site, in this process: nothing changed
-    assert again.returncode == 0 and re.match(r"1 sites in [\d.]+ s \(1 process\): 0 pages written", again.stdout), \
+    assert again.returncode == 0 and re.match(r"1 site in [\d.]+ s \(1 process\): 0 pages written", again.stdout), \
         again.stdout

@@ -39,7 +39,8 @@ def cmd_export(args) -> int:
             except StudioError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 1
-            print(f"{done.sites} sites in {time.perf_counter() - t:.1f} s ({max(processes, 1)} "
-                  f"process{'es' if processes > 1 else ''}): {done.written} pages written "
+            sites = f"{done.sites} site{'' if done.sites == 1 else 's'}"
+            procs = f"{processes} processes" if processes > 1 else "1 process"
+            print(f"{sites} in {time.perf_counter() - t:.1f} s ({procs}): {done.written} pages written "
                   f"({done.bytes / 1e6:.1f} MB), {done.unchanged} unchanged, {done.deleted} removed")
     return 0
