@@ -420,6 +420,9 @@ def test_sites_export_builds_every_site_in_parallel_processes(tmp_path, store_ur
     assert {o.key.split("/")[1] for o in store.list("sites/") if o.key.endswith("/manifest.json")} == {
         "02", *(str(10000 + n) for n in range(120))}
     assert "Xã 7" in store.get_bytes("sites/10007/index.html").decode()
+    # A code that names no area, among enough for the parallel path: said plainly, from the child process.
+    bad = studio("sites", "export", *(str(10000 + n) for n in range(120)), "nosuch")
+    assert bad.returncode == 1 and bad.stderr.strip() == "error: There is no site for nosuch.", bad.stderr
     again = studio("sites", "export", "10007")  # one site, in this process: nothing changed
     assert again.returncode == 0 and re.match(r"1 site in [\d.]+ s \(1 process\): 0 pages written", again.stdout), \
         again.stdout
