@@ -8,8 +8,8 @@ the master, volume, filer and admin HTTP ports. The certificates come from a pri
 (the `cryptography` package; its key is thrown away once the one certificate is signed) and are kept in
 `objectstore/tls` (0700, files 0600); only weed reads them, and the studio itself to ask the master, at
 start, whether the volumes on disk are back (a read before the volume server re-registered them fails with
-500). The Unix sockets weed lets us place go to `objectstore/run` (0700); the gRPC ones it always puts in /tmp are made 0700 by weed's umask. See
-docs/SECURITY.md.
+500). The Unix sockets weed lets us place go to `objectstore/run` (0700); the gRPC ones it always puts in
+/tmp are made 0700 by weed's umask. See docs/SECURITY.md.
 """
 from __future__ import annotations
 
